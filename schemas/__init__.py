@@ -1,0 +1,11 @@
+"""Records that flow between newsbeam's stages and the Parquet tables they end in.
+
+Nothing outside this package defines a column name or type: `records` holds one
+typed record per stage, `tables` derives the Arrow schema of each output table
+from those records.
+"""
+from schemas.records import Article, Duplicate, RawDocument, Reject, WrittenFile
+from schemas.tables import SCHEMA_VERSION, TABLES
+
+__all__ = ["Article", "Duplicate", "RawDocument", "Reject", "WrittenFile",
+           "SCHEMA_VERSION", "TABLES"]

@@ -1,0 +1,125 @@
+"""One typed record per stage, updated by copy (`_replace`), carrying provenance.
+
+Every record says where it came from: `source_kind` (text_dump, html, jsonl,
+warc, feed), `source_uri` (the file or URL), `source_position` (``line:N`` or
+``byte:N`` inside it) and the `run_id` that produced it.
+
+Timestamps are integers, microseconds since the Unix epoch in UTC: Beam's
+RowCoder keeps integers exactly, while its timestamp type drops to
+milliseconds. The Parquet tables turn them into ``timestamp[us, UTC]``.
+"""
+from __future__ import annotations
+
+from typing import List, NamedTuple, Optional
+
+import apache_beam as beam
+
+
+class RawDocument(NamedTuple):
+    """One input record, as split out of a dump file or fetched from the web.
+
+    `payload_format` says which extractor reads `payload`: ``html`` (bytes of
+    an HTML page, `charset` is the declared one if any), ``dump`` (one article
+    segment of a plain-text page dump, UTF-8) or ``text`` (an article body
+    given as plain text, UTF-8). The remaining fields are hints that the
+    source declared; the extractor keeps them when the page says nothing.
+    """
+    doc_id: str
+    source_kind: str
+    source_uri: str
+    source_position: str
+    run_id: str
+    payload: bytes
+    payload_format: str
+    url: Optional[str] = None
+    charset: Optional[str] = None
+    title: Optional[str] = None
+    published: Optional[int] = None
+    authors: List[str] = []
+    tags: List[str] = []
+    source_name: Optional[str] = None
+    declared_language: Optional[str] = None
+    fetched_at: Optional[int] = None
+
+
+class Article(NamedTuple):
+    """An extracted article: a row of the `articles` table once it is unique."""
+    article_id: str
+    url: Optional[str]
+    canonical_url: Optional[str]
+    url_key: Optional[str]
+    title: Optional[str]
+    text: str
+    description: Optional[str]
+    authors: List[str]
+    published: Optional[int]
+    site_name: Optional[str]
+    source_name: Optional[str]
+    tags: List[str]
+    categories: List[str]
+    language: str
+    language_score: float
+    declared_language: Optional[str]
+    content_hash: str
+    text_length: int
+    source_kind: str
+    source_uri: str
+    source_position: str
+    extraction_method: str
+    run_id: str
+    ingested_at: int
+
+
+class Duplicate(NamedTuple):
+    """An input that repeats an article already kept: a row of `duplicates`.
+
+    `dup_type` is ``url`` (same canonical URL), ``exact`` (same normalised
+    body) or ``revisit`` (a WARC revisit record). `duplicate_of` is the
+    article id of the copy that was kept; for WARC revisits, which point at a
+    capture rather than an article, `duplicate_of_url` names the target.
+    """
+    doc_id: str
+    duplicate_of: Optional[str]
+    duplicate_of_url: Optional[str]
+    dup_type: str
+    similarity: float
+    url: Optional[str]
+    title: Optional[str]
+    content_hash: Optional[str]
+    published: Optional[int]
+    source_kind: str
+    source_uri: str
+    source_position: str
+    run_id: str
+    ingested_at: int
+
+
+class Reject(NamedTuple):
+    """An input that could not become an article, with the stage and reason.
+
+    `reason` is a short stable code (``empty_file``, ``invalid_json``,
+    ``no_article_text``, ...) to group by; `message` is the human detail.
+    `doc_id` is empty when a whole file failed before any record was read.
+    """
+    doc_id: Optional[str]
+    stage: str
+    reason: str
+    message: str
+    url: Optional[str]
+    source_kind: str
+    source_uri: str
+    source_position: str
+    run_id: str
+    ingested_at: int
+
+
+class WrittenFile(NamedTuple):
+    """A Parquet file written by one bundle, waiting to be committed."""
+    table: str
+    partition: str
+    temp_path: str
+    rows: int
+
+
+for _record in (RawDocument, Article, Duplicate, Reject, WrittenFile):
+    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

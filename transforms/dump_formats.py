@@ -1,0 +1,311 @@
+"""Splitting dump files into input records: plain-text dumps, HTML, JSONL, WARC.
+
+`read_records` sniffs a file's compression and format from its name and first
+bytes and yields, for every input it holds, exactly one `RawDocument`, a
+`Reject` (it could not be read) or a `Duplicate` (a WARC revisit record).
+WARC records that hold no page (request, metadata, warcinfo, ...) are no
+inputs: they are yielded as `Skipped` and counted.
+
+JSONL objects may carry (see the README): ``url``; ``html`` or one of ``text``,
+``content``, ``body``; ``title``; ``published`` (or ``date``, ``published_at``,
+``pubdate``); ``tags`` (or ``keywords``, ``categories``: a list or a comma
+separated string); ``authors`` (or ``author``); ``source`` (or ``source_name``,
+``site``); ``language`` (or ``lang``).
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import IO, Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
+
+from warcio.archiveiterator import ArchiveIterator
+
+from schemas.records import Duplicate, RawDocument, Reject
+from transforms.dates import parse_timestamp
+from transforms.decode import UndecodableError, charset_from_content_type, decode_text
+from transforms.normalize import stable_id
+from transforms.text_dump import split_page
+
+STAGE = "read"
+GZIP_MAGIC = b"\x1f\x8b"
+LZ4_MAGIC = b"\x04\x22\x4d\x18"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+FORMATS = ("warc", "jsonl", "html", "text_dump")
+
+
+class Skipped(NamedTuple):
+    """A record that is no input (a WARC request, say), counted by kind."""
+    source_uri: str
+    kind: str
+
+
+class ReadContext(NamedTuple):
+    run_id: str
+    ingested_at: int
+    max_document_bytes: int
+
+
+Record = Union[RawDocument, Reject, Duplicate, Skipped]
+
+
+class InputTooLarge(ValueError):
+    pass
+
+
+def sniff_format(name: str, head: bytes) -> str:
+    """The format of a file from its (decompressed) first bytes, then its name."""
+    lowered = name.lower()
+    for suffix in (".gz", ".gzip"):
+        if lowered.endswith(suffix):
+            lowered = lowered[: -len(suffix)]
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:512]
+    if start.startswith(b"WARC/") or lowered.endswith((".warc", ".arc")):
+        return "warc"
+    if start[:1] == b"{" or lowered.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    low = start.lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in low \
+            or lowered.endswith((".html", ".htm", ".xhtml")):
+        return "html"
+    return "text_dump"
+
+
+def read_records(name: str, open_file: Callable[[], IO[bytes]],
+                 ctx: ReadContext) -> Iterator[Record]:
+    """Every input record of one file, whatever its format and compression.
+
+    `open_file` opens the file afresh: the first opening only sniffs its
+    first bytes, the second reads it (WARC readers want the raw stream).
+    """
+    with open_file() as raw:
+        magic = raw.read(4)
+        compressed = magic.startswith(GZIP_MAGIC)
+        if not magic:
+            yield _file_reject(ctx, "empty_file", "the file is empty", name)
+            return
+        if magic.startswith((LZ4_MAGIC, ZSTD_MAGIC)):
+            codec = "lz4" if magic.startswith(LZ4_MAGIC) else "zstd"
+            yield _file_reject(ctx, "unsupported_compression",
+                               f"{codec} compression is not supported: use gzip or none", name)
+            return
+        try:
+            raw.seek(0)
+            head = (gzip.GzipFile(fileobj=raw) if compressed else raw).read(1024)
+        except (OSError, EOFError, zlib.error) as error:
+            yield _file_reject(ctx, "corrupt_gzip", f"cannot decompress: {error}", name)
+            return
+    fmt = sniff_format(name, head)
+    with open_file() as raw:
+        if fmt == "warc":
+            yield from _warc_records(name, raw, ctx)
+            return
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+        if fmt == "jsonl":
+            yield from _jsonl_records(name, stream, ctx)
+        else:
+            yield from _whole_file_records(name, fmt, stream, ctx)
+
+
+def _file_reject(ctx: ReadContext, reason: str, message: str, name: str,
+                 position: str = "byte:0", kind: str = "file") -> Reject:
+    return Reject(None, STAGE, reason, message, None, kind, name, position,
+                  ctx.run_id, ctx.ingested_at)
+
+
+def _read_bounded(stream: IO[bytes], limit: int) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputTooLarge(f"over the limit of {limit} bytes")
+    return data
+
+
+def _whole_file_records(name: str, fmt: str, stream: IO[bytes],
+                        ctx: ReadContext) -> Iterator[Record]:
+    """An HTML file is one record; a text dump is one record per article in it."""
+    kind = "html" if fmt == "html" else "text_dump"
+    try:
+        data = _read_bounded(stream, ctx.max_document_bytes)
+    except InputTooLarge as error:
+        yield _file_reject(ctx, "too_large", str(error), name, kind=kind)
+        return
+    except (OSError, EOFError, zlib.error) as error:
+        yield _file_reject(ctx, "corrupt_gzip", f"cannot decompress: {error}", name, kind=kind)
+        return
+    if not data.strip():
+        yield _file_reject(ctx, "empty_file", "the file holds only white space", name, kind=kind)
+        return
+    if fmt == "html":
+        yield RawDocument(stable_id(name, "byte:0"), kind, name, "byte:0", ctx.run_id,
+                          data, "html")
+        return
+    try:
+        text = decode_text(data)
+    except UndecodableError as error:
+        yield _file_reject(ctx, "undecodable", str(error), name, kind=kind)
+        return
+    page = split_page(text)
+    if not page.segments:
+        yield _file_reject(ctx, "no_article_text", "the dump holds no article text", name,
+                           kind=kind)
+        return
+    for segment in page.segments:
+        position = f"line:{segment.start_line}"
+        yield RawDocument(stable_id(name, position), kind, name, position, ctx.run_id,
+                          segment.text.encode("utf-8"), "dump", title=segment.title,
+                          source_name=page.source_name)
+
+
+def _iter_lines(stream: IO[bytes], limit: int) -> Iterator[Tuple[int, Optional[bytes]]]:
+    """Numbered lines; a line over `limit` bytes comes as None and is skipped over."""
+    number = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(1 << 20)
+            yield number, None
+            continue
+        yield number, line
+
+
+_JSON_FIELDS = {
+    "html": ("html", "raw_html"),
+    "text": ("text", "content", "body", "maintext", "article"),
+    "title": ("title", "headline"),
+    "published": ("published", "date", "published_at", "pubdate", "date_publish"),
+    "tags": ("tags", "keywords", "categories"),
+    "authors": ("authors", "author"),
+    "source_name": ("source", "source_name", "site", "site_name"),
+    "language": ("language", "lang"),
+}
+
+
+def _field(obj: Dict[str, Any], name: str) -> Any:
+    for key in _JSON_FIELDS[name]:
+        value = obj.get(key)
+        if value not in (None, "", []):
+            return value
+    return None
+
+
+def _string_list(value: Any) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    return [str(value)]
+
+
+def _optional_str(value: Any) -> Optional[str]:
+    return str(value).strip() or None if value is not None else None
+
+
+def _jsonl_records(name: str, stream: IO[bytes], ctx: ReadContext) -> Iterator[Record]:
+    kind = "jsonl"
+    try:
+        for number, line in _iter_lines(stream, ctx.max_document_bytes):
+            position = f"line:{number}"
+            if line is None:
+                yield _file_reject(ctx, "too_large", "line over the document size limit",
+                                   name, position, kind)
+                continue
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (ValueError, UnicodeDecodeError) as error:
+                yield _file_reject(ctx, "invalid_json", str(error)[:300], name, position, kind)
+                continue
+            if not isinstance(obj, dict):
+                yield _file_reject(ctx, "invalid_json",
+                                   f"a line holds a JSON {type(obj).__name__}, not an object",
+                                   name, position, kind)
+                continue
+            yield _jsonl_document(obj, name, position, ctx)
+    except (OSError, EOFError, zlib.error) as error:
+        yield _file_reject(ctx, "corrupt_gzip", f"cannot decompress the rest: {error}",
+                           name, "end", kind)
+
+
+def _jsonl_document(obj: Dict[str, Any], name: str, position: str,
+                    ctx: ReadContext) -> Record:
+    html, text = _field(obj, "html"), _field(obj, "text")
+    url = _optional_str(obj.get("url"))
+    if not isinstance(html, str) and not isinstance(text, str):
+        return Reject(stable_id(name, position), STAGE, "missing_content",
+                      "the object has no string 'html' or 'text' field", url, "jsonl",
+                      name, position, ctx.run_id, ctx.ingested_at)
+    payload, fmt = (html, "html") if isinstance(html, str) else (text, "text")
+    published = _field(obj, "published")
+    return RawDocument(
+        stable_id(name, position), "jsonl", name, position, ctx.run_id,
+        payload.encode("utf-8", errors="replace"), fmt, url=url, charset="utf-8",
+        title=_optional_str(_field(obj, "title")),
+        published=parse_timestamp(str(published)) if published is not None else None,
+        authors=_string_list(_field(obj, "authors")), tags=_string_list(_field(obj, "tags")),
+        source_name=_optional_str(_field(obj, "source_name")),
+        declared_language=_optional_str(_field(obj, "language")))
+
+
+_PAGE_RECORD_TYPES = ("response",)
+
+
+def _warc_records(name: str, raw: IO[bytes], ctx: ReadContext) -> Iterator[Record]:
+    """Response records with HTML become documents; revisits are duplicates."""
+    kind = "warc"
+    iterator = ArchiveIterator(raw, arc2warc=True)
+    offset = 0
+    try:
+        for record in iterator:
+            offset = iterator.get_record_offset()
+            position = f"byte:{offset}"
+            if record.rec_type == "revisit":
+                yield _revisit(record, name, position, ctx)
+            elif record.rec_type in _PAGE_RECORD_TYPES:
+                yield _warc_response(record, name, position, ctx)
+            else:
+                yield Skipped(name, f"warc_{record.rec_type or 'unknown'}")
+    except Exception as error:  # warcio raises many types on corrupt input
+        yield _file_reject(ctx, "corrupt_warc",
+                           f"{type(error).__name__}: {' '.join(str(error).split())[:300]}",
+                           name, f"byte:{offset}", kind)
+
+
+def _warc_response(record, name: str, position: str, ctx: ReadContext) -> Record:
+    url = record.rec_headers.get_header("WARC-Target-URI")
+    doc_id = stable_id(name, position)
+    http = record.http_headers
+    status = http.get_statuscode() if http is not None else None
+    content_type = (http.get_header("Content-Type") if http is not None else None) or ""
+    if status and not str(status).startswith("2"):
+        return Reject(doc_id, STAGE, "http_status", f"HTTP status {status}", url, "warc",
+                      name, position, ctx.run_id, ctx.ingested_at)
+    try:
+        body = _read_bounded(record.content_stream(), ctx.max_document_bytes)
+    except InputTooLarge as error:
+        return Reject(doc_id, STAGE, "too_large", str(error), url, "warc", name, position,
+                      ctx.run_id, ctx.ingested_at)
+    lowered = content_type.lower()
+    if not ("html" in lowered or (not lowered and body.lstrip()[:1] == b"<")):
+        return Reject(doc_id, STAGE, "unsupported_content_type",
+                      f"content type {content_type or 'missing'} is not HTML", url, "warc",
+                      name, position, ctx.run_id, ctx.ingested_at)
+    return RawDocument(doc_id, "warc", name, position, ctx.run_id, body, "html", url=url,
+                       charset=charset_from_content_type(content_type),
+                       fetched_at=parse_timestamp(record.rec_headers.get_header("WARC-Date")))
+
+
+def _revisit(record, name: str, position: str, ctx: ReadContext) -> Duplicate:
+    headers = record.rec_headers
+    target = headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header(
+        "WARC-Target-URI")
+    return Duplicate(stable_id(name, position), None, target, "revisit", 1.0,
+                     headers.get_header("WARC-Target-URI"), None,
+                     headers.get_header("WARC-Payload-Digest"), None, "warc", name, position,
+                     ctx.run_id, ctx.ingested_at)

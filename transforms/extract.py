@@ -1,0 +1,227 @@
+"""Extract: raw documents to articles (trafilatura for HTML, our cleaner for dumps).
+
+HTML goes through trafilatura in a child process bounded in time and memory
+(`transforms.isolation`); dump segments go through `transforms.text_dump`;
+plain text given by JSONL is taken as the body. Whatever the source declared
+(title, date, tags, source name) fills what the page itself does not say.
+A document with no article text, text that cannot be decoded, or an
+extraction that overruns its limits becomes a reject row, never an exception.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, List, NamedTuple, Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from schemas.records import Article, RawDocument, Reject
+from transforms.dates import parse_timestamp
+from transforms.decode import decode_text
+from transforms.isolation import CallCrashed, CallFailed, CallTimedOut, IsolatedFunction
+from transforms.normalize import content_hash
+from transforms.text_dump import clean_segment
+from transforms.urls import canonical_url, url_key
+
+STAGE = "extract"
+REJECTS = "rejects"
+_HTML_LANG = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)?",
+                        re.IGNORECASE)
+
+
+class NoArticleText(ValueError):
+    """The extractor found no article body in the page."""
+
+
+class Extracted(NamedTuple):
+    """What an extractor read from one document, before provenance is added."""
+    title: Optional[str]
+    text: str
+    method: str
+    authors: List[str] = []
+    published: Optional[int] = None
+    site_name: Optional[str] = None
+    page_url: Optional[str] = None
+    description: Optional[str] = None
+    tags: List[str] = []
+    categories: List[str] = []
+    declared_language: Optional[str] = None
+
+
+def _list_field(value) -> List[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[;,]", value)
+    return [v.strip() for v in value if v and v.strip()]
+
+
+def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
+                 precise: bool = False) -> Extracted:
+    """trafilatura's article text and metadata of an HTML page.
+
+    Runs in the isolated child process. `precise` adds trafilatura's fallback
+    extractors (readability, jusText): slower, and on the ScrapingHub
+    benchmark no better (see DESIGN).
+
+    Raises:
+      UndecodableError: the bytes are no text.
+      NoArticleText: trafilatura found no main text.
+    """
+    import trafilatura  # imported in the child only: the parent never needs it
+
+    html = decode_text(payload, charset)
+    document = trafilatura.bare_extraction(
+        html, url=url, fast=not precise, with_metadata=True, include_comments=False,
+        include_tables=True, deduplicate=False,
+        date_extraction_params={"original_date": True, "extensive_search": False,
+                                "outputformat": "%Y-%m-%dT%H:%M:%S%z"})
+    if document is None or not (document.text or "").strip():
+        raise NoArticleText("trafilatura found no main text")
+    declared = _HTML_LANG.search(payload[:8192])
+    return Extracted(
+        title=document.title, text=document.text.strip(), method="trafilatura",
+        authors=_list_field(document.author), published=parse_timestamp(document.date),
+        site_name=document.sitename, page_url=document.url,
+        description=document.description, tags=_list_field(document.tags),
+        categories=_list_field(document.categories),
+        declared_language=declared.group(1).decode("ascii").lower() if declared else None)
+
+
+def extract_dump_segment(payload: bytes, title: Optional[str]) -> Extracted:
+    """An article from one segment of a plain-text page dump."""
+    cleaned = clean_segment(payload.decode("utf-8"), title)
+    if not cleaned.text.strip():
+        raise NoArticleText("the dump segment holds no article text")
+    return Extracted(title=cleaned.title, text=cleaned.text, method="text_dump",
+                     tags=cleaned.tags)
+
+
+def extract_plain_text(payload: bytes) -> Extracted:
+    """An article whose body was given as plain text (JSONL ``text``)."""
+    text = "\n".join(" ".join(p.split()) for p in payload.decode("utf-8").splitlines()
+                     if p.strip())
+    if not text:
+        raise NoArticleText("the text field is empty")
+    return Extracted(title=None, text=text, method="plain_text")
+
+
+def _merge_unique(*lists: List[str]) -> List[str]:
+    seen, merged = set(), []
+    for values in lists:
+        for value in values:
+            key = value.casefold()
+            if key not in seen:
+                seen.add(key)
+                merged.append(value)
+    return merged
+
+
+def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
+    """Joins what was extracted with what the source declared, and the provenance.
+
+    The page's own metadata wins over the source's hints, except the source
+    name: the feed or dump names its publisher better than a page's og:site_name.
+    """
+    canonical = canonical_url(found.page_url) or canonical_url(raw.url)
+    return Article(
+        article_id=raw.doc_id, url=raw.url or found.page_url, canonical_url=canonical,
+        url_key=url_key(canonical), title=(found.title or raw.title or "").strip() or None,
+        text=found.text, description=found.description,
+        authors=found.authors or list(raw.authors), published=found.published or raw.published,
+        site_name=found.site_name, source_name=raw.source_name or found.site_name,
+        tags=_merge_unique(list(raw.tags), found.tags), categories=found.categories,
+        language="und", language_score=0.0,
+        declared_language=raw.declared_language or found.declared_language,
+        content_hash=content_hash(found.text), text_length=len(found.text),
+        source_kind=raw.source_kind, source_uri=raw.source_uri,
+        source_position=raw.source_position, extraction_method=found.method,
+        run_id=raw.run_id, ingested_at=ingested_at)
+
+
+_REASONS = {"UndecodableError": "undecodable", "NoArticleText": "no_article_text",
+            "MemoryError": "memory_limit"}
+
+
+class _ExtractFn(beam.DoFn):
+    """Extracts one raw document; rejects go to the `rejects` output."""
+
+    def __init__(self, ingested_at: int, timeout_s: float, memory_limit_mb: int,
+                 min_text_chars: int, precise: bool):
+        self._ingested_at = ingested_at
+        self._timeout_s = timeout_s
+        self._memory_limit_mb = memory_limit_mb
+        self._min_text_chars = min_text_chars
+        self._precise = precise
+        self._html: Optional[IsolatedFunction] = None
+        self._counters = {}
+
+    def setup(self) -> None:
+        self._html = IsolatedFunction("transforms.extract:extract_html", self._timeout_s,
+                                      self._memory_limit_mb)
+
+    def teardown(self) -> None:
+        if self._html is not None:
+            self._html.close()
+
+    def _count(self, name: str) -> None:
+        if name not in self._counters:
+            self._counters[name] = Metrics.counter(STAGE, name)
+        self._counters[name].inc()
+
+    def _extract(self, raw: RawDocument) -> Extracted:
+        if raw.payload_format == "html":
+            assert self._html is not None
+            return self._html.call(raw.payload, raw.charset, raw.url, self._precise)
+        if raw.payload_format == "dump":
+            return extract_dump_segment(raw.payload, raw.title)
+        return extract_plain_text(raw.payload)
+
+    def process(self, raw: RawDocument) -> Iterable[Article]:
+        self._count("in")
+        try:
+            found = self._extract(raw)
+            reason, message = None, ""
+        except CallTimedOut as error:
+            reason, message = "timeout", str(error)
+        except CallCrashed as error:
+            reason, message = "extractor_crashed", str(error)
+        except CallFailed as error:
+            reason, message = _REASONS.get(error.error_type, "extractor_error"), str(error)
+        except (NoArticleText, UnicodeDecodeError) as error:
+            reason, message = "no_article_text", str(error)
+        if reason is None and len(found.text) < self._min_text_chars:
+            reason, message = "too_short", (f"{len(found.text)} characters of text, "
+                                            f"fewer than {self._min_text_chars}")
+        if reason is not None:
+            self._count(f"dropped:{reason}")
+            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
+                raw.doc_id, STAGE, reason, message, raw.url, raw.source_kind, raw.source_uri,
+                raw.source_position, raw.run_id, self._ingested_at))
+            return
+        self._count("out")
+        yield to_article(raw, found, self._ingested_at)
+
+
+class ExtractArticles(beam.PTransform):
+    """Raw documents to articles, with a `rejects` output for what has no article.
+
+    Args:
+      ingested_at: the run's start, stamped on every row (UTC microseconds).
+      timeout_s: the most one HTML page may take to extract.
+      memory_limit_mb: the extraction process's address-space cap (0: none).
+      min_text_chars: shorter bodies are rejected as ``too_short``.
+      precise: use trafilatura's fallback extractors too (slower).
+
+    Returns a tuple ``(articles, rejects)``.
+    """
+
+    def __init__(self, ingested_at: int, timeout_s: float = 30.0, memory_limit_mb: int = 2048,
+                 min_text_chars: int = 100, precise: bool = False):
+        super().__init__()
+        self._fn = _ExtractFn(ingested_at, timeout_s, memory_limit_mb, min_text_chars, precise)
+
+    def expand(self, raw_documents):
+        results = raw_documents | "ExtractText" >> beam.ParDo(self._fn).with_outputs(
+            REJECTS, main="articles")
+        return results.articles, results[REJECTS]

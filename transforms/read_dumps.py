@@ -1,0 +1,92 @@
+"""Read dumps: match file globs (local or gs://) and split each file into inputs.
+
+The splitting itself is `transforms.dump_formats.read_records`; this module
+wires it into Beam. Paths are matched, de-duplicated (two globs may name one
+file) and spread across workers before any file is opened, so the work is
+split per file and only paths are shuffled.
+"""
+from __future__ import annotations
+
+from typing import Iterable, List
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from schemas.records import Duplicate, RawDocument, Reject
+from transforms.dump_formats import STAGE, ReadContext, Skipped, read_records
+
+REJECTS, DUPLICATES, SKIPPED = "rejects", "duplicates", "skipped"
+
+
+def open_raw(path: str):
+    """Opens a file as stored: compression is sniffed from its bytes, not its name."""
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+class _SplitFileFn(beam.DoFn):
+    """Yields one file's documents; rejects, revisits and skipped records are tagged."""
+
+    def __init__(self, ctx: ReadContext):
+        self._ctx = ctx
+        self._counters = {}
+
+    def _count(self, name: str) -> None:
+        if name not in self._counters:
+            self._counters[name] = Metrics.counter(STAGE, name)
+        self._counters[name].inc()
+
+    def process(self, path: str) -> Iterable[RawDocument]:
+        self._count("files")
+        records = read_records(path, lambda: open_raw(path), self._ctx)
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                return
+            except Exception as error:  # an unreadable file is a reject, not a crash
+                self._count(f"error:{type(error).__name__}")
+                yield beam.pvalue.TaggedOutput(REJECTS, Reject(
+                    None, STAGE, "unreadable_file", f"{type(error).__name__}: {error}"[:500],
+                    None, "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
+                return
+            if isinstance(record, RawDocument):
+                self._count("out")
+                yield record
+            elif isinstance(record, Reject):
+                self._count(f"dropped:{record.reason}")
+                yield beam.pvalue.TaggedOutput(REJECTS, record)
+            elif isinstance(record, Duplicate):
+                self._count(f"dropped:{record.dup_type}")
+                yield beam.pvalue.TaggedOutput(DUPLICATES, record)
+            elif isinstance(record, Skipped):
+                self._count(f"skipped:{record.kind}")
+                yield beam.pvalue.TaggedOutput(SKIPPED, record)
+
+
+class ReadDumps(beam.PTransform):
+    """Files matching `patterns` to raw documents.
+
+    Args:
+      patterns: file globs, local paths or ``gs://`` URLs.
+      ctx: run id, ingestion time and the size limit of one document.
+
+    Returns a tagged result: ``documents`` (`RawDocument`), ``rejects``
+    (`Reject`), ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`).
+    """
+
+    def __init__(self, patterns: List[str], ctx: ReadContext):
+        super().__init__()
+        self._patterns = list(patterns)
+        self._ctx = ctx
+
+    def expand(self, pbegin):
+        return (pbegin
+                | "InputPatterns" >> beam.Create(self._patterns)
+                | "MatchFiles" >> fileio.MatchAll()
+                | "FilePaths" >> beam.Map(lambda metadata: metadata.path)
+                | "UniqueFiles" >> beam.Distinct()
+                | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_outputs(
+                    REJECTS, DUPLICATES, SKIPPED, main="documents"))

@@ -1,0 +1,251 @@
+"""Write partitions: Hive-partitioned zstd Parquet, committed once per run.
+
+Each bundle writes the rows it holds to temporary files under
+``_tmp/<run_id>/``, one file per partition, flushing a row group every
+`rows_per_group` rows, so no body is shuffled and memory stays bounded.
+Beam hands the names of the files of committed bundles to `CommitRun`, which
+runs once when every table is written: it removes the files an earlier
+attempt of the same run id left, moves the new ones to their final,
+deterministic names ``part-<run_id>-<NNNNN>.parquet`` and writes the run
+manifest. A retried bundle's files are never committed, and a rerun of a run
+id replaces its files instead of adding to them.
+
+Partition values come from untrusted data and are reduced to what they may
+be: ``dt`` a real date, ``lang`` a 2-3 letter code, ``und`` otherwise.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import uuid
+from datetime import date
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
+
+from schemas.records import WrittenFile
+from schemas.tables import SCHEMA_VERSION, TABLES, to_arrow
+from transforms.dates import utc_date
+
+ROWS_PER_GROUP = 10_000
+_LANG = re.compile(r"^[a-z]{2,3}$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# Publication dates outside this range are typos or parser errors, not news:
+# such an article is filed under the date it was ingested.
+EARLIEST_PLAUSIBLE = "1995-01-01"
+_MICROS_PER_DAY = 86_400_000_000
+
+_log = logging.getLogger(__name__)
+
+
+def valid_run_id(run_id: str) -> str:
+    """The run id, if it is safe in a file name (no ``:``, ``/`` or spaces)."""
+    if not _RUN_ID.match(run_id):
+        raise ValueError(f"run id {run_id!r} may hold only letters, digits, '_', '.' and '-'")
+    return run_id
+
+
+def safe_language(code: Optional[str]) -> str:
+    code = (code or "").strip().lower()
+    return code if _LANG.match(code) else "und"
+
+
+def safe_date(value: Optional[str], fallback: str) -> str:
+    try:
+        return date.fromisoformat(value or "").isoformat()
+    except ValueError:
+        return fallback
+
+
+def article_partition(row) -> str:
+    """``dt=<publication date, or ingestion date if unknown>/lang=<code>``."""
+    ingested = utc_date(row.ingested_at)
+    published = row.published
+    dt = ingested
+    if published is not None and published <= row.ingested_at + 2 * _MICROS_PER_DAY:
+        candidate = utc_date(published)
+        if candidate >= EARLIEST_PLAUSIBLE:
+            dt = candidate
+    return f"dt={safe_date(dt, ingested)}/lang={safe_language(row.language)}"
+
+
+def ingest_partition(row) -> str:
+    """``dt=<ingestion date>``: duplicates and rejects are filed by when they were seen."""
+    day = utc_date(row.ingested_at)
+    return f"dt={safe_date(day, day)}"
+
+
+PARTITIONERS: Dict[str, Callable] = {
+    "articles": article_partition, "duplicates": ingest_partition, "rejects": ingest_partition}
+
+
+def join_path(base: str, *parts: str) -> str:
+    return FileSystems.join(base, *parts) if parts else base
+
+
+def temp_dir(output: str, run_id: str) -> str:
+    return join_path(output, "_tmp", run_id)
+
+
+class _PartitionWriter:
+    """One open Parquet file and its pending rows."""
+
+    def __init__(self, path: str, schema):
+        self.path = path
+        self.rows = 0
+        self._schema = schema
+        self._pending: List = []
+        self._writer: Optional[pq.ParquetWriter] = None
+        self._handle = None
+
+    def add(self, row, rows_per_group: int) -> None:
+        self._pending.append(row)
+        if len(self._pending) >= rows_per_group:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            self._handle = FileSystems.create(self.path)
+            self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
+        self._writer.write_table(to_arrow(self._pending, self._schema))
+        self.rows += len(self._pending)
+        self._pending = []
+
+    def close(self) -> None:
+        self.flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._handle.close()
+
+
+class _WriteTableFn(beam.DoFn):
+    """Writes a bundle's rows of one table into temporary per-partition files."""
+
+    def __init__(self, table: str, output: str, run_id: str, rows_per_group: int):
+        self._table = table
+        self._output = output
+        self._run_id = run_id
+        self._rows_per_group = rows_per_group
+        self._writers: Dict[str, _PartitionWriter] = {}
+        self._rows = Metrics.counter("write", f"rows:{table}")
+
+    def start_bundle(self) -> None:
+        self._writers = {}
+
+    def process(self, row) -> Iterable[WrittenFile]:
+        partition = PARTITIONERS[self._table](row)
+        writer = self._writers.get(partition)
+        if writer is None:
+            path = join_path(temp_dir(self._output, self._run_id), self._table,
+                             f"{uuid.uuid4().hex}.parquet")
+            writer = self._writers[partition] = _PartitionWriter(
+                path, TABLES[self._table].schema)
+        writer.add(row, self._rows_per_group)
+        self._rows.inc()
+        return []
+
+    def finish_bundle(self):
+        for partition, writer in self._writers.items():
+            writer.close()
+            yield GlobalWindows.windowed_value(
+                WrittenFile(self._table, partition, writer.path, writer.rows))
+        self._writers = {}
+
+
+class WriteTable(beam.PTransform):
+    """Writes rows of one output table; returns the `WrittenFile`s to commit.
+
+    Args:
+      table: ``articles``, ``duplicates`` or ``rejects``.
+      output: the output folder (local or ``gs://``).
+      run_id: the run these rows belong to.
+    """
+
+    def __init__(self, table: str, output: str, run_id: str,
+                 rows_per_group: int = ROWS_PER_GROUP):
+        super().__init__()
+        self._fn = _WriteTableFn(table, output, run_id, rows_per_group)
+
+    def expand(self, rows):
+        return rows | "WriteParquet" >> beam.ParDo(self._fn)
+
+
+def final_name(run_id: str, shard: int) -> str:
+    return f"part-{run_id}-{shard:05d}.parquet"
+
+
+def plan_commit(output: str, run_id: str,
+                written: Iterable[WrittenFile]) -> List[Tuple[str, str]]:
+    """(temporary, final) path pairs, numbered in a stable order per partition."""
+    by_partition: Dict[Tuple[str, str], List[WrittenFile]] = {}
+    for item in written:
+        if item.rows:
+            by_partition.setdefault((item.table, item.partition), []).append(item)
+    moves = []
+    for (table, partition), items in sorted(by_partition.items()):
+        for shard, item in enumerate(sorted(items, key=lambda w: w.temp_path)):
+            moves.append((item.temp_path,
+                          join_path(output, table, partition, final_name(run_id, shard))))
+    return moves
+
+
+def _existing_run_files(output: str, run_id: str) -> List[str]:
+    patterns = [join_path(output, name, *(["*"] * len(spec.partition_keys)),
+                          f"part-{run_id}-*.parquet")
+                for name, spec in TABLES.items()]
+    found = []
+    for result in FileSystems.match(patterns):
+        found.extend(m.path for m in result.metadata_list)
+    return found
+
+
+def _ensure_parent(path: str) -> None:
+    parent = os.path.dirname(path)
+    if "://" not in path and parent:
+        os.makedirs(parent, exist_ok=True)
+
+
+def commit_files(output: str, run_id: str, written: Iterable[WrittenFile]) -> List[str]:
+    """Replaces the run's earlier files with the newly written ones.
+
+    Returns the final paths. Destination folders are created first: on a
+    local disk a rename into a missing folder fails.
+    """
+    moves = plan_commit(output, run_id, written)
+    stale = _existing_run_files(output, run_id)
+    if stale:
+        _log.info("replacing %d files of an earlier attempt of run %s", len(stale), run_id)
+        FileSystems.delete(stale)
+    for _, destination in moves:
+        _ensure_parent(destination)
+    if moves:
+        FileSystems.rename([m[0] for m in moves], [m[1] for m in moves])
+    return [m[1] for m in moves]
+
+
+def write_json(path: str, payload: dict) -> None:
+    _ensure_parent(path)
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
+                     .encode("utf-8"))
+
+
+def remove_tree(path: str) -> None:
+    try:
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+    except Exception as error:  # leftover temp files are harmless; say so
+        _log.warning("could not remove %s: %s", path, error)
+
+
+__all__ = ["WriteTable", "commit_files", "write_json", "remove_tree", "temp_dir",
+           "valid_run_id", "safe_language", "safe_date", "article_partition",
+           "ingest_partition", "SCHEMA_VERSION"]
