@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from typing import Dict, Iterable, List, NamedTuple, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 import apache_beam as beam
 
@@ -27,36 +27,31 @@ INPUTS, ARTICLES, DUPLICATES, REJECTS, SKIPPED = (
     "inputs", "articles", "duplicates", "rejects", "skipped")
 
 
-class Outcome(NamedTuple):
-    """One counted fact: `table` ``inputs`` (detail: source kind), ``articles``
-    (detail: language), ``duplicates`` (type), ``rejects`` (stage/reason) or
-    ``skipped`` (record kind)."""
-    table: str
-    source_uri: str
-    detail: str
-
-
-beam.coders.registry.register_coder(Outcome, beam.coders.RowCoder)
+# One counted fact: (table, source_uri, detail), where table is ``inputs``
+# (detail: source kind), ``articles`` (language), ``duplicates`` (type),
+# ``rejects`` (stage/reason) or ``skipped`` (record kind). A plain tuple of
+# strings, so grouping on it uses Beam's deterministic tuple coder.
+Outcome = Tuple[str, str, str]
 
 
 def input_outcome(record) -> Outcome:
-    return Outcome(INPUTS, record.source_uri, record.source_kind)
+    return (INPUTS, record.source_uri, record.source_kind)
 
 
 def article_outcome(article) -> Outcome:
-    return Outcome(ARTICLES, article.source_uri, article.language)
+    return (ARTICLES, article.source_uri, article.language)
 
 
 def duplicate_outcome(duplicate) -> Outcome:
-    return Outcome(DUPLICATES, duplicate.source_uri, duplicate.dup_type)
+    return (DUPLICATES, duplicate.source_uri, duplicate.dup_type)
 
 
 def reject_outcome(reject) -> Outcome:
-    return Outcome(REJECTS, reject.source_uri, f"{reject.stage}/{reject.reason}")
+    return (REJECTS, reject.source_uri, f"{reject.stage}/{reject.reason}")
 
 
 def skipped_outcome(skipped) -> Outcome:
-    return Outcome(SKIPPED, skipped.source_uri, skipped.kind)
+    return (SKIPPED, skipped.source_uri, skipped.kind)
 
 
 class CountOutcomes(beam.PTransform):
@@ -77,10 +72,10 @@ def summarise(counts: Iterable[Tuple[Outcome, int]]) -> dict:
     totals: Dict[str, int] = defaultdict(int)
     details: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
     sources: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for outcome, n in counts:
-        totals[outcome.table] += n
-        details[outcome.table][outcome.detail] += n
-        sources[outcome.source_uri][outcome.table] += n
+    for (table, source_uri, detail), n in counts:
+        totals[table] += n
+        details[table][detail] += n
+        sources[source_uri][table] += n
     accounted = totals[ARTICLES] + totals[DUPLICATES] + totals[REJECTS]
     unbalanced = {uri: dict(c) for uri, c in sources.items()
                   if c[ARTICLES] + c[DUPLICATES] + c[REJECTS] != c[INPUTS]}

@@ -18,6 +18,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.records import Article, Duplicate
+from transforms.urls import url_key
 
 DUPLICATES = "duplicates"
 _NEVER = 2 ** 62
@@ -45,8 +46,6 @@ beam.coders.registry.register_coder(DedupDecision, beam.coders.RowCoder)
 
 
 def dedup_key(article: Article, source_priority: int = 0) -> DedupKey:
-    from transforms.urls import url_key
-
     own_key = url_key(article.url)
     return DedupKey(article.article_id, article.url_key, article.content_hash,
                     own_key is not None and own_key == article.url_key, source_priority,

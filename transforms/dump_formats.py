@@ -263,23 +263,32 @@ def _warc_records(name: str, raw: IO[bytes], ctx: ReadContext) -> Iterator[Recor
     offset = 0
     try:
         for record in iterator:
-            offset = iterator.get_record_offset()
-            position = f"byte:{offset}"
             if record.rec_type == "revisit":
-                yield _revisit(record, name, position, ctx)
+                result: Record = _revisit(record, name, ctx)
             elif record.rec_type in _PAGE_RECORD_TYPES:
-                yield _warc_response(record, name, position, ctx)
+                result = _warc_response(record, name, ctx)
             else:
-                yield Skipped(name, f"warc_{record.rec_type or 'unknown'}")
+                result = Skipped(name, f"warc_{record.rec_type or 'unknown'}")
+            # Asked only now: warcio reads the record to its end to answer.
+            offset = iterator.get_record_offset()
+            yield _placed(result, name, f"byte:{offset}")
     except Exception as error:  # warcio raises many types on corrupt input
         yield _file_reject(ctx, "corrupt_warc",
                            f"{type(error).__name__}: {' '.join(str(error).split())[:300]}",
                            name, f"byte:{offset}", kind)
 
 
-def _warc_response(record, name: str, position: str, ctx: ReadContext) -> Record:
+def _placed(result: Record, name: str, position: str) -> Record:
+    """Sets where in its file a WARC record was, and the id that follows from it."""
+    if isinstance(result, Skipped):
+        return result
+    return result._replace(source_position=position, doc_id=stable_id(name, position))
+
+
+def _warc_response(record, name: str, ctx: ReadContext) -> Record:
+    """A response as a document (or reject); `_placed` sets its position."""
     url = record.rec_headers.get_header("WARC-Target-URI")
-    doc_id = stable_id(name, position)
+    doc_id, position = "", ""
     http = record.http_headers
     status = http.get_statuscode() if http is not None else None
     content_type = (http.get_header("Content-Type") if http is not None else None) or ""
@@ -301,11 +310,12 @@ def _warc_response(record, name: str, position: str, ctx: ReadContext) -> Record
                        fetched_at=parse_timestamp(record.rec_headers.get_header("WARC-Date")))
 
 
-def _revisit(record, name: str, position: str, ctx: ReadContext) -> Duplicate:
+def _revisit(record, name: str, ctx: ReadContext) -> Duplicate:
     headers = record.rec_headers
+    position = ""
     target = headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header(
         "WARC-Target-URI")
-    return Duplicate(stable_id(name, position), None, target, "revisit", 1.0,
+    return Duplicate("", None, target, "revisit", 1.0,
                      headers.get_header("WARC-Target-URI"), None,
                      headers.get_header("WARC-Payload-Digest"), None, "warc", name, position,
                      ctx.run_id, ctx.ingested_at)

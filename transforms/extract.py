@@ -9,6 +9,7 @@ extraction that overruns its limits becomes a reject row, never an exception.
 """
 from __future__ import annotations
 
+import logging
 import re
 from typing import Iterable, List, NamedTuple, Optional
 
@@ -70,6 +71,8 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
     """
     import trafilatura  # imported in the child only: the parent never needs it
 
+    # Its complaints about a page are rejects with reasons here; not log noise.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     html = decode_text(payload, charset)
     document = trafilatura.bare_extraction(
         html, url=url, fast=not precise, with_metadata=True, include_comments=False,
