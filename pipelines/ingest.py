@@ -117,6 +117,24 @@ def read_manifest(output: str, run_id: str) -> dict:
         return json.loads(handle.read().decode("utf-8"))
 
 
+def local_runner(options: PipelineOptions):
+    """The runner to use: the FnApiRunner where the DirectRunner is asked for.
+
+    Beam's DirectRunner first downloads the Prism runner from the internet;
+    on a network that swallows connections it hangs there, and offline it
+    falls back to the FnApiRunner anyway. newsbeam goes to the FnApiRunner
+    directly (it honours --direct_num_workers and --direct_running_mode).
+    Ask for ``--runner PrismRunner`` to use Prism.
+    """
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    name = options.view_as(StandardOptions).runner
+    if name in (None, "DirectRunner", "direct"):
+        return FnApiRunner()
+    return None
+
+
 def run(argv: Optional[Sequence[str]] = None) -> dict:
     """Parses options, runs the job to the end and returns its manifest."""
     options = PipelineOptions(list(argv) if argv is not None else sys.argv[1:])
@@ -124,7 +142,7 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
     validate(opts)
     started = time.time()
     run_id = opts.run_id or default_run_id()
-    with beam.Pipeline(options=options) as p:
+    with beam.Pipeline(runner=local_runner(options), options=options) as p:
         build(p, opts, run_id, int(started * 1e6))
     manifest = read_manifest(opts.output, run_id)
     print(format_summary(manifest))

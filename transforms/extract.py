@@ -50,11 +50,12 @@ class Extracted(NamedTuple):
 
 
 def _list_field(value) -> List[str]:
+    """A list from a string or list whose items may themselves be joined lists."""
     if not value:
         return []
-    if isinstance(value, str):
-        value = re.split(r"[;,]", value)
-    return [v.strip() for v in value if v and v.strip()]
+    items = [value] if isinstance(value, str) else value
+    return [part.strip() for item in items if item
+            for part in re.split(r"[;,]", str(item)) if part.strip()]
 
 
 def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
