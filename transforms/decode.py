@@ -51,6 +51,20 @@ def _garbage_share(text: str) -> float:
     return bad / len(sample)
 
 
+def _detect(data: bytes):
+    """charset_normalizer's best guess; among equally good guesses, windows-1252,
+    which HTML5 makes the default of undeclared legacy pages."""
+    matches = list(from_bytes(data[:200_000]))
+    if not matches:
+        return None
+    best = matches[0]
+    for match in matches:
+        if (match.encoding == "cp1252" and match.chaos == best.chaos
+                and match.coherence == best.coherence):
+            return match
+    return best
+
+
 def decode_text(data: bytes, declared: Optional[str] = None) -> str:
     """Decodes with a BOM, then UTF-8, then the declared charset, then detection.
 
@@ -71,7 +85,7 @@ def decode_text(data: bytes, declared: Optional[str] = None) -> str:
             text = data.decode(charset, errors="replace")
             if _garbage_share(text) <= MAX_GARBAGE_SHARE:
                 return text
-    best = from_bytes(data[:200_000]).best()
+    best = _detect(data)
     if best is not None:
         text = data.decode(best.encoding, errors="replace")
         if _garbage_share(text) <= MAX_GARBAGE_SHARE:

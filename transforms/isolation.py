@@ -20,6 +20,9 @@ from multiprocessing.connection import Connection
 from typing import Any, Optional, Tuple
 
 
+STARTUP_TIMEOUT_S = 120.0
+
+
 class CallTimedOut(RuntimeError):
     """The function did not return within the time limit; the child was killed."""
 
@@ -42,6 +45,7 @@ def _serve(conn: Connection, target: str, memory_limit_bytes: Optional[int]) -> 
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
     module_name, function_name = target.split(":")
     function = getattr(importlib.import_module(module_name), function_name)
+    conn.send(("ready",))
     while True:
         try:
             args = conn.recv()
@@ -83,6 +87,17 @@ class IsolatedFunction:
         self._process.start()
         child_end.close()
         self._conn = parent_end
+        # Start-up (a fresh interpreter importing the target) is not charged
+        # to the first document.
+        try:
+            ready = parent_end.poll(STARTUP_TIMEOUT_S) and parent_end.recv() == ("ready",)
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            exitcode = self._process.exitcode
+            self.close()
+            raise CallCrashed(f"the isolated process for {self._target} did not start "
+                              f"(exit code {exitcode})")
 
     def call(self, *args: Any) -> Any:
         """The function's result for `args`.

@@ -1,0 +1,139 @@
+"""End to end: the ingest command into a temp folder, read back with pyarrow."""
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from pipelines import cli
+from tests.conftest import REPO, SEEDS
+
+
+def _table(out: Path, name: str):
+    folder = out / name
+    if not folder.exists():
+        return []
+    return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist()
+
+
+def _manifest(out: Path, run_id: str) -> dict:
+    return json.loads((out / "_runs" / f"{run_id}.json").read_text(encoding="utf-8"))
+
+
+def _ingest(*args: str) -> int:
+    return cli.main(["ingest", *args, "--runner", "DirectRunner"])
+
+
+def test_seed_dump_gives_the_two_arabic_articles(tmp_path):
+    out = tmp_path / "out"
+    assert _ingest("--input", str(SEEDS / "rt-arabic-dump.txt"), "--output", str(out),
+                   "--run_id", "seed") == 0
+    articles = sorted(_table(out, "articles"), key=lambda a: a["source_position"])
+    assert [a["lang"] for a in articles] == ["ar", "ar"]
+    assert [a["language"] for a in articles] == ["ar", "ar"]
+    assert all(a["language_score"] > 0.9 for a in articles)
+    first, second = articles
+    assert first["title"].startswith("قالت السفيرة الأمريكية لدى بغداد")
+    assert second["title"] == "مسؤول أمريكي: الدولة المركزية بسوريا ستدفع واشنطن لدعم قسد"
+    assert {"بغداد", "داعش", "واشنطن"} <= set(first["tags"])
+    assert all(a["source_name"] == "RT Arabic" for a in articles)
+    for article in articles:
+        for marker in ("إقرأ المزيد", "المصدر", "كلمات دلالية", "مقالات مشابهة"):
+            assert marker not in article["text"]
+        assert article["source_uri"].endswith("rt-arabic-dump.txt")
+        assert article["run_id"] == "seed"
+        assert article["extraction_method"] == "text_dump"
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
+    assert files == [f"articles/dt={first['dt']}/lang=ar/part-seed-00000.parquet"]
+    manifest = _manifest(out, "seed")
+    assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
+    assert manifest["totals"] == {"inputs": 2, "articles": 2, "duplicates": 0, "rejects": 0,
+                                  "skipped": 0}
+    assert not (out / "_tmp").exists() or not any((out / "_tmp").rglob("*.parquet"))
+
+
+def test_rerunning_a_run_id_replaces_its_rows(tmp_path):
+    out = tmp_path / "out"
+    inputs = ["--input", str(SEEDS / "*-dump.txt"), "--input", str(SEEDS / "*.jsonl")]
+    for _ in range(2):
+        assert _ingest(*inputs, "--output", str(out), "--run_id", "nightly") == 0
+    articles, duplicates = _table(out, "articles"), _table(out, "duplicates")
+    manifest = _manifest(out, "nightly")
+    assert len(articles) == manifest["totals"]["articles"] == 6
+    assert len(duplicates) == manifest["totals"]["duplicates"] == 2
+    assert {d["dup_type"] for d in duplicates} == {"url", "exact"}
+    kept = {a["article_id"] for a in articles}
+    assert all(d["duplicate_of"] in kept for d in duplicates)
+
+
+def _write_scrapinghub_inputs(data: Path, folder: Path) -> int:
+    pages = sorted((data / "html" / "scrapinghub-aeb" / "html").glob("*.html.gz"))
+    (folder / "html").mkdir(parents=True)
+    with open(folder / "pages.jsonl", "w", encoding="utf-8") as jsonl:
+        for page in pages:
+            html = gzip.decompress(page.read_bytes())
+            name = page.name[: -len(".gz")]
+            (folder / "html" / name).write_bytes(html)
+            jsonl.write(json.dumps({"url": f"https://aeb.example/{name}",
+                                    "html": html.decode("utf-8", errors="replace")}) + "\n")
+    return len(pages)
+
+
+def test_real_pages_and_warc_files_are_all_accounted_for(tmp_path, shared_data):
+    n_pages = _write_scrapinghub_inputs(shared_data, tmp_path / "in")
+    assert n_pages == 181
+    out = tmp_path / "out"
+    warc = shared_data / "warc"
+    assert _ingest("--input", str(tmp_path / "in" / "html" / "*.html"),
+                   "--input", str(tmp_path / "in" / "pages.jsonl"),
+                   "--input", str(warc / "resiliparse" / "*"),
+                   "--input", str(warc / "warcio" / "data" / "*"),
+                   "--output", str(out), "--run_id", "real",
+                   "--direct_num_workers", "2") == 0
+    manifest = _manifest(out, "real")
+    totals = manifest["totals"]
+    assert manifest["invariant"]["holds"]
+    articles, duplicates, rejects = (_table(out, t) for t in ("articles", "duplicates", "rejects"))
+    assert (len(articles), len(duplicates), len(rejects)) == (
+        totals["articles"], totals["duplicates"], totals["rejects"])
+    assert totals["articles"] + totals["duplicates"] + totals["rejects"] == totals["inputs"]
+    # Each page came twice (file and JSONL line): one copy kept, one an exact duplicate.
+    from_pages = [a for a in articles if a["source_kind"] in ("html", "jsonl")]
+    assert len(from_pages) >= 170
+    page_dups = [d for d in duplicates if d["source_kind"] in ("html", "jsonl")]
+    assert len(page_dups) >= 170 and all(d["dup_type"] in ("exact", "url") for d in page_dups)
+    # Every broken WARC file has its reject row, with the stage and where it broke.
+    rejected = {(Path(r["source_uri"]).name, r["reason"]) for r in rejects}
+    for name in ("example-bad-non-chunked.warc.gz", "example-bad.warc.gz.bad",
+                 "example-wrong-chunks.warc.gz"):
+        assert (name, "corrupt_warc") in rejected
+    for name in ("block-sized-records.warc.lz4", "warcfile.warc.lz4"):
+        assert (name, "unsupported_compression") in rejected
+    assert all(r["stage"] in ("read", "extract") and r["source_position"] for r in rejects)
+    assert manifest["duplicates_by_type"]["revisit"] == 2
+    assert manifest["skipped_by_kind"]["warc_request"] > 0
+    assert set(manifest["by_source"]) >= {str(warc / "resiliparse" / "warcfile.warc.gz")}
+    warc_articles = [a for a in articles if a["source_kind"] == "warc"]
+    assert warc_articles and all(a["url"].startswith("http") for a in warc_articles)
+    assert all(a["source_position"].startswith("byte:") for a in warc_articles)
+
+
+def test_module_entry_point_and_clear_option_errors(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pipelines.ingest", "--input",
+                             str(tmp_path / "nothing-*.txt"), "--output", str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 2
+    assert "no file matches --input" in result.stderr
+    assert cli.main(["ingest", "--output", str(tmp_path)]) == 2
+    assert cli.main(["nonsense"]) == 2
+
+
+@pytest.mark.parametrize("bad_run_id", ["2026-11-29T10:00:00", "../escape"])
+def test_unsafe_run_ids_are_refused(tmp_path, bad_run_id):
+    assert _ingest("--input", str(SEEDS / "rt-arabic-dump.txt"), "--output", str(tmp_path),
+                   "--run_id", bad_run_id) == 2
