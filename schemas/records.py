@@ -43,7 +43,11 @@ class RawDocument(NamedTuple):
 
 
 class Article(NamedTuple):
-    """An extracted article: a row of the `articles` table once it is unique."""
+    """An extracted article: a row of the `articles` table once it is unique.
+
+    `cluster_id` names the story cluster: the id of the first article of the
+    cluster ever kept, so it is stable across runs.
+    """
     article_id: str
     url: Optional[str]
     canonical_url: Optional[str]
@@ -57,10 +61,14 @@ class Article(NamedTuple):
     source_name: Optional[str]
     tags: List[str]
     categories: List[str]
+    keywords: List[str]
     language: str
     language_score: float
+    script: Optional[str]
     declared_language: Optional[str]
+    language_agrees: Optional[bool]
     content_hash: str
+    cluster_id: str
     text_length: int
     source_kind: str
     source_uri: str
@@ -83,6 +91,7 @@ class Duplicate(NamedTuple):
     duplicate_of_url: Optional[str]
     dup_type: str
     similarity: float
+    cluster_id: Optional[str]
     url: Optional[str]
     title: Optional[str]
     content_hash: Optional[str]

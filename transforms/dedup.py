@@ -78,7 +78,7 @@ def _decide(group: Tuple[str, Iterable[DedupKey]], dup_type: str):
 
 def to_duplicate(article: Article, decision: DedupDecision) -> Duplicate:
     return Duplicate(article.article_id, decision.duplicate_of, None, decision.dup_type,
-                     decision.similarity, article.url, article.title, article.content_hash,
+                     decision.similarity, decision.duplicate_of, article.url, article.title, article.content_hash,
                      article.published, article.source_kind, article.source_uri,
                      article.source_position, article.run_id, article.ingested_at)
 

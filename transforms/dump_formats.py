@@ -315,7 +315,7 @@ def _revisit(record, name: str, ctx: ReadContext) -> Duplicate:
     position = ""
     target = headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header(
         "WARC-Target-URI")
-    return Duplicate("", None, target, "revisit", 1.0,
+    return Duplicate("", None, target, "revisit", 1.0, None,
                      headers.get_header("WARC-Target-URI"), None,
                      headers.get_header("WARC-Payload-Digest"), None, "warc", name, position,
                      ctx.run_id, ctx.ingested_at)

@@ -135,9 +135,10 @@ def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
         authors=found.authors or list(raw.authors), published=found.published or raw.published,
         site_name=found.site_name, source_name=raw.source_name or found.site_name,
         tags=_merge_unique(list(raw.tags), found.tags), categories=found.categories,
-        language="und", language_score=0.0,
+        keywords=[], language="und", language_score=0.0, script=None,
         declared_language=raw.declared_language or found.declared_language,
-        content_hash=content_hash(found.text), text_length=len(found.text),
+        language_agrees=None, content_hash=content_hash(found.text), cluster_id=raw.doc_id,
+        text_length=len(found.text),
         source_kind=raw.source_kind, source_uri=raw.source_uri,
         source_position=raw.source_position, extraction_method=found.method,
         run_id=raw.run_id, ingested_at=ingested_at)
