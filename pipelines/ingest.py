@@ -13,7 +13,8 @@ On Dataflow::
         --temp_location gs://bucket/tmp --setup_file ./setup.py
 
 The graph reads as its steps: read dumps, extract, detect language,
-deduplicate, write each table, commit the run.
+deduplicate (against the index of earlier runs too), write each table and the
+index, commit the run.
 """
 from __future__ import annotations
 
@@ -29,12 +30,15 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import IngestOptions, OptionsError, default_run_id, validate
+from pipelines.options import (IngestOptions, OptionsError, default_run_id, source_priorities,
+                               validate)
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CommitRun, CountOutcomes, article_outcome,
                                    duplicate_outcome, input_outcome, manifest_path,
                                    reject_outcome, skipped_outcome)
+from transforms.dates import parse_timestamp
 from transforms.dedup import Deduplicate
+from transforms.dedup_index import ReadIndex
 from transforms.dump_formats import ReadContext
 from transforms.extract import ExtractArticles
 from transforms.language import DetectLanguage
@@ -56,6 +60,15 @@ def versions() -> Dict[str, str]:
     return found
 
 
+def first_attempt_start(output: str, run_id: str) -> Optional[int]:
+    """When an earlier attempt of this run id started, from its manifest, if any."""
+    try:
+        started = read_manifest(output, run_id)["started_at"]
+    except (OSError, IOError, ValueError, KeyError):
+        return None
+    return parse_timestamp(started)
+
+
 def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -> None:
     """Wires the ingestion graph onto `p`."""
     ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024))
@@ -63,9 +76,14 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
     articles, extract_rejects = read.documents | "Extract" >> ExtractArticles(
         started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
         opts.precise_extraction)
-    unique, duplicates = (articles
-                          | "DetectLanguage" >> DetectLanguage(opts.min_language_score)
-                          | "Deduplicate" >> Deduplicate())
+    known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run_id, started_at,
+                                              opts.dedup_window_days,
+                                              first_attempt_start(opts.output, run_id))
+    unique, duplicates, index_entries = (
+        articles
+        | "DetectLanguage" >> DetectLanguage(opts.min_language_score)
+        | "Deduplicate" >> Deduplicate(known, run_id, started_at, opts.near_threshold,
+                                       not opts.no_near_dedup, source_priorities(opts)))
     all_duplicates = (read.duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
     all_rejects = (read.rejects, extract_rejects) | "AllRejects" >> beam.Flatten()
 
@@ -73,6 +91,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
         unique | "WriteArticles" >> WriteTable("articles", opts.output, run_id),
         all_duplicates | "WriteDuplicates" >> WriteTable("duplicates", opts.output, run_id),
         all_rejects | "WriteRejects" >> WriteTable("rejects", opts.output, run_id),
+        index_entries | "WriteDedupIndex" >> WriteTable("index", opts.output, run_id),
     ]
     inputs = ((read.documents, read.rejects, read.duplicates)
               | "AllInputs" >> beam.Flatten())

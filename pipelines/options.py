@@ -6,7 +6,7 @@ passes through unchanged; these are newsbeam's own.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -39,6 +39,16 @@ class IngestOptions(PipelineOptions):
                             help="Run trafilatura's fallback extractors too (slower).")
         parser.add_argument("--min_language_score", type=float, default=0.5,
                             help="Below this probability the language is 'und'.")
+        parser.add_argument("--dedup_window_days", type=int, default=30,
+                            help="Days of the dedup index of earlier runs to dedup against "
+                                 "(0: this run only).")
+        parser.add_argument("--near_threshold", type=float, default=0.72,
+                            help="Least estimated Jaccard similarity of near-duplicates.")
+        parser.add_argument("--no_near_dedup", action="store_true", default=False,
+                            help="Dedup by URL and exact content only.")
+        parser.add_argument("--source_priority", action="append", default=None,
+                            help="NAME=N: prefer sources with a lower N when choosing the "
+                                 "copy to keep (default 0). Repeat for several.")
 
 
 def default_run_id(now: Optional[_dt.datetime] = None) -> str:
@@ -70,3 +80,21 @@ def validate(opts: IngestOptions) -> None:
     for name in ("max_document_mb", "extract_timeout_s"):
         if getattr(opts, name) <= 0:
             raise OptionsError(f"--{name} must be positive")
+    if opts.dedup_window_days < 0:
+        raise OptionsError("--dedup_window_days must be 0 or more")
+    if not 0 < opts.near_threshold <= 1:
+        raise OptionsError("--near_threshold must be in (0, 1]")
+    source_priorities(opts)
+
+
+def source_priorities(opts: IngestOptions) -> Dict[str, int]:
+    """--source_priority NAME=N options as a mapping."""
+    priorities: Dict[str, int] = {}
+    for item in opts.source_priority or []:
+        name, _, value = item.rpartition("=")
+        try:
+            priorities[name.strip()] = int(value)
+        except ValueError:
+            raise OptionsError(f"--source_priority {item!r}: expected NAME=N, N an integer") \
+                from None
+    return priorities

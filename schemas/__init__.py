@@ -4,8 +4,8 @@ Nothing outside this package defines a column name or type: `records` holds one
 typed record per stage, `tables` derives the Arrow schema of each output table
 from those records.
 """
-from schemas.records import Article, Duplicate, RawDocument, Reject, WrittenFile
+from schemas.records import Article, Duplicate, IndexEntry, RawDocument, Reject, WrittenFile
 from schemas.tables import SCHEMA_VERSION, TABLES
 
-__all__ = ["Article", "Duplicate", "RawDocument", "Reject", "WrittenFile",
+__all__ = ["Article", "Duplicate", "IndexEntry", "RawDocument", "Reject", "WrittenFile",
            "SCHEMA_VERSION", "TABLES"]

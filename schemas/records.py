@@ -10,7 +10,7 @@ milliseconds. The Parquet tables turn them into ``timestamp[us, UTC]``.
 """
 from __future__ import annotations
 
-from typing import List, NamedTuple, Optional
+from typing import List, Mapping, NamedTuple, Optional
 
 import apache_beam as beam
 
@@ -40,6 +40,79 @@ class RawDocument(NamedTuple):
     source_name: Optional[str] = None
     declared_language: Optional[str] = None
     fetched_at: Optional[int] = None
+    description: Optional[str] = None
+
+
+class FeedSource(NamedTuple):
+    """One feed of a feed list: where it is, what to call it, where it was listed.
+
+    `language` is the language the list declares for the feed (a hint for
+    its entries), `tags` the list's labels for it; `list_uri` and
+    `list_position` (``line:N`` or ``outline:N``) say where it was listed.
+    """
+    url: str
+    name: Optional[str]
+    language: Optional[str]
+    tags: List[str]
+    list_uri: str
+    list_position: str
+
+
+class FeedState(NamedTuple):
+    """What newsbeam remembers of one feed between runs (``_state/feeds.json``).
+
+    `seen` holds the keys of entries that are settled (ingested, or failed
+    for good); `failures` counts the failed attempts of the others.
+    """
+    url: str
+    etag: Optional[str] = None
+    last_modified: Optional[str] = None
+    body_hash: Optional[str] = None
+    last_poll: Optional[int] = None
+    last_status: Optional[str] = None
+    seen: List[str] = []
+    failures: Mapping[str, int] = {}
+
+
+class FeedEntry(NamedTuple):
+    """One new entry of a polled feed, on its way to its article page.
+
+    `content` is the entry's full content as plain text when it is a real
+    article body (used when the page cannot be fetched), else None.
+    """
+    feed_url: str
+    entry_key: str
+    position: str
+    link: Optional[str]
+    title: Optional[str]
+    published: Optional[int]
+    authors: List[str]
+    tags: List[str]
+    summary: Optional[str]
+    content: Optional[str]
+    source_name: Optional[str]
+    language: Optional[str]
+
+
+class FeedStateUpdate(NamedTuple):
+    """A change to the feed state, committed only when the run succeeds.
+
+    `kind` ``poll``: the feed was polled; `status` is ``fetched``,
+    ``not_modified``, ``unchanged`` or ``failed``, with the validators to keep
+    and `present` the keys of the entries in the body. `kind` ``entry``: one
+    entry's outcome, `status` ``ingested``, ``failed`` (for good) or
+    ``retry`` (a transient failure: try again in a later run).
+    """
+    feed_url: str
+    kind: str
+    status: str
+    polled_at: int
+    entry_key: Optional[str] = None
+    etag: Optional[str] = None
+    last_modified: Optional[str] = None
+    body_hash: Optional[str] = None
+    present: List[str] = []
+    warning: Optional[str] = None
 
 
 class Article(NamedTuple):
@@ -122,6 +195,31 @@ class Reject(NamedTuple):
     ingested_at: int
 
 
+class IndexEntry(NamedTuple):
+    """A row of the dedup index under ``_index/``: the keys of one input.
+
+    Written for every article and duplicate of a run when it commits, and read
+    back by later runs for the last `--dedup_window_days` days. `kept_id` is
+    the article that stands in the articles table for this input (itself, or
+    what it duplicates). `signature` (MinHash, 128 little-endian uint32) is
+    stored for kept articles only, with the `algorithm` that made it: rows of
+    another algorithm version are never compared.
+    """
+    article_id: str
+    kept_id: str
+    cluster_id: str
+    url_key: Optional[str]
+    content_hash: str
+    signature: Optional[bytes]
+    algorithm: str
+    is_canonical_address: bool
+    source_priority: int
+    published: Optional[int]
+    text_length: int
+    run_id: str
+    ingested_at: int
+
+
 class WrittenFile(NamedTuple):
     """A Parquet file written by one bundle, waiting to be committed."""
     table: str
@@ -130,5 +228,7 @@ class WrittenFile(NamedTuple):
     rows: int
 
 
-for _record in (RawDocument, Article, Duplicate, Reject, WrittenFile):
+for _record in (RawDocument, Article, Duplicate, Reject, IndexEntry, WrittenFile):
+    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+for _record in (FeedSource, FeedState, FeedEntry, FeedStateUpdate):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

@@ -15,7 +15,7 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple, Type
 
 import pyarrow as pa
 
-from schemas.records import Article, Duplicate, Reject
+from schemas.records import Article, Duplicate, IndexEntry, Reject
 
 SCHEMA_VERSION = "1.0"
 
@@ -55,8 +55,10 @@ def arrow_schema(record: Type[NamedTuple]) -> pa.Schema:
 
 
 class TableSpec(NamedTuple):
-    """An output table: its folder, record type, schema and partition keys."""
+    """An output table: its name, folder under the output, record type, schema
+    and partition keys."""
     name: str
+    folder: str
     record: type
     schema: pa.Schema
     partition_keys: Tuple[str, ...]
@@ -64,9 +66,11 @@ class TableSpec(NamedTuple):
 
 TABLES: Dict[str, TableSpec] = {
     spec.name: spec for spec in (
-        TableSpec("articles", Article, arrow_schema(Article), ("dt", "lang")),
-        TableSpec("duplicates", Duplicate, arrow_schema(Duplicate), ("dt",)),
-        TableSpec("rejects", Reject, arrow_schema(Reject), ("dt",)),
+        TableSpec("articles", "articles", Article, arrow_schema(Article), ("dt", "lang")),
+        TableSpec("duplicates", "duplicates", Duplicate, arrow_schema(Duplicate), ("dt",)),
+        TableSpec("rejects", "rejects", Reject, arrow_schema(Reject), ("dt",)),
+        # The dedup index: internal, read back by later runs (transforms.dedup_index).
+        TableSpec("index", "_index", IndexEntry, arrow_schema(IndexEntry), ("dt",)),
     )
 }
 

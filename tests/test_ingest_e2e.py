@@ -49,7 +49,8 @@ def test_seed_dump_gives_the_two_arabic_articles(tmp_path):
         assert article["run_id"] == "seed"
         assert article["extraction_method"] == "text_dump"
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
-    assert files == [f"articles/dt={first['dt']}/lang=ar/part-seed-00000.parquet"]
+    assert files == [f"_index/dt={first['dt']}/part-seed-00000.parquet",
+                     f"articles/dt={first['dt']}/lang=ar/part-seed-00000.parquet"]
     manifest = _manifest(out, "seed")
     assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
     assert manifest["totals"] == {"inputs": 2, "articles": 2, "duplicates": 0, "rejects": 0,
@@ -137,3 +138,47 @@ def test_module_entry_point_and_clear_option_errors(tmp_path):
 def test_unsafe_run_ids_are_refused(tmp_path, bad_run_id):
     assert _ingest("--input", str(SEEDS / "rt-arabic-dump.txt"), "--output", str(tmp_path),
                    "--run_id", bad_run_id) == 2
+
+
+def _ground_truth_bodies(data: Path, n: int):
+    truth = json.loads((data / "html" / "scrapinghub-aeb" / "ground-truth.json").read_text())
+    bodies = [v["articleBody"] for _, v in sorted(truth.items()) if len(v["articleBody"]) > 1500]
+    return bodies[:n]
+
+
+def _write_jsonl(path: Path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
+    bodies = _ground_truth_bodies(shared_data, 22)
+    old = [{"url": f"https://old.example/{i}", "text": b} for i, b in enumerate(bodies[:18])]
+    new = [{"url": f"https://new.example/{i}", "text": b} for i, b in enumerate(bodies[18:20])]
+    words = bodies[0].split()
+    syndicated = {"url": "https://syndicate.example/copy",  # the first story, lightly edited
+                  "text": " ".join(w if i % 60 else "EDITED" for i, w in enumerate(words))}
+    out = tmp_path / "out"
+    _write_jsonl(tmp_path / "day1.jsonl", old)
+    assert _ingest("--input", str(tmp_path / "day1.jsonl"), "--output", str(out),
+                   "--run_id", "day1") == 0
+    day1_ids = {a["article_id"] for a in _table(out, "articles")}
+    assert len(day1_ids) == 18
+
+    _write_jsonl(tmp_path / "day2.jsonl", old + new + [syndicated])
+    assert _ingest("--input", str(tmp_path / "day2.jsonl"), "--output", str(out),
+                   "--run_id", "day2") == 0
+    manifest = _manifest(out, "day2")
+    assert manifest["totals"]["articles"] == 2 and manifest["invariant"]["holds"]
+    added = [a for a in _table(out, "articles") if a["run_id"] == "day2"]
+    assert sorted(a["url"] for a in added) == sorted(r["url"] for r in new)
+    day2_dups = [d for d in _table(out, "duplicates") if d["run_id"] == "day2"]
+    assert len(day2_dups) == 19
+    assert all(d["duplicate_of"] in day1_ids for d in day2_dups)
+    near = [d for d in day2_dups if d["url"] == syndicated["url"]]
+    assert len(near) == 1 and near[0]["dup_type"] == "near" and near[0]["similarity"] >= 0.72
+    assert near[0]["cluster_id"] in day1_ids
+
+    # Rerunning day1 now replaces day1's rows, and day2's entries do not swallow them.
+    assert _ingest("--input", str(tmp_path / "day1.jsonl"), "--output", str(out),
+                   "--run_id", "day1") == 0
+    assert {a["article_id"] for a in _table(out, "articles") if a["run_id"] == "day1"} == day1_ids

@@ -6,10 +6,12 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import RawDocument
 from tests.conftest import SEEDS
+from transforms.dates import parse_timestamp
 from transforms.dedup import DedupKey, Deduplicate, rank, split_group
 from transforms.extract import ExtractArticles, extract_html, to_article
 from transforms.language import DetectLanguage, LanguageDetector, detection_text
 
+INGESTED = parse_timestamp("2026-11-29T12:00:00Z")
 PAGE = b"""<!doctype html><html lang="en-GB"><head><title>Bridge reopens | Valley News</title>
 <link rel="canonical" href="https://valley.example/news/bridge-reopens">
 <meta property="og:site_name" content="Valley News">
@@ -96,8 +98,10 @@ def test_detect_language_transform(fnapi_pipeline):
         assert_that(languages, equal_to([("ar", "ar", True), ("en", "en", True)]))
 
 
-def _key(article_id, url_key=None, content="h", canonical=False, published=None, length=100):
-    return DedupKey(article_id, url_key, content, canonical, 0, published, length)
+def _key(article_id, url_key=None, content="h", canonical=False, published=None, length=100,
+         known=False):
+    return DedupKey(article_id, url_key, content, None, canonical, 0, published, length, known,
+                    article_id, article_id)
 
 
 def test_rank_keeps_canonical_then_earliest_then_longest_then_lowest_id():
@@ -109,23 +113,31 @@ def test_rank_keeps_canonical_then_earliest_then_longest_then_lowest_id():
     assert split_group([_key("z", canonical=True, published=99), _key("a", published=1)],
                        "url")[0].article_id == "z"
     assert rank(_key("a")) < rank(_key("b"))
+    kept, losers = split_group([_key("new", published=1), _key("old", published=9, known=True)],
+                               "url")
+    assert kept.article_id == "old" and [l[0] for l in losers] == ["new"]
+    assert split_group([_key("old1", known=True), _key("old2", known=True)], "url")[1] == []
 
 
 def test_deduplicate_by_url_then_content(fnapi_pipeline):
     dump = (SEEDS / "rt-arabic-dump.txt").read_bytes()
     body = b"The same body of a story that several sites carried word for word. " * 3
+    day = parse_timestamp("2026-11-28T00:00:00Z")
     docs = [
-        _raw("first", body, "text", url="https://a.example/s?utm_source=rss", published=10),
-        _raw("url-copy", body + b" Updated.", "text", url="https://www.a.example/s", published=20),
-        _raw("mirror", body.replace(b".", b"!"), "text", url="https://b.example/s", published=30),
+        _raw("first", body, "text", url="https://a.example/s?utm_source=rss", published=day),
+        _raw("url-copy", body + b" Updated.", "text", url="https://www.a.example/s",
+             published=day + 10),
+        _raw("mirror", body.replace(b".", b"!"), "text", url="https://b.example/s",
+             published=day + 20),
         _raw("other", dump.split("إقرأ أيضاً".encode())[0], "dump"),
     ]
     with fnapi_pipeline as p:
-        articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=1)
-        unique, duplicates = articles | Deduplicate()
+        articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
+        unique, duplicates, _ = articles | Deduplicate()
         assert_that(unique | "Kept" >> beam.Map(lambda a: a.article_id),
                     equal_to(["first", "other"]), label="Unique")
         assert_that(duplicates | "Dups" >> beam.Map(
-            lambda d: (d.doc_id, d.duplicate_of, d.dup_type, d.similarity)),
-            equal_to([("url-copy", "first", "url", 1.0), ("mirror", "first", "exact", 1.0)]),
+            lambda d: (d.doc_id, d.duplicate_of, d.dup_type, d.similarity, d.cluster_id)),
+            equal_to([("url-copy", "first", "url", 1.0, "first"),
+                      ("mirror", "first", "exact", 1.0, "first")]),
             label="Duplicates")

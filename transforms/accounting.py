@@ -18,6 +18,7 @@ from typing import Dict, Iterable, List, Tuple
 import apache_beam as beam
 
 from schemas.records import WrittenFile
+from schemas.tables import TABLES
 from transforms.dates import from_micros
 from transforms.write import commit_files, join_path, remove_tree, temp_dir, write_json
 
@@ -122,9 +123,9 @@ class _CommitRunFn(beam.DoFn):
             "started_at": from_micros(self._started_at).isoformat(),
             "finished_at": from_micros(int(finished * 1e6)).isoformat(),
             "wall_seconds": round(finished - self._started_at / 1e6, 3),
-            "files": {table: sorted(f for f in files
-                                    if f.startswith(join_path(self._output, table)))
-                      for table in (ARTICLES, DUPLICATES, REJECTS)},
+            "files": {name: sorted(f for f in files
+                                   if f.startswith(join_path(self._output, spec.folder) + "/"))
+                      for name, spec in TABLES.items()},
         })
         path = manifest_path(self._output, self._run_id)
         write_json(path, manifest)

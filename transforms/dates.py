@@ -6,6 +6,10 @@ from datetime import date, datetime, timezone
 from typing import Optional
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROS_PER_DAY = 86_400_000_000
+# Publication times outside [1995, ingestion + 2 days] are typos or parser
+# errors, not news: they neither choose a partition nor win a dedup tie.
+_EARLIEST_PLAUSIBLE = 788_918_400_000_000  # 1995-01-01T00:00:00Z
 
 
 def to_micros(moment: datetime) -> int:
@@ -42,3 +46,12 @@ def parse_timestamp(value: Optional[str]) -> Optional[int]:
 def utc_date(micros: int) -> str:
     """The UTC calendar date of a timestamp, as YYYY-MM-DD."""
     return from_micros(micros).strftime("%Y-%m-%d")
+
+
+def plausible_published(published: Optional[int], ingested_at: int) -> Optional[int]:
+    """The publication time if it can be trusted, else None."""
+    if published is None:
+        return None
+    if _EARLIEST_PLAUSIBLE <= published <= ingested_at + 2 * MICROS_PER_DAY:
+        return published
+    return None

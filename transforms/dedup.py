@@ -1,71 +1,126 @@
-"""Deduplicate: one article per canonical URL and per normalised body within a run.
+"""Deduplicate: by canonical URL, by exact content, then near-duplicates, across runs.
 
 Only small key records are shuffled, never article bodies: each article is
-reduced to a `DedupKey`, keys are grouped by URL key and then by content hash,
-and the losers of each group come back as a side input that routes their
-articles to the duplicates table. Every loser keeps its row there, with the
-id of the copy that was kept and why.
+reduced to a `DedupKey` (ids, hashes, its MinHash signature, what ranks it),
+and the decisions come back as a side input that routes the duplicate
+articles to the duplicates table. Every duplicate keeps its row there, with
+the article it duplicates, the type and the estimated similarity.
 
-The kept copy of a group is the first by `rank`: an explicit canonical address
-first, then source priority, then the earliest publication time, then the
-longest body, then the lowest id, so the choice never depends on input order.
+Three stages, each over the survivors of the one before:
+
+1. URL: one article per canonical URL key.
+2. Exact: one article per content hash (normalised body).
+3. Near: MinHash LSH (`transforms.minhash`); articles sharing a band are
+   candidates, kept as a pair only if their signatures estimate a Jaccard
+   similarity of at least `near_threshold`. Candidate pairs are clustered
+   greedily in rank order: an article joins the best-ranked cluster centre it
+   is similar to, or becomes a centre. No chains: a member is always directly
+   similar to its centre.
+
+Entries of earlier runs (`transforms.dedup_index`) take part in all three
+stages and always rank first: an article already published stays, and its
+cluster keeps its id when new members join. Known entries reach the near
+stage only for the bands that some new article has, so the shuffle grows
+with the run, not with the index.
+
+Within a group the kept copy is the first by `rank`: an entry of an earlier
+run, then an explicit canonical address, then source priority, then the
+earliest trustworthy publication time, then the longest body, then the
+lowest id, so the choice never depends on input order.
 """
 from __future__ import annotations
 
-from typing import Iterable, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas.records import Article, Duplicate
+from schemas.records import Article, Duplicate, IndexEntry
+from transforms import minhash
+from transforms.dates import plausible_published
+from transforms.normalize import key_text
 from transforms.urls import url_key
 
 DUPLICATES = "duplicates"
 _NEVER = 2 ** 62
+# Members of one LSH bucket compared pairwise; a larger bucket (a template
+# shared by thousands of pages) compares each new member with this many.
+MAX_BUCKET_COMPARISONS = 200
 
 
 class DedupKey(NamedTuple):
-    """What dedup needs of an article: a few dozen bytes instead of its body."""
+    """What dedup needs of an article: a few hundred bytes instead of its body.
+
+    `known` marks an entry of an earlier run; `kept_id` is the article that
+    stands for it in the articles table; `signature` is None for texts too
+    short to shingle (exact matching only).
+    """
     article_id: str
     url_key: Optional[str]
     content_hash: str
+    signature: Optional[bytes]
     is_canonical_address: bool
     source_priority: int
     published: Optional[int]
     text_length: int
+    known: bool
+    kept_id: str
+    cluster_id: str
 
 
 class DedupDecision(NamedTuple):
     duplicate_of: str
     dup_type: str
     similarity: float
+    cluster_id: str
 
 
-beam.coders.registry.register_coder(DedupKey, beam.coders.RowCoder)
-beam.coders.registry.register_coder(DedupDecision, beam.coders.RowCoder)
+class NearEdge(NamedTuple):
+    """A verified near-duplicate pair: `new` is an article of this run."""
+    new: DedupKey
+    other: DedupKey
+    similarity: float
 
 
-def dedup_key(article: Article, source_priority: int = 0) -> DedupKey:
+for _record in (DedupKey, DedupDecision, NearEdge):
+    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
+
+
+def dedup_key(article: Article, source_priority: Dict[str, int]) -> DedupKey:
+    """An article's keys, with its MinHash signature and what ranks it."""
     own_key = url_key(article.url)
-    return DedupKey(article.article_id, article.url_key, article.content_hash,
-                    own_key is not None and own_key == article.url_key, source_priority,
-                    article.published, article.text_length)
+    return DedupKey(
+        article.article_id, article.url_key, article.content_hash,
+        minhash.signature(key_text(article.text), article.language),
+        own_key is not None and own_key == article.url_key,
+        source_priority.get(article.source_name or "", 0),
+        plausible_published(article.published, article.ingested_at), article.text_length,
+        False, article.article_id, article.cluster_id)
+
+
+def known_key(entry: IndexEntry) -> DedupKey:
+    """An index entry of an earlier run as a key; signatures of another
+    algorithm version are dropped, never compared."""
+    signature = entry.signature if entry.algorithm == minhash.ALGORITHM_VERSION else None
+    return DedupKey(entry.article_id, entry.url_key, entry.content_hash, signature,
+                    entry.is_canonical_address, entry.source_priority, entry.published,
+                    entry.text_length, True, entry.kept_id, entry.cluster_id)
 
 
 def rank(key: DedupKey) -> Tuple:
     """Sort key of a group's members: the first one is kept."""
-    return (not key.is_canonical_address, key.source_priority,
+    return (not key.known, not key.is_canonical_address, key.source_priority,
             key.published if key.published is not None else _NEVER,
             -key.text_length, key.article_id)
 
 
 def split_group(members: Iterable[DedupKey], dup_type: str
                 ) -> Tuple[DedupKey, List[Tuple[str, DedupDecision]]]:
-    """The kept member of a group and a decision for each of the others."""
+    """The kept member of a group and a decision for each new one of the others."""
     ordered = sorted(members, key=rank)
     kept = ordered[0]
-    return kept, [(m.article_id, DedupDecision(kept.article_id, dup_type, 1.0))
-                  for m in ordered[1:]]
+    return kept, [(m.article_id, DedupDecision(kept.kept_id, dup_type, 1.0, kept.cluster_id))
+                  for m in ordered[1:] if not m.known]
 
 
 def _decide(group: Tuple[str, Iterable[DedupKey]], dup_type: str):
@@ -76,11 +131,85 @@ def _decide(group: Tuple[str, Iterable[DedupKey]], dup_type: str):
         yield beam.pvalue.TaggedOutput(DUPLICATES, decision)
 
 
+def band_entries(key: DedupKey, new_bands: Optional[Set[str]] = None):
+    """(band key, key) pairs of a signed key; for known keys only the bands
+    that a new article has."""
+    if key.signature is None:
+        return
+    for band in minhash.band_keys(key.signature):
+        if new_bands is None or band in new_bands:
+            yield band, key
+
+
+def bucket_edges(members: List[DedupKey], threshold: float) -> List[NearEdge]:
+    """Verified pairs in one LSH bucket, each with at least one new member."""
+    if not any(not m.known for m in members):
+        return []
+    ordered = sorted(members, key=rank)[:MAX_BUCKET_COMPARISONS]
+    edges = []
+    seen = set()
+    for new in (m for m in members if not m.known):
+        for other in ordered:
+            if other.article_id == new.article_id or (other.article_id, new.article_id) in seen:
+                continue
+            seen.add((new.article_id, other.article_id))
+            estimate = minhash.similarity(new.signature, other.signature)
+            if estimate >= threshold:
+                edges.append(NearEdge(_unsigned(new), _unsigned(other), estimate))
+    return edges
+
+
+def _unsigned(key: DedupKey) -> DedupKey:
+    return key._replace(signature=None)
+
+
+def cluster_near(edges: Iterable[NearEdge]) -> List[Tuple[str, DedupDecision]]:
+    """Greedy clustering in rank order: each new article joins the best-ranked
+    centre it is directly similar to, or becomes a centre itself."""
+    nodes: Dict[str, DedupKey] = {}
+    neighbours: Dict[str, Dict[str, float]] = {}
+    for edge in edges:
+        a, b = edge.new, edge.other
+        nodes.setdefault(a.article_id, a)
+        nodes.setdefault(b.article_id, b)
+        for x, y in ((a, b), (b, a)):
+            best = neighbours.setdefault(x.article_id, {})
+            best[y.article_id] = max(best.get(y.article_id, 0.0), edge.similarity)
+    centres: Set[str] = set()
+    decisions = []
+    for node in sorted(nodes.values(), key=rank):
+        if node.known:
+            centres.add(node.article_id)
+            continue
+        similar = [nodes[n] for n in neighbours.get(node.article_id, {}) if n in centres]
+        if not similar:
+            centres.add(node.article_id)
+            continue
+        centre = min(similar, key=rank)
+        decisions.append((node.article_id, DedupDecision(
+            centre.kept_id, "near", round(neighbours[node.article_id][centre.article_id], 4),
+            centre.cluster_id)))
+    return decisions
+
+
 def to_duplicate(article: Article, decision: DedupDecision) -> Duplicate:
     return Duplicate(article.article_id, decision.duplicate_of, None, decision.dup_type,
-                     decision.similarity, decision.duplicate_of, article.url, article.title, article.content_hash,
-                     article.published, article.source_kind, article.source_uri,
-                     article.source_position, article.run_id, article.ingested_at)
+                     decision.similarity, decision.cluster_id, article.url, article.title,
+                     article.content_hash, article.published, article.source_kind,
+                     article.source_uri, article.source_position, article.run_id,
+                     article.ingested_at)
+
+
+def index_entry(key: DedupKey, decisions: Dict[str, DedupDecision], run_id: str,
+                ingested_at: int) -> IndexEntry:
+    """The index row of a new key, once its fate is known."""
+    decision = decisions.get(key.article_id)
+    kept_id = decision.duplicate_of if decision else key.article_id
+    cluster_id = decision.cluster_id if decision else key.cluster_id
+    return IndexEntry(key.article_id, kept_id, cluster_id, key.url_key, key.content_hash,
+                      None if decision else key.signature, minhash.ALGORITHM_VERSION,
+                      key.is_canonical_address, key.source_priority, key.published,
+                      key.text_length, run_id, ingested_at)
 
 
 class _RouteDuplicatesFn(beam.DoFn):
@@ -101,33 +230,91 @@ class _RouteDuplicatesFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(DUPLICATES, to_duplicate(article, decision))
 
 
-class Deduplicate(beam.PTransform):
-    """Splits articles into unique ones and duplicates (by URL, then by content).
+class _KnownBandsFn(beam.DoFn):
+    """Band entries of known keys, for the bands some new article has."""
 
-    Returns a tuple ``(articles, duplicates)``: `duplicates` holds
-    `Duplicate` rows.
+    def setup(self) -> None:
+        self._source: Optional[List[str]] = None
+        self._bands: Set[str] = set()
+
+    def process(self, key: DedupKey, new_bands: List[str]):
+        if self._source is not new_bands:  # the side input, made a set once per bundle
+            self._source, self._bands = new_bands, set(new_bands)
+        yield from band_entries(key, self._bands)
+
+
+class Deduplicate(beam.PTransform):
+    """Splits articles into unique ones and duplicates, against earlier runs too.
+
+    Args:
+      known: `IndexEntry` rows of earlier runs (see `transforms.dedup_index`),
+        or None.
+      run_id, ingested_at: stamped on the index entries this run adds.
+      near_threshold: the least estimated Jaccard similarity of a near pair.
+      near: whether to run the near-duplicate stage at all.
+      source_priority: source name to priority (lower is preferred; default 0).
+
+    Returns a tuple ``(articles, duplicates, index_entries)``.
     """
 
+    def __init__(self, known=None, run_id: str = "", ingested_at: int = 0,
+                 near_threshold: float = 0.72, near: bool = True,
+                 source_priority: Optional[Dict[str, int]] = None):
+        super().__init__()
+        self._known = known
+        self._run_id = run_id
+        self._ingested_at = ingested_at
+        self._threshold = near_threshold
+        self._near = near
+        self._priority = dict(source_priority or {})
+
     def expand(self, articles):
-        keys = articles | "DedupKeys" >> beam.Map(dedup_key)
+        new_keys = articles | "DedupKeys" >> beam.Map(dedup_key, self._priority)
+        stage_inputs = [new_keys]
+        if self._known is not None:
+            known_keys = self._known | "KnownKeys" >> beam.Map(known_key)
+            stage_inputs.append(known_keys | "WithoutSignatures" >> beam.Map(_unsigned))
+        keys = stage_inputs | "NewAndKnownKeys" >> beam.Flatten()
+
         with_url = keys | "HasUrlKey" >> beam.Filter(lambda k: k.url_key is not None)
         without_url = keys | "NoUrlKey" >> beam.Filter(lambda k: k.url_key is None)
-        by_url = (
-            with_url
-            | "KeyByUrl" >> beam.Map(lambda k: (k.url_key, k))
-            | "GroupByUrl" >> beam.GroupByKey()
-            | "KeepFirstPerUrl" >> beam.FlatMap(_decide, "url").with_outputs(
-                DUPLICATES, main="kept"))
-        by_content = (
-            (by_url.kept, without_url)
-            | "UrlSurvivors" >> beam.Flatten()
-            | "KeyByContent" >> beam.Map(lambda k: (k.content_hash, k))
-            | "GroupByContent" >> beam.GroupByKey()
-            | "KeepFirstPerContent" >> beam.FlatMap(_decide, "exact").with_outputs(
-                DUPLICATES, main="kept"))
-        decisions = ((by_url[DUPLICATES], by_content[DUPLICATES])
-                     | "AllDecisions" >> beam.Flatten())
+        by_url = (with_url
+                  | "KeyByUrl" >> beam.Map(lambda k: (k.url_key, k))
+                  | "GroupByUrl" >> beam.GroupByKey()
+                  | "KeepFirstPerUrl" >> beam.FlatMap(_decide, "url").with_outputs(
+                      DUPLICATES, main="kept"))
+        by_content = ((by_url.kept, without_url)
+                      | "UrlSurvivors" >> beam.Flatten()
+                      | "KeyByContent" >> beam.Map(lambda k: (k.content_hash, k))
+                      | "GroupByContent" >> beam.GroupByKey()
+                      | "KeepFirstPerContent" >> beam.FlatMap(_decide, "exact").with_outputs(
+                          DUPLICATES, main="kept"))
+        decided = [by_url[DUPLICATES], by_content[DUPLICATES]]
+        if self._near:
+            decided.append(self._near_stage(by_content.kept))
+        decisions = decided | "AllDecisions" >> beam.Flatten()
+
         routed = articles | "RouteDuplicates" >> beam.ParDo(
             _RouteDuplicatesFn(), beam.pvalue.AsDict(decisions)).with_outputs(
                 DUPLICATES, main="unique")
-        return routed.unique, routed[DUPLICATES]
+        entries = new_keys | "IndexEntries" >> beam.Map(
+            index_entry, beam.pvalue.AsDict(decisions), self._run_id, self._ingested_at)
+        return routed.unique, routed[DUPLICATES], entries
+
+    def _near_stage(self, survivors):
+        """Near-duplicate decisions for the new survivors of the exact stages."""
+        new_survivors = survivors | "NewSurvivors" >> beam.Filter(lambda k: not k.known)
+        new_bands = new_survivors | "NewBands" >> beam.FlatMap(band_entries)
+        band_inputs = [new_bands]
+        if self._known is not None:
+            band_set = new_bands | "NewBandKeys" >> beam.Keys() | "UniqueBands" >> beam.Distinct()
+            known_signed = self._known | "KnownSignedKeys" >> beam.Map(known_key)
+            band_inputs.append(known_signed | "KnownBands" >> beam.ParDo(
+                _KnownBandsFn(), beam.pvalue.AsList(band_set)))
+        return (band_inputs
+                | "AllBands" >> beam.Flatten()
+                | "GroupByBand" >> beam.GroupByKey()
+                | "VerifyPairs" >> beam.FlatMap(
+                    lambda group, t: bucket_edges(list(group[1]), t), self._threshold)
+                | "AllEdges" >> beam.combiners.ToList()
+                | "ClusterNear" >> beam.FlatMap(cluster_near))

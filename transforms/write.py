@@ -31,15 +31,11 @@ from apache_beam.transforms.window import GlobalWindows
 
 from schemas.records import WrittenFile
 from schemas.tables import SCHEMA_VERSION, TABLES, to_arrow
-from transforms.dates import utc_date
+from transforms.dates import plausible_published, utc_date
 
 ROWS_PER_GROUP = 10_000
 _LANG = re.compile(r"^[a-z]{2,3}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-# Publication dates outside this range are typos or parser errors, not news:
-# such an article is filed under the date it was ingested.
-EARLIEST_PLAUSIBLE = "1995-01-01"
-_MICROS_PER_DAY = 86_400_000_000
 
 _log = logging.getLogger(__name__)
 
@@ -66,12 +62,8 @@ def safe_date(value: Optional[str], fallback: str) -> str:
 def article_partition(row) -> str:
     """``dt=<publication date, or ingestion date if unknown>/lang=<code>``."""
     ingested = utc_date(row.ingested_at)
-    published = row.published
-    dt = ingested
-    if published is not None and published <= row.ingested_at + 2 * _MICROS_PER_DAY:
-        candidate = utc_date(published)
-        if candidate >= EARLIEST_PLAUSIBLE:
-            dt = candidate
+    published = plausible_published(row.published, row.ingested_at)
+    dt = utc_date(published) if published is not None else ingested
     return f"dt={safe_date(dt, ingested)}/lang={safe_language(row.language)}"
 
 
@@ -82,7 +74,8 @@ def ingest_partition(row) -> str:
 
 
 PARTITIONERS: Dict[str, Callable] = {
-    "articles": article_partition, "duplicates": ingest_partition, "rejects": ingest_partition}
+    "articles": article_partition, "duplicates": ingest_partition, "rejects": ingest_partition,
+    "index": ingest_partition}
 
 
 def join_path(base: str, *parts: str) -> str:
@@ -192,15 +185,15 @@ def plan_commit(output: str, run_id: str,
     moves = []
     for (table, partition), items in sorted(by_partition.items()):
         for shard, item in enumerate(sorted(items, key=lambda w: w.temp_path)):
-            moves.append((item.temp_path,
-                          join_path(output, table, partition, final_name(run_id, shard))))
+            moves.append((item.temp_path, join_path(output, TABLES[table].folder, partition,
+                                                    final_name(run_id, shard))))
     return moves
 
 
 def _existing_run_files(output: str, run_id: str) -> List[str]:
-    patterns = [join_path(output, name, *(["*"] * len(spec.partition_keys)),
+    patterns = [join_path(output, spec.folder, *(["*"] * len(spec.partition_keys)),
                           f"part-{run_id}-*.parquet")
-                for name, spec in TABLES.items()]
+                for spec in TABLES.values()]
     found = []
     for result in FileSystems.match(patterns):
         found.extend(m.path for m in result.metadata_list)

@@ -1,0 +1,127 @@
+"""MinHash signatures, LSH candidates and near-duplicate clustering."""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.records import RawDocument
+from transforms import minhash
+from transforms.dates import parse_timestamp
+from transforms.dedup import (DedupKey, Deduplicate, NearEdge, bucket_edges, cluster_near,
+                              dedup_key)
+from transforms.extract import ExtractArticles
+from transforms.normalize import key_text
+
+INGESTED = parse_timestamp("2026-11-29T12:00:00Z")
+STORY = (
+    "The regional parliament approved a budget on Thursday that doubles spending on rail "
+    "maintenance, after two years in which delays on the northern line became the most common "
+    "complaint of commuters. The transport minister said the first contracts would be signed "
+    "before the summer and that work on the worst stretches, between the river crossing and the "
+    "old freight yard, would begin in the autumn. Opposition members welcomed the money but "
+    "questioned whether the rail company had enough engineers to spend it, pointing to a report "
+    "that found a third of maintenance posts unfilled. Commuter groups said they would judge the "
+    "plan by the timetable, not the budget, and asked for monthly figures on punctuality. "
+    "The budget also sets aside money for new trains on the coastal line, where the oldest "
+    "carriages in service date from the nineteen eighties and break down twice as often as the "
+    "rest of the fleet. Delivery of the first units is not expected before next winter, and "
+    "the minister warned that the timetable would remain thin until then. Local councils along "
+    "the line had asked for more frequent services at weekends, when tourism doubles the number "
+    "of passengers, but the plan makes no promise on that point. A spokeswoman for the rail "
+    "company said it would publish a detailed schedule of the works within a month and would "
+    "run replacement buses on the affected stretches during the closures.")
+
+
+def _jaccard(a: str, b: str) -> float:
+    x = set(minhash.shingle_hashes(key_text(a)).tolist())
+    y = set(minhash.shingle_hashes(key_text(b)).tolist())
+    return len(x & y) / len(x | y)
+
+
+def _edit(text: str, every: int) -> str:
+    words = text.split()
+    return " ".join(w.upper() + "x" if i % every == 0 else w for i, w in enumerate(words))
+
+
+def test_signatures_are_pinned():
+    sig = minhash.signature(key_text(STORY))
+    assert len(sig) == 4 * minhash.NUM_PERM
+    # A change of any hash choice changes these rows: bump ALGORITHM_VERSION then.
+    assert minhash.signature(key_text(STORY)) == sig
+    assert sig[:8].hex() == GOLDEN_FIRST_ROWS
+    assert len(minhash.band_keys(sig)) == minhash.BANDS
+    assert minhash.band_keys(sig)[0].startswith("00-")
+
+
+def test_estimates_follow_true_jaccard():
+    for variant in (_edit(STORY, 45), _edit(STORY, 10), STORY[: len(STORY) * 6 // 10],
+                    STORY + " " + STORY[:300]):
+        true = _jaccard(STORY, variant)
+        estimate = minhash.similarity(minhash.signature(key_text(STORY)),
+                                      minhash.signature(key_text(variant)))
+        assert abs(estimate - true) < 0.15, (true, estimate)
+
+
+def test_short_texts_get_no_signature():
+    assert minhash.signature(key_text("Too short to shingle into twenty windows.")) is None
+    assert minhash.signature(key_text("same words " * 50)) is None
+
+
+def test_chinese_uses_character_shingles():
+    text = "中国国家统计局周三公布的数据显示今年第三季度国内生产总值同比增长百分之五点二高于市场预期" * 2
+    assert minhash.signature(key_text(text), "zh") is not None
+    assert minhash.signature(key_text(text), "en") is None  # one "word", no 5-word windows
+
+
+def _key(article_id, text, known=False, published=None):
+    return DedupKey(article_id, None, article_id, minhash.signature(key_text(text)), False, 0,
+                    published, len(text), known, article_id, f"cluster-{article_id}")
+
+
+def test_bucket_edges_verify_candidates_and_need_a_new_member():
+    a, b, c = _key("a", STORY), _key("b", _edit(STORY, 45)), _key("c", _edit(STORY, 2))
+    edges = bucket_edges([a, b, c], 0.72)
+    assert {frozenset((e.new.article_id, e.other.article_id)) for e in edges} == {
+        frozenset("ab")}
+    old1, old2 = _key("x", STORY, known=True), _key("y", STORY, known=True)
+    assert bucket_edges([old1, old2], 0.72) == []
+
+
+def test_greedy_clustering_has_no_chains_and_known_centres_win():
+    def node(i, known=False, published=None):
+        return DedupKey(i, None, i, None, False, 0, published, 100, known, i, f"c-{i}")
+    a, b, c = node("a", published=1), node("b", published=2), node("c", published=3)
+    decisions = dict(cluster_near([NearEdge(b, a, 0.9), NearEdge(c, b, 0.8)]))
+    assert set(decisions) == {"b"} and decisions["b"].duplicate_of == "a"
+    old = node("old", known=True)._replace(kept_id="kept-old", cluster_id="c-kept")
+    decisions = dict(cluster_near([NearEdge(a, old, 0.8)]))
+    assert decisions["a"].duplicate_of == "kept-old" and decisions["a"].cluster_id == "c-kept"
+    assert decisions["a"].dup_type == "near" and decisions["a"].similarity == 0.8
+
+
+def _raw(doc_id, text, published):
+    return RawDocument(doc_id, "jsonl", "mem.jsonl", f"line:{doc_id}", "run",
+                       text.encode(), "text", published=published)
+
+
+def test_deduplicate_finds_near_copies_and_leaves_teasers(fnapi_pipeline):
+    day = parse_timestamp("2026-11-28T08:00:00Z")
+    docs = [_raw("original", STORY, day),
+            _raw("edited", _edit(STORY, 45), day + 3_600_000_000),
+            _raw("teaser", STORY[: len(STORY) * 6 // 10], day + 7_200_000_000),
+            _raw("other", STORY[::-1], day)]
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
+        unique, duplicates, entries = articles | Deduplicate(run_id="r", ingested_at=INGESTED)
+        assert_that(unique | "Kept" >> beam.Map(lambda a: a.article_id),
+                    equal_to(["original", "teaser", "other"]), label="Unique")
+        assert_that(duplicates | "Dups" >> beam.Map(
+            lambda d: (d.doc_id, d.duplicate_of, d.dup_type, d.similarity > 0.72, d.cluster_id)),
+            equal_to([("edited", "original", "near", True, "original")]), label="Duplicates")
+        assert_that(entries | "Index" >> beam.Map(
+            lambda e: (e.article_id, e.kept_id, e.signature is not None)),
+            equal_to([("original", "original", True), ("edited", "original", False),
+                      ("teaser", "teaser", True), ("other", "other", True)]), label="Entries")
+
+
+GOLDEN_FIRST_ROWS = "3c0b0c00feba7d02"

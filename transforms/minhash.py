@@ -1,0 +1,89 @@
+"""MinHash signatures and LSH band keys for near-duplicate detection.
+
+Everything that determines a signature is pinned here, not taken from a
+library: the shingle hash (xxh3-64 with seed 0 on each word, words combined
+by fixed odd multipliers), the 128 permutations (multiply-shift hashes
+(a*x + b mod 2^64) >> 32 with a, b drawn once from a fixed seed), 16 bands of 8 rows. `ALGORITHM_VERSION`
+is stored with every persisted signature or band key; change it whenever any
+of these choices changes, so old index rows are never compared with new ones.
+
+Shingles are 5-word windows of the key text (`transforms.normalize.key_text`),
+or 5-character windows for Chinese, Japanese and Thai, which do not separate
+words by spaces. A text with fewer than `MIN_SHINGLES` shingles gets no
+signature: such short texts are matched exactly only.
+
+Estimated Jaccard similarity is the share of equal signature rows; a pair of
+texts with Jaccard J becomes a candidate with probability 1-(1-J^8)^16
+(0.947 at J=0.8) and is kept only if its estimate reaches the threshold.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+import xxhash
+
+ALGORITHM_VERSION = "minhash-v1:xxh3w5:p128:b16r8"
+NUM_PERM = 128
+BANDS = 16
+ROWS = NUM_PERM // BANDS
+SHINGLE_WORDS = 5
+SHINGLE_CHARS = 5
+MIN_SHINGLES = 20
+CHARACTER_SHINGLE_LANGUAGES = frozenset({"zh", "ja", "th", "wuu", "yue", "lo", "km", "my"})
+
+_MAX32 = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
+_rng = np.random.Generator(np.random.PCG64(20261129))
+# Multiply-shift hashing: h(x) = ((a*x + b) mod 2^64) >> 32 with a odd. uint64
+# arithmetic wraps mod 2^64 by itself, and no division is needed.
+_A = _rng.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_B = _rng.integers(0, 1 << 63, size=NUM_PERM, dtype=np.uint64)
+# Odd multipliers that mix the hashes of a shingle's words by position.
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD], dtype=np.uint64)
+
+
+def shingle_hashes(key: str, language: Optional[str] = None) -> np.ndarray:
+    """32-bit hashes of the shingles of a key text (repeats included)."""
+    if language in CHARACTER_SHINGLE_LANGUAGES:
+        compact = key.replace(" ", "")
+        grams = {compact[i:i + SHINGLE_CHARS]
+                 for i in range(max(0, len(compact) - SHINGLE_CHARS + 1))}
+        return np.fromiter((xxhash.xxh3_64_intdigest(g.encode()) & 0xFFFFFFFF for g in grams),
+                           dtype=np.uint64, count=len(grams))
+    words = key.split()
+    if len(words) < SHINGLE_WORDS:
+        return np.empty(0, dtype=np.uint64)
+    word_hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, map(str.encode, words)),
+                              dtype=np.uint64, count=len(words))
+    span = len(words) - SHINGLE_WORDS + 1
+    mixed = np.zeros(span, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(SHINGLE_WORDS):
+            mixed ^= word_hashes[offset:offset + span] * _MIX[offset]
+        mixed ^= mixed >> np.uint64(29)
+    # Repeated shingles are left in: they cannot change a minimum.
+    return mixed & _MAX32
+
+
+def signature(key: str, language: Optional[str] = None) -> Optional[bytes]:
+    """The 128-row MinHash signature (512 bytes), or None for too short a text."""
+    hashes = shingle_hashes(key, language)
+    if len(hashes) < MIN_SHINGLES or len(np.unique(hashes[:MIN_SHINGLES * 4])) < MIN_SHINGLES:
+        return None
+    with np.errstate(over="ignore"):
+        permuted = (np.outer(_A, hashes) + _B[:, None]) >> _SHIFT
+    return permuted.min(axis=1).astype("<u4").tobytes()
+
+
+def band_keys(sig: bytes) -> List[str]:
+    """One LSH key per band: ``<band>-<xxh3-64 of its rows>``."""
+    return [f"{band:02d}-{xxhash.xxh3_64_hexdigest(sig[band * ROWS * 4:(band + 1) * ROWS * 4])}"
+            for band in range(BANDS)]
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity: the share of equal signature rows."""
+    return float(np.count_nonzero(np.frombuffer(a, dtype="<u4") == np.frombuffer(b, dtype="<u4"))
+                 ) / NUM_PERM
