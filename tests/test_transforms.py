@@ -8,7 +8,8 @@ from schemas.records import RawDocument
 from tests.conftest import SEEDS
 from transforms.dates import parse_timestamp
 from transforms.dedup import DedupKey, Deduplicate, rank, split_group
-from transforms.extract import ExtractArticles, extract_html, to_article
+from transforms.extract import ExtractArticles, to_article
+from transforms.html_extract import extract_html
 from transforms.language import DetectLanguage, LanguageDetector, detection_text
 
 INGESTED = parse_timestamp("2026-11-29T12:00:00Z")
@@ -141,3 +142,17 @@ def test_deduplicate_by_url_then_content(fnapi_pipeline):
             equal_to([("url-copy", "first", "url", 1.0, "first"),
                       ("mirror", "first", "exact", 1.0, "first")]),
             label="Duplicates")
+
+
+def test_a_pathological_page_is_stopped_and_the_run_goes_on(fnapi_pipeline):
+    # trafilatura spends about ten seconds on this 2.7 MB table here.
+    rows = b"<tr><td>cell text here</td><td>more</td></tr>" * 60000
+    huge = b"<html><body><table>" + rows + b"</table></body></html>"
+    docs = [_raw("huge", huge, "html"), _raw("small", PAGE, "html")]
+    with fnapi_pipeline as p:
+        articles, rejects = (p | beam.Create(docs)
+                             | ExtractArticles(ingested_at=INGESTED, timeout_s=1.0))
+        assert_that(rejects | "Reasons" >> beam.Map(lambda r: (r.doc_id, r.reason)),
+                    equal_to([("huge", "timeout")]), label="Rejects")
+        assert_that(articles | "Ids" >> beam.Map(lambda a: a.article_id), equal_to(["small"]),
+                    label="Articles")

@@ -1,7 +1,7 @@
 """Extract: raw documents to articles (trafilatura for HTML, our cleaner for dumps).
 
-HTML goes through trafilatura in a child process bounded in time and memory
-(`transforms.isolation`); dump segments go through `transforms.text_dump`;
+HTML goes through trafilatura (`transforms.html_extract.extract_html`) in a
+child process bounded in time and memory (`transforms.isolation`); dump segments go through `transforms.text_dump`;
 plain text given by JSONL is taken as the body. Whatever the source declared
 (title, date, tags, source name) fills what the page itself does not say.
 A document with no article text, text that cannot be decoded, or an
@@ -9,16 +9,13 @@ extraction that overruns its limits becomes a reject row, never an exception.
 """
 from __future__ import annotations
 
-import logging
-import re
-from typing import Iterable, List, NamedTuple, Optional
+from typing import Iterable, List, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas.records import Article, RawDocument, Reject
-from transforms.dates import parse_timestamp
-from transforms.decode import decode_text
+from transforms.html_extract import Extracted, NoArticleText
 from transforms.isolation import CallCrashed, CallFailed, CallTimedOut, IsolatedFunction
 from transforms.normalize import content_hash
 from transforms.text_dump import clean_segment
@@ -26,70 +23,6 @@ from transforms.urls import canonical_url, url_key
 
 STAGE = "extract"
 REJECTS = "rejects"
-_HTML_LANG = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)?",
-                        re.IGNORECASE)
-
-
-class NoArticleText(ValueError):
-    """The extractor found no article body in the page."""
-
-
-class Extracted(NamedTuple):
-    """What an extractor read from one document, before provenance is added."""
-    title: Optional[str]
-    text: str
-    method: str
-    authors: List[str] = []
-    published: Optional[int] = None
-    site_name: Optional[str] = None
-    page_url: Optional[str] = None
-    description: Optional[str] = None
-    tags: List[str] = []
-    categories: List[str] = []
-    declared_language: Optional[str] = None
-
-
-def _list_field(value) -> List[str]:
-    """A list from a string or list whose items may themselves be joined lists."""
-    if not value:
-        return []
-    items = [value] if isinstance(value, str) else value
-    return [part.strip() for item in items if item
-            for part in re.split(r"[;,]", str(item)) if part.strip()]
-
-
-def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
-                 precise: bool = False) -> Extracted:
-    """trafilatura's article text and metadata of an HTML page.
-
-    Runs in the isolated child process. `precise` adds trafilatura's fallback
-    extractors (readability, jusText): slower, and on the ScrapingHub
-    benchmark no better (see DESIGN).
-
-    Raises:
-      UndecodableError: the bytes are no text.
-      NoArticleText: trafilatura found no main text.
-    """
-    import trafilatura  # imported in the child only: the parent never needs it
-
-    # Its complaints about a page are rejects with reasons here; not log noise.
-    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
-    html = decode_text(payload, charset)
-    document = trafilatura.bare_extraction(
-        html, url=url, fast=not precise, with_metadata=True, include_comments=False,
-        include_tables=True, deduplicate=False,
-        date_extraction_params={"original_date": True, "extensive_search": False,
-                                "outputformat": "%Y-%m-%dT%H:%M:%S%z"})
-    if document is None or not (document.text or "").strip():
-        raise NoArticleText("trafilatura found no main text")
-    declared = _HTML_LANG.search(payload[:8192])
-    return Extracted(
-        title=document.title, text=document.text.strip(), method="trafilatura",
-        authors=_list_field(document.author), published=parse_timestamp(document.date),
-        site_name=document.sitename, page_url=document.url,
-        description=document.description, tags=_list_field(document.tags),
-        categories=_list_field(document.categories),
-        declared_language=declared.group(1).decode("ascii").lower() if declared else None)
 
 
 def extract_dump_segment(payload: bytes, title: Optional[str]) -> Extracted:
@@ -131,7 +64,7 @@ def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
     return Article(
         article_id=raw.doc_id, url=raw.url or found.page_url, canonical_url=canonical,
         url_key=url_key(canonical), title=(found.title or raw.title or "").strip() or None,
-        text=found.text, description=found.description,
+        text=found.text, description=found.description or raw.description,
         authors=found.authors or list(raw.authors), published=found.published or raw.published,
         site_name=found.site_name, source_name=raw.source_name or found.site_name,
         tags=_merge_unique(list(raw.tags), found.tags), categories=found.categories,
@@ -162,7 +95,7 @@ class _ExtractFn(beam.DoFn):
         self._counters = {}
 
     def setup(self) -> None:
-        self._html = IsolatedFunction("transforms.extract:extract_html", self._timeout_s,
+        self._html = IsolatedFunction("transforms.html_extract:extract_html", self._timeout_s,
                                       self._memory_limit_mb)
 
     def teardown(self) -> None:

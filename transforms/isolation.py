@@ -14,8 +14,11 @@ extraction; `benchmarks/bench_ingest.py` measures the whole path.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
+import os
 import resource
+import socket
+import subprocess
+import sys
 from multiprocessing.connection import Connection
 from typing import Any, Optional, Tuple
 
@@ -44,7 +47,10 @@ def _serve(conn: Connection, target: str, memory_limit_bytes: Optional[int]) -> 
     if memory_limit_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
     module_name, function_name = target.split(":")
-    function = getattr(importlib.import_module(module_name), function_name)
+    module = importlib.import_module(module_name)
+    function = getattr(module, function_name)
+    if hasattr(module, "warm_up"):  # heavy imports, before the clock starts
+        module.warm_up()
     conn.send(("ready",))
     while True:
         try:
@@ -74,27 +80,31 @@ class IsolatedFunction:
         self._target = target
         self._timeout_s = timeout_s
         self._memory_limit = memory_limit_mb * 1024 * 1024 if memory_limit_mb else None
-        self._process: Optional[multiprocessing.process.BaseProcess] = None
+        self._process: Optional[subprocess.Popen] = None
         self._conn: Optional[Connection] = None
 
     def _start(self) -> None:
-        # spawn, not fork: the parent is a threaded Beam worker, and forking a
-        # threaded process can deadlock the child on a held lock.
-        context = multiprocessing.get_context("spawn")
-        parent_end, child_end = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(child_end, self._target, self._memory_limit), daemon=True)
-        self._process.start()
+        # A fresh interpreter (`python -m transforms.isolation`), not a fork:
+        # the parent is a threaded Beam worker, and forking a threaded process
+        # can deadlock the child on a held lock. Not multiprocessing's spawn
+        # either: it re-runs the parent's main script, which may be a user's
+        # pipeline script.
+        parent_end, child_end = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "transforms.isolation", self._target,
+             str(child_end.fileno()), str(self._memory_limit or 0)],
+            pass_fds=[child_end.fileno()], env=env, stdin=subprocess.DEVNULL)
         child_end.close()
-        self._conn = parent_end
+        self._conn = Connection(parent_end.detach())
         # Start-up (a fresh interpreter importing the target) is not charged
         # to the first document.
         try:
-            ready = parent_end.poll(STARTUP_TIMEOUT_S) and parent_end.recv() == ("ready",)
+            ready = self._conn.poll(STARTUP_TIMEOUT_S) and self._conn.recv() == ("ready",)
         except (EOFError, OSError):
             ready = False
         if not ready:
-            exitcode = self._process.exitcode
+            exitcode = self._process.poll()
             self.close()
             raise CallCrashed(f"the isolated process for {self._target} did not start "
                               f"(exit code {exitcode})")
@@ -105,7 +115,7 @@ class IsolatedFunction:
         Raises:
           CallTimedOut, CallCrashed, CallFailed: see their docstrings.
         """
-        if self._process is None or not self._process.is_alive():
+        if self._process is None or self._process.poll() is not None:
             self._start()
         assert self._conn is not None
         try:
@@ -115,7 +125,7 @@ class IsolatedFunction:
                 raise CallTimedOut(f"no result within {self._timeout_s:g} s")
             status, *payload = self._conn.recv()
         except (EOFError, OSError, BrokenPipeError) as error:
-            exitcode = self._process.exitcode if self._process else None
+            exitcode = self._process.poll() if self._process else None
             self.close()
             raise CallCrashed(f"the extraction process died (exit code {exitcode}): "
                               f"{type(error).__name__}") from None
@@ -130,9 +140,12 @@ class IsolatedFunction:
             self._conn.close()
             self._conn = None
         if self._process is not None:
-            if self._process.is_alive():
+            if self._process.poll() is None:
                 self._process.kill()
-            self._process.join(timeout=5)
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
             self._process = None
 
     def __enter__(self) -> "IsolatedFunction":
@@ -140,3 +153,8 @@ class IsolatedFunction:
 
     def __exit__(self, *exc_info: Tuple[Any, ...]) -> None:
         self.close()
+
+
+if __name__ == "__main__":
+    # python -m transforms.isolation MODULE:FUNCTION FD MEMORY_LIMIT_BYTES
+    _serve(Connection(int(sys.argv[2])), sys.argv[1], int(sys.argv[3]) or None)
