@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUTPUT ?= out
 
-.PHONY: run test bench install clean
+.PHONY: run test bench bench-feeds install clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
+
+bench-feeds: $(STAMP)
+	$(BIN)/python benchmarks/bench_feeds.py
 
 clean:
 	rm -rf $(VENV) $(OUTPUT) .pytest_cache

