@@ -87,13 +87,37 @@ def test_bucket_edges_verify_candidates_and_need_a_new_member():
     assert bucket_edges([old1, old2], 0.72) == []
 
 
-def test_greedy_clustering_has_no_chains_and_known_centres_win():
-    def node(i, known=False, published=None):
-        return DedupKey(i, None, i, None, False, 0, published, 100, known, i, f"c-{i}")
-    a, b, c = node("a", published=1), node("b", published=2), node("c", published=3)
-    decisions = dict(cluster_near([NearEdge(b, a, 0.9), NearEdge(c, b, 0.8)]))
-    assert set(decisions) == {"b"} and decisions["b"].duplicate_of == "a"
-    old = node("old", known=True)._replace(kept_id="kept-old", cluster_id="c-kept")
+def _node(i, known=False, published=None, length=100):
+    return DedupKey(i, None, i, None, False, 0, published, length, known, i, f"c-{i}")
+
+
+def test_star_clustering_centres_on_the_most_connected_copy_without_chains():
+    # The original resembles every variant; the teaser resembles only the truncation.
+    original, update = _node("original", published=1), _node("update", length=200)
+    truncated, teaser = _node("truncated", published=3), _node("teaser", published=4)
+    decisions = dict(cluster_near([NearEdge(update, original, 0.8),
+                                   NearEdge(truncated, original, 0.8),
+                                   NearEdge(teaser, truncated, 0.75)]))
+    assert set(decisions) == {"update", "truncated"}
+    assert {d.duplicate_of for d in decisions.values()} == {"original"}
+    assert all(d.dup_type == "near" and d.similarity == 0.8 for d in decisions.values())
+
+
+def test_without_dates_the_longest_copy_is_kept_and_the_star_holds():
+    original, update = _node("original"), _node("update", length=200)
+    copy = _node("copy", length=150)
+    decisions = dict(cluster_near([NearEdge(update, original, 0.8),
+                                   NearEdge(copy, original, 0.9)]))
+    assert set(decisions) == {"original", "copy"}
+    assert decisions["original"].duplicate_of == "update"
+    assert decisions["original"].similarity == 0.8
+    assert decisions["copy"].duplicate_of == "update"
+    assert decisions["copy"].similarity == 0.9  # compared with the centre only
+
+
+def test_entries_of_earlier_runs_stay_centres_and_keep_their_cluster():
+    old = _node("old", known=True)._replace(kept_id="kept-old", cluster_id="c-kept")
+    a = _node("a", published=1)
     decisions = dict(cluster_near([NearEdge(a, old, 0.8)]))
     assert decisions["a"].duplicate_of == "kept-old" and decisions["a"].cluster_id == "c-kept"
     assert decisions["a"].dup_type == "near" and decisions["a"].similarity == 0.8
@@ -124,4 +148,4 @@ def test_deduplicate_finds_near_copies_and_leaves_teasers(fnapi_pipeline):
                       ("teaser", "teaser", True), ("other", "other", True)]), label="Entries")
 
 
-GOLDEN_FIRST_ROWS = "3c0b0c00feba7d02"
+GOLDEN_FIRST_ROWS = "fb4a3201ad28ac00"

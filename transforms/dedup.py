@@ -12,10 +12,9 @@ Three stages, each over the survivors of the one before:
 2. Exact: one article per content hash (normalised body).
 3. Near: MinHash LSH (`transforms.minhash`); articles sharing a band are
    candidates, kept as a pair only if their signatures estimate a Jaccard
-   similarity of at least `near_threshold`. Candidate pairs are clustered
-   greedily in rank order: an article joins the best-ranked cluster centre it
-   is similar to, or becomes a centre. No chains: a member is always directly
-   similar to its centre.
+   similarity of at least `near_threshold`. The pairs are clustered into
+   stars around the most connected copy (`cluster_near`): no chains, every
+   member is directly similar to its centre.
 
 Entries of earlier runs (`transforms.dedup_index`) take part in all three
 stages and always rank first: an article already published stays, and its
@@ -164,31 +163,49 @@ def _unsigned(key: DedupKey) -> DedupKey:
 
 
 def cluster_near(edges: Iterable[NearEdge]) -> List[Tuple[str, DedupDecision]]:
-    """Greedy clustering in rank order: each new article joins the best-ranked
-    centre it is directly similar to, or becomes a centre itself."""
+    """Star clustering of the verified pairs, then the kept copy of each star.
+
+    Entries of earlier runs are centres first (what is published stays, and
+    its cluster keeps its id). Then the new article with the most similar
+    neighbours becomes a centre and takes its unassigned neighbours, and so
+    on. The most connected copy is the most central one (the original that
+    every variant resembles), so a teaser similar only to a truncated copy is
+    not pulled in through it: there are no chains. In each star the kept copy
+    is the first by `rank`; the others duplicate it, with their estimated
+    similarity to it, or to the centre when they were compared only with it.
+    """
     nodes: Dict[str, DedupKey] = {}
-    neighbours: Dict[str, Dict[str, float]] = {}
+    similar: Dict[str, Dict[str, float]] = {}
     for edge in edges:
         a, b = edge.new, edge.other
         nodes.setdefault(a.article_id, a)
         nodes.setdefault(b.article_id, b)
         for x, y in ((a, b), (b, a)):
-            best = neighbours.setdefault(x.article_id, {})
-            best[y.article_id] = max(best.get(y.article_id, 0.0), edge.similarity)
-    centres: Set[str] = set()
+            row = similar.setdefault(x.article_id, {})
+            row[y.article_id] = max(row.get(y.article_id, 0.0), edge.similarity)
+    order = sorted(nodes.values(),
+                   key=lambda n: (not n.known, -len(similar[n.article_id]), rank(n)))
+    centre_of: Dict[str, str] = {}
+    stars: Dict[str, List[DedupKey]] = {}
+    for node in order:
+        if node.article_id in centre_of:
+            continue
+        centre_of[node.article_id] = node.article_id
+        stars[node.article_id] = [node]
+        for other in sorted(similar[node.article_id]):
+            if other not in centre_of and not nodes[other].known:
+                centre_of[other] = node.article_id
+                stars[node.article_id].append(nodes[other])
     decisions = []
-    for node in sorted(nodes.values(), key=rank):
-        if node.known:
-            centres.add(node.article_id)
-            continue
-        similar = [nodes[n] for n in neighbours.get(node.article_id, {}) if n in centres]
-        if not similar:
-            centres.add(node.article_id)
-            continue
-        centre = min(similar, key=rank)
-        decisions.append((node.article_id, DedupDecision(
-            centre.kept_id, "near", round(neighbours[node.article_id][centre.article_id], 4),
-            centre.cluster_id)))
+    for centre, members in stars.items():
+        kept = min(members, key=rank)
+        for member in members:
+            if member is kept or member.known:
+                continue
+            estimate = similar[member.article_id].get(
+                kept.article_id, similar[member.article_id].get(centre, 0.0))
+            decisions.append((member.article_id, DedupDecision(
+                kept.kept_id, "near", round(estimate, 4), kept.cluster_id)))
     return decisions
 
 
