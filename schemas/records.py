@@ -174,6 +174,7 @@ class Duplicate(NamedTuple):
     source_position: str
     run_id: str
     ingested_at: int
+    extraction_method: Optional[str] = None
 
 
 class Reject(NamedTuple):
@@ -181,7 +182,8 @@ class Reject(NamedTuple):
 
     `reason` is a short stable code (``empty_file``, ``invalid_json``,
     ``no_article_text``, ...) to group by; `message` is the human detail.
-    `doc_id` is empty when a whole file failed before any record was read.
+    `doc_id` is empty when a whole file failed before any record was read;
+    `extraction_method` is set for inputs that failed in extraction.
     """
     doc_id: Optional[str]
     stage: str
@@ -193,6 +195,7 @@ class Reject(NamedTuple):
     source_position: str
     run_id: str
     ingested_at: int
+    extraction_method: Optional[str] = None
 
 
 class IndexEntry(NamedTuple):

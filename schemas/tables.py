@@ -6,7 +6,8 @@ fields named in `TIMESTAMP_FIELDS` become ``timestamp[us, UTC]``, a type that
 BigQuery, Spark, DuckDB and pandas all read.
 
 Bump `SCHEMA_VERSION` on any change a reader could notice (a column renamed,
-retyped or removed); adding a nullable column is a minor bump.
+retyped or removed); adding a nullable column is a minor bump. 1.1 added
+`extraction_method` to duplicates and rejects.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 from schemas.records import Article, Duplicate, IndexEntry, Reject
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 TIMESTAMP_FIELDS = frozenset({"published", "ingested_at", "fetched_at"})
 

@@ -72,10 +72,11 @@ def test_extract_articles_routes_every_document(fnapi_pipeline):
         assert_that(articles | "Ids" >> beam.Map(lambda a: (a.article_id, a.extraction_method)),
                     equal_to([("html", "trafilatura"), ("text", "plain_text"),
                               ("dump", "text_dump")]), label="Articles")
-        assert_that(rejects | "Reasons" >> beam.Map(lambda r: (r.doc_id, r.stage, r.reason)),
-                    equal_to([("nav", "extract", "no_article_text"),
-                              ("binary", "extract", "undecodable"),
-                              ("short", "extract", "too_short")]), label="Rejects")
+        assert_that(rejects | "Reasons" >> beam.Map(
+            lambda r: (r.doc_id, r.stage, r.reason, r.extraction_method)),
+            equal_to([("nav", "extract", "no_article_text", "trafilatura"),
+                      ("binary", "extract", "undecodable", "trafilatura"),
+                      ("short", "extract", "too_short", "plain_text")]), label="Rejects")
 
 
 def test_language_detection_cleans_its_input():
@@ -138,9 +139,10 @@ def test_deduplicate_by_url_then_content(fnapi_pipeline):
         assert_that(unique | "Kept" >> beam.Map(lambda a: a.article_id),
                     equal_to(["first", "other"]), label="Unique")
         assert_that(duplicates | "Dups" >> beam.Map(
-            lambda d: (d.doc_id, d.duplicate_of, d.dup_type, d.similarity, d.cluster_id)),
-            equal_to([("url-copy", "first", "url", 1.0, "first"),
-                      ("mirror", "first", "exact", 1.0, "first")]),
+            lambda d: (d.doc_id, d.duplicate_of, d.dup_type, d.similarity, d.cluster_id,
+                       d.extraction_method)),
+            equal_to([("url-copy", "first", "url", 1.0, "first", "plain_text"),
+                      ("mirror", "first", "exact", 1.0, "first", "plain_text")]),
             label="Duplicates")
 
 

@@ -214,7 +214,7 @@ def to_duplicate(article: Article, decision: DedupDecision) -> Duplicate:
                      decision.similarity, decision.cluster_id, article.url, article.title,
                      article.content_hash, article.published, article.source_kind,
                      article.source_uri, article.source_position, article.run_id,
-                     article.ingested_at)
+                     article.ingested_at, article.extraction_method)
 
 
 def index_entry(key: DedupKey, decisions: Dict[str, DedupDecision], run_id: str,

@@ -77,6 +77,8 @@ def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
         run_id=raw.run_id, ingested_at=ingested_at)
 
 
+# The extractor each payload format goes to, as `Article.extraction_method` names it.
+EXTRACTION_METHODS = {"html": "trafilatura", "dump": "text_dump", "text": "plain_text"}
 _REASONS = {"UndecodableError": "undecodable", "NoArticleText": "no_article_text",
             "MemoryError": "memory_limit"}
 
@@ -135,7 +137,8 @@ class _ExtractFn(beam.DoFn):
             self._count(f"dropped:{reason}")
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 raw.doc_id, STAGE, reason, message, raw.url, raw.source_kind, raw.source_uri,
-                raw.source_position, raw.run_id, self._ingested_at))
+                raw.source_position, raw.run_id, self._ingested_at,
+                EXTRACTION_METHODS.get(raw.payload_format)))
             return
         self._count("out")
         yield to_article(raw, found, self._ingested_at)
