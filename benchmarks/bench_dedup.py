@@ -40,7 +40,6 @@ import os
 import platform
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from transforms import minhash  # noqa: E402
 from transforms.normalize import key_text  # noqa: E402
+from measure import run_measured  # noqa: E402  (benchmarks/measure.py)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GROUND_TRUTH = DATA / "html" / "scrapinghub-aeb" / "ground-truth.json"
@@ -62,7 +62,6 @@ RESULTS = REPO / "benchmarks" / "results" / "bench_dedup.json"
 DOC_CHARS = 3000
 TARGET_DOCS_PER_S = 3000
 MIN_CPU_SECONDS = 3.0
-SAMPLE_EVERY_S = 0.2
 NEAR_SHARE = 0.10
 SEED = 20261130
 
@@ -285,78 +284,13 @@ def write_batch(folder: Path, articles: int, files: int, rng: random.Random) -> 
     return made
 
 
-# --- measuring a process tree ---------------------------------------------------------
-
-class Measured(NamedTuple):
-    wall_s: float
-    peak_rss_bytes: int
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _parents() -> Dict[int, int]:
-    """pid -> parent pid of every process, from /proc/<pid>/stat."""
-    parents = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may hold spaces: fields follow the last ')'.
-        parents[int(entry.name)] = int(stat[stat.rindex(b")") + 2:].split()[1])
-    return parents
-
-
-def tree_rss(root: int) -> int:
-    """Summed VmRSS of `root` and all its descendants."""
-    children: Dict[int, List[int]] = {}
-    for pid, parent in _parents().items():
-        children.setdefault(parent, []).append(pid)
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, ()))
-        try:
-            with open(f"/proc/{pid}/status", "rb") as handle:
-                for line in handle:
-                    if line.startswith(b"VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:
-            pass
-    return total
-
-
-def run_measured(command: Sequence[str]) -> Measured:
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(list(command), cwd=REPO, stdout=out, stderr=err)
-        peak = 0
-        while True:
-            peak = max(peak, tree_rss(process.pid))
-            try:
-                process.wait(timeout=SAMPLE_EVERY_S)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        return Measured(wall, peak, process.returncode, out.read().decode("utf-8", "replace"),
-                        err.read().decode("utf-8", "replace"))
-
-
 def run_pipeline(inputs: Path, output: Path, near: bool) -> dict:
     command = [sys.executable, "-m", "pipelines.ingest", "--input", str(inputs / "*.jsonl"),
                "--output", str(output), "--runner", "DirectRunner",
                "--dedup_window_days", "0"]
     if not near:
         command.append("--no_near_dedup")
-    measured = run_measured(command)
+    measured = run_measured(command, REPO)
     if measured.returncode != 0:
         tail = "\n".join(measured.stderr.strip().splitlines()[-30:])
         raise SystemExit(f"the pipeline failed (exit code {measured.returncode}):\n{tail}")

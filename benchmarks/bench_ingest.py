@@ -16,8 +16,9 @@ document, so that newsbeam's deduplication keeps it:
   after ``<body>`` as boilerplate on most pages, and a few changed words
   leave the copies near-duplicates (MinHash over 5-word shingles). With a
   tag every 6 words, two copies share about 1 shingle in 6. Pages in
-  languages written without spaces (one Japanese page here) are shingled by
-  characters and still come out as near-duplicates of their copies.
+  languages written without spaces (the two Japanese pages here) are
+  shingled by characters and still come out as near-duplicates of their
+  copies, so about 1% of the documents end as duplicates.
 
 Two measurements, one after the other, each in its own process tree:
 
@@ -59,18 +60,18 @@ import json
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
+
+from measure import Measured, require_success, run_measured
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES_DIR = REPO.parent / "shared" / "data" / "html" / "scrapinghub-aeb" / "html"
 RESULTS = REPO / "benchmarks" / "results" / "bench_ingest.json"
-SAMPLE_EVERY_S = 0.2
 # Below this share of the expected articles, copies were collapsed by dedup.
 MIN_ARTICLE_SHARE = 0.95
 
@@ -145,103 +146,6 @@ def write_workload(pages: Sequence[Page], docs: int, folder: Path, files: int) -
 
 
 # --- measuring a process tree ---------------------------------------------------------
-
-class Measured(NamedTuple):
-    wall_s: float
-    cpu_s: float  # user + system time of the process and the descendants it waited for
-    peak_rss_bytes: int
-    peak_processes: List[Tuple[str, int]]  # (command, RSS bytes) at the peak, largest first
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _children_by_parent() -> Dict[int, List[int]]:
-    children: Dict[int, List[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:  # gone meanwhile
-            continue
-        # The command name, in parentheses, may hold spaces: fields follow the last ')'.
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def process_tree(root: int) -> List[int]:
-    """`root` and all its descendants."""
-    children = _children_by_parent()
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, ()))
-    return tree
-
-
-def rss_bytes(pid: int) -> int:
-    """The resident memory of one process (0 if it is gone or a zombie)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def _children_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def command_name(pid: int) -> str:
-    """A short form of a process's command line, for the memory breakdown."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            args = handle.read().decode("utf-8", "replace").split("\0")
-    except OSError:
-        return f"pid {pid}"
-    return " ".join([os.path.basename(args[0]), *args[1:3]])[:60]
-
-
-def run_measured(command: Sequence[str], workdir: Path) -> Measured:
-    """Runs `command` to its end: its wall clock and the peak RSS of its process tree."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        cpu_before = _children_cpu_s()
-        started = time.perf_counter()
-        process = subprocess.Popen(list(command), cwd=workdir, stdout=out, stderr=err)
-        peak, at_peak = 0, []
-        while True:
-            sample = {pid: rss_bytes(pid) for pid in process_tree(process.pid)}
-            if sum(sample.values()) > peak:
-                peak = sum(sample.values())
-                at_peak = sorted(((command_name(pid), rss) for pid, rss in sample.items()),
-                                 key=lambda item: -item[1])
-            try:
-                process.wait(timeout=SAMPLE_EVERY_S)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        wall = time.perf_counter() - started
-        cpu = _children_cpu_s() - cpu_before
-        out.seek(0)
-        err.seek(0)
-        return Measured(wall, cpu, peak, at_peak, process.returncode,
-                        out.read().decode("utf-8", "replace"),
-                        err.read().decode("utf-8", "replace"))
-
-
-def require_success(what: str, measured: Measured) -> None:
-    if measured.returncode != 0:
-        tail = "\n".join(measured.stderr.strip().splitlines()[-30:])
-        sys.exit(f"{what} failed (exit code {measured.returncode}):\n{tail}")
-
 
 # --- the two contenders ---------------------------------------------------------------
 

@@ -227,7 +227,7 @@ def test_names_resolving_to_private_addresses_are_refused_before_connecting(serv
     port = server.port
     private, metadata, loop = _run(config, lambda f: asyncio.gather(
         f.fetch_page(f"http://intranet.test:{port}/a"),
-        f.fetch_page(f"http://metadata.test/latest/meta-data/"),
+        f.fetch_page("http://metadata.test/latest/meta-data/"),
         f.fetch_page(f"http://loop.test:{port}/a")))
     assert private.error == "address_refused" and "10.0.0.7 is a private" in private.message
     assert metadata.error == "address_refused" and "169.254.169.254" in metadata.message

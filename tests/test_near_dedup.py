@@ -7,8 +7,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.records import RawDocument
 from transforms import minhash
 from transforms.dates import parse_timestamp
-from transforms.dedup import (DedupKey, Deduplicate, NearEdge, bucket_edges, cluster_near,
-                              dedup_key)
+from transforms.dedup import DedupKey, Deduplicate, NearEdge, bucket_edges, cluster_near
 from transforms.extract import ExtractArticles
 from transforms.normalize import key_text
 

@@ -16,7 +16,7 @@ import calendar
 import io
 import json
 import re
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional
+from typing import Any, Iterable, List, NamedTuple, Optional
 from urllib.parse import urljoin
 
 import xxhash

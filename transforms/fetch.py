@@ -50,8 +50,8 @@ import socket
 import threading
 import time
 from concurrent.futures import Future
-from typing import (Any, Awaitable, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Any, Awaitable, Callable, Dict, Iterable, List, NamedTuple, Optional,
+                    Tuple)
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 

@@ -58,8 +58,7 @@ from schemas.records import (Duplicate, FeedEntry, FeedSource, FeedState, FeedSt
                              RawDocument, Reject)
 from transforms.decode import charset_from_content_type
 from transforms.dump_formats import Skipped
-from transforms.feed_entries import UnreadableFeed, body_hash, entry_key, parse_feed, \
-    to_feed_entry
+from transforms.feed_entries import UnreadableFeed, body_hash, parse_feed, to_feed_entry
 from transforms.feed_list import parse_feed_list
 from transforms.feed_state import load_states
 from transforms.fetch import FetchConfig, FetchResult, host_of, shared_fetcher

@@ -21,7 +21,7 @@ import os
 import re
 import uuid
 from datetime import date
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import pyarrow.parquet as pq
