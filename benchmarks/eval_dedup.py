@@ -110,13 +110,15 @@ def dedup_keys(texts: Sequence[str], languages: Optional[Sequence[Optional[str]]
 
 
 def cluster_keys(keys: Sequence[DedupKey], threshold: float) -> NearResult:
-    """The near stage over `keys`: band buckets, verified edges, greedy clusters."""
+    """The near stage over `keys`: band buckets, verified edges, star clusters."""
     buckets: Dict[str, List[DedupKey]] = defaultdict(list)
     for key in keys:
         for band, member in band_entries(key):  # the pipeline's "NewBands"
             buckets[band].append(member)
+    signatures = {key.article_id: key.signature for key in keys}  # "CandidateSignatures"
     edges = [edge for members in buckets.values()  # "GroupByBand", then "VerifyPairs"
-             for edge in bucket_edges(list(members), threshold)]
+             for edge in bucket_edges(list(members), threshold,
+                                      lambda key: signatures[key.article_id])]
     decisions = dict(cluster_near(edges))  # "AllEdges" (ToList), then "ClusterNear"
     index = {key.article_id: i for i, key in enumerate(keys)}
     centre, similarity = list(range(len(keys))), [1.0] * len(keys)

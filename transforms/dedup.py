@@ -29,7 +29,7 @@ lowest id, so the choice never depends on input order.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -131,17 +131,24 @@ def _decide(group: Tuple[str, Iterable[DedupKey]], dup_type: str):
 
 
 def band_entries(key: DedupKey, new_bands: Optional[Set[str]] = None):
-    """(band key, key) pairs of a signed key; for known keys only the bands
-    that a new article has."""
+    """(band key, key without its signature) pairs of a signed key; for known
+    keys only the bands that a new article has. The signature stays out of
+    the shuffle: it would travel once per band, sixteen times."""
     if key.signature is None:
         return
+    unsigned = _unsigned(key)
     for band in minhash.band_keys(key.signature):
         if new_bands is None or band in new_bands:
-            yield band, key
+            yield band, unsigned
 
 
-def bucket_edges(members: List[DedupKey], threshold: float) -> List[NearEdge]:
-    """Verified pairs in one LSH bucket, each with at least one new member."""
+def bucket_edges(members: List[DedupKey], threshold: float,
+                 signature_of: Callable[[DedupKey], bytes] = lambda key: key.signature
+                 ) -> List[NearEdge]:
+    """Verified pairs in one LSH bucket, each with at least one new member.
+
+    `signature_of` finds a member's signature (in the pipeline, in a side
+    input; by default on the key itself)."""
     if not any(not m.known for m in members):
         return []
     ordered = sorted(members, key=rank)[:MAX_BUCKET_COMPARISONS]
@@ -152,7 +159,7 @@ def bucket_edges(members: List[DedupKey], threshold: float) -> List[NearEdge]:
             if other.article_id == new.article_id or (other.article_id, new.article_id) in seen:
                 continue
             seen.add((new.article_id, other.article_id))
-            estimate = minhash.similarity(new.signature, other.signature)
+            estimate = minhash.similarity(signature_of(new), signature_of(other))
             if estimate >= threshold:
                 edges.append(NearEdge(_unsigned(new), _unsigned(other), estimate))
     return edges
@@ -247,8 +254,12 @@ class _RouteDuplicatesFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(DUPLICATES, to_duplicate(article, decision))
 
 
+SIGNATURES = "signatures"
+
+
 class _KnownBandsFn(beam.DoFn):
-    """Band entries of known keys, for the bands some new article has."""
+    """Band entries of known keys, for the bands some new article has, and
+    the signatures of the keys that have any (tagged ``signatures``)."""
 
     def setup(self) -> None:
         self._source: Optional[List[str]] = None
@@ -257,7 +268,15 @@ class _KnownBandsFn(beam.DoFn):
     def process(self, key: DedupKey, new_bands: List[str]):
         if self._source is not new_bands:  # the side input, made a set once per bundle
             self._source, self._bands = new_bands, set(new_bands)
-        yield from band_entries(key, self._bands)
+        entries = list(band_entries(key, self._bands))
+        if entries:
+            yield beam.pvalue.TaggedOutput(SIGNATURES, (key.article_id, key.signature))
+        yield from entries
+
+
+def _verify_bucket(group: Tuple[str, Iterable[DedupKey]], threshold: float,
+                   signatures: Dict[str, bytes]) -> List[NearEdge]:
+    return bucket_edges(list(group[1]), threshold, lambda key: signatures[key.article_id])
 
 
 class Deduplicate(beam.PTransform):
@@ -320,18 +339,27 @@ class Deduplicate(beam.PTransform):
 
     def _near_stage(self, survivors):
         """Near-duplicate decisions for the new survivors of the exact stages."""
-        new_survivors = survivors | "NewSurvivors" >> beam.Filter(lambda k: not k.known)
+        new_survivors = survivors | "NewSurvivors" >> beam.Filter(
+            lambda k: not k.known and k.signature is not None)
         new_bands = new_survivors | "NewBands" >> beam.FlatMap(band_entries)
         band_inputs = [new_bands]
+        signature_inputs = [new_survivors | "NewSignatures" >> beam.Map(
+            lambda k: (k.article_id, k.signature))]
         if self._known is not None:
             band_set = new_bands | "NewBandKeys" >> beam.Keys() | "UniqueBands" >> beam.Distinct()
             known_signed = self._known | "KnownSignedKeys" >> beam.Map(known_key)
-            band_inputs.append(known_signed | "KnownBands" >> beam.ParDo(
-                _KnownBandsFn(), beam.pvalue.AsList(band_set)))
+            known_bands = known_signed | "KnownBands" >> beam.ParDo(
+                _KnownBandsFn(), beam.pvalue.AsList(band_set)).with_outputs(
+                    SIGNATURES, main="bands")
+            band_inputs.append(known_bands.bands)
+            signature_inputs.append(known_bands[SIGNATURES])
+        # Signatures are looked up in a side input, built once, rather than
+        # shuffled with every band entry.
+        signatures = signature_inputs | "CandidateSignatures" >> beam.Flatten()
         return (band_inputs
                 | "AllBands" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
-                | "VerifyPairs" >> beam.FlatMap(
-                    lambda group, t: bucket_edges(list(group[1]), t), self._threshold)
+                | "VerifyPairs" >> beam.FlatMap(_verify_bucket, self._threshold,
+                                                beam.pvalue.AsDict(signatures))
                 | "AllEdges" >> beam.combiners.ToList()
                 | "ClusterNear" >> beam.FlatMap(cluster_near))
