@@ -3,7 +3,7 @@
 Two measurements:
 
 a. Signature speed, in one process, one core: documents a second of
-   ``minhash.signature(key_text(text), language)`` on 3 KB documents (real
+   ``minhash.signature(key_text(text))`` on 3 KB documents (real
    texts cut to 3,000 characters: ScrapingHub ground-truth bodies, and lingua
    sentences joined per language for 75 languages), and separately of
    ``key_text`` alone and of ``signature`` from an already normalised key.
@@ -144,14 +144,13 @@ def measure_speed() -> dict:
     out: Dict[str, dict] = {}
     for name, subset in subsets.items():
         texts = [d.text for d in subset]
-        langs = [d.language for d in subset]
         keys = [key_text(t) for t in texts]
-        signed = sum(minhash.signature(k, lang) is not None for k, lang in zip(keys, langs))
+        signed = sum(minhash.signature(k) is not None for k in keys)
         stages = {
-            "key_text + signature": lambda i: minhash.signature(key_text(texts[i]), langs[i]),
+            "key_text + signature": lambda i: minhash.signature(key_text(texts[i])),
             "key_text alone": lambda i: key_text(texts[i]),
-            "signature from a key": lambda i: minhash.signature(keys[i], langs[i]),
-            "  of which shingle_hashes": lambda i: minhash.shingle_hashes(keys[i], langs[i]),
+            "signature from a key": lambda i: minhash.signature(keys[i]),
+            "  of which shingle_hashes": lambda i: minhash.shingle_hashes(keys[i]),
         }
         figures = {}
         for stage, fn in stages.items():

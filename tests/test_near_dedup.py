@@ -66,10 +66,12 @@ def test_short_texts_get_no_signature():
     assert minhash.signature(key_text("same words " * 50)) is None
 
 
-def test_chinese_uses_character_shingles():
+def test_unspaced_scripts_use_character_shingles_whatever_the_language():
     text = "中国国家统计局周三公布的数据显示今年第三季度国内生产总值同比增长百分之五点二高于市场预期" * 2
-    assert minhash.signature(key_text(text), "zh") is not None
-    assert minhash.signature(key_text(text), "en") is None  # one "word", no 5-word windows
+    assert minhash.uses_character_shingles(key_text(text))
+    assert minhash.signature(key_text(text)) is not None  # one "word", yet signed
+    assert not minhash.uses_character_shingles(key_text(STORY))
+    assert not minhash.uses_character_shingles(key_text("Москва и Санкт-Петербург"))
 
 
 def _key(article_id, text, known=False, published=None):

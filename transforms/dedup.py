@@ -90,7 +90,7 @@ def dedup_key(article: Article, source_priority: Dict[str, int]) -> DedupKey:
     own_key = url_key(article.url)
     return DedupKey(
         article.article_id, article.url_key, article.content_hash,
-        minhash.signature(key_text(article.text), article.language),
+        minhash.signature(key_text(article.text)),
         own_key is not None and own_key == article.url_key,
         source_priority.get(article.source_name or "", 0),
         plausible_published(article.published, article.ingested_at), article.text_length,

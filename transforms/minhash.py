@@ -8,8 +8,8 @@ is stored with every persisted signature or band key; change it whenever any
 of these choices changes, so old index rows are never compared with new ones.
 
 Shingles are 5-word windows of the key text (`transforms.normalize.key_text`),
-or 5-character windows for Chinese, Japanese and Thai, which do not separate
-words by spaces. A text with fewer than `MIN_SHINGLES` shingles gets no
+or 5-character windows for text mostly in Chinese, Japanese, Thai and other
+scripts that do not separate words by spaces. A text with fewer than `MIN_SHINGLES` shingles gets no
 signature: such short texts are matched exactly only.
 
 Estimated Jaccard similarity is the share of equal signature rows; a pair of
@@ -18,19 +18,27 @@ texts with Jaccard J becomes a candidate with probability 1-(1-J^8)^16
 """
 from __future__ import annotations
 
+import re
 from typing import List, Optional
 
 import numpy as np
 import xxhash
 
-ALGORITHM_VERSION = "minhash-v2:xxh3w5:lin32:p128:b16r8"
+ALGORITHM_VERSION = "minhash-v3:xxh3w5:cjk30:lin32:p128:b16r8"
 NUM_PERM = 128
 BANDS = 16
 ROWS = NUM_PERM // BANDS
 SHINGLE_WORDS = 5
 SHINGLE_CHARS = 5
 MIN_SHINGLES = 20
-CHARACTER_SHINGLE_LANGUAGES = frozenset({"zh", "ja", "th", "wuu", "yue", "lo", "km", "my"})
+# Scripts written without spaces between words: Han, kana, Thai, Lao, Myanmar,
+# Khmer. A key with at least this share of such characters is shingled by
+# characters. Decided from the text itself, not from the detected language,
+# so two copies of one text are always shingled alike.
+_UNSPACED_SCRIPTS = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff]")
+CHARACTER_SHINGLE_SHARE = 0.3
 
 _MAX32 = np.uint64(0xFFFFFFFF)
 # Permutations of the 32-bit shingle hashes: h(x) = (a*x + b) mod 2^32, a odd,
@@ -52,9 +60,16 @@ _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                  0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD], dtype=np.uint64)
 
 
-def shingle_hashes(key: str, language: Optional[str] = None) -> np.ndarray:
+def uses_character_shingles(key: str) -> bool:
+    """Whether a key text is mostly in scripts that do not space their words."""
+    if key.isascii() or not key:
+        return False
+    return len(_UNSPACED_SCRIPTS.findall(key)) >= CHARACTER_SHINGLE_SHARE * len(key)
+
+
+def shingle_hashes(key: str) -> np.ndarray:
     """32-bit hashes of the shingles of a key text (repeats included)."""
-    if language in CHARACTER_SHINGLE_LANGUAGES:
+    if uses_character_shingles(key):
         compact = key.replace(" ", "")
         grams = {compact[i:i + SHINGLE_CHARS]
                  for i in range(max(0, len(compact) - SHINGLE_CHARS + 1))}
@@ -75,9 +90,9 @@ def shingle_hashes(key: str, language: Optional[str] = None) -> np.ndarray:
     return mixed & _MAX32
 
 
-def signature(key: str, language: Optional[str] = None) -> Optional[bytes]:
+def signature(key: str) -> Optional[bytes]:
     """The 128-row MinHash signature (512 bytes), or None for too short a text."""
-    hashes = shingle_hashes(key, language)
+    hashes = shingle_hashes(key)
     if len(hashes) < MIN_SHINGLES or len(np.unique(hashes)) < MIN_SHINGLES:
         return None
     hashes = hashes.astype(np.uint32)
