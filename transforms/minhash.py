@@ -93,16 +93,16 @@ def shingle_hashes(key: str) -> np.ndarray:
 def signature(key: str) -> Optional[bytes]:
     """The 128-row MinHash signature (512 bytes), or None for too short a text."""
     hashes = shingle_hashes(key)
-    if len(hashes) < MIN_SHINGLES or len(np.unique(hashes)) < MIN_SHINGLES:
+    if len(hashes) < MIN_SHINGLES or len(set(hashes.tolist())) < MIN_SHINGLES:
         return None
     hashes = hashes.astype(np.uint32)
-    minimum = np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
-    with np.errstate(over="ignore"):
-        for start in range(0, len(hashes), _CHUNK):
-            permuted = np.multiply.outer(_A, hashes[start:start + _CHUNK])
-            permuted += _B[:, None]
-            np.minimum(minimum, permuted.min(axis=1), out=minimum)
-    return minimum.astype("<u4").tobytes()
+    minimum = None
+    for start in range(0, len(hashes), _CHUNK):
+        permuted = np.multiply.outer(_A, hashes[start:start + _CHUNK])  # wraps mod 2^32
+        permuted += _B[:, None]
+        rows = permuted.min(axis=1)
+        minimum = rows if minimum is None else np.minimum(minimum, rows)
+    return minimum.astype("<u4", copy=False).tobytes()
 
 
 def band_keys(sig: bytes) -> List[str]:
