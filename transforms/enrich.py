@@ -26,10 +26,10 @@ import re
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from schemas.records import Article
 from transforms.normalize import key_text, strip_arabic_marks
+from transforms.counters import StageCounters
 from transforms.tag_vocabulary import (ALL_BOILERPLATE_TAGS, NO_WORD_SPACES,
                                        SINGLE_WORD_KEYWORDS, STOPWORDS_EXTRA)
 
@@ -229,28 +229,24 @@ def enrich(article: Article, keywords: KeywordExtractor) -> Article:
 class _EnrichFn(beam.DoFn):
     def __init__(self):
         self._keywords: Optional[KeywordExtractor] = None
-        self._counters = {}
+        self._counters = StageCounters(STAGE)
 
     def setup(self) -> None:
         self._keywords = KeywordExtractor()
 
-    def _count(self, name: str, n: int = 1) -> None:
-        if name not in self._counters:
-            self._counters[name] = Metrics.counter(STAGE, name)
-        self._counters[name].inc(n)
 
     def process(self, article: Article) -> Iterable[Article]:
         assert self._keywords is not None
-        self._count("in")
+        self._counters.inc("in")
         enriched = enrich(article, self._keywords)
         dropped = len(article.tags) - len(enriched.tags)
         if dropped > 0:
-            self._count("tags_dropped", dropped)
+            self._counters.inc("tags_dropped", dropped)
         if not enriched.tags:
-            self._count("no_tags")
+            self._counters.inc("no_tags")
         if not enriched.keywords:
-            self._count("no_keywords")
-        self._count("out")
+            self._counters.inc("no_keywords")
+        self._counters.inc("out")
         yield enriched
 
 

@@ -9,17 +9,18 @@ extraction that overruns its limits becomes a reject row, never an exception.
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from typing import Iterable, Optional
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from schemas.records import Article, RawDocument, Reject
 from transforms.html_extract import Extracted, NoArticleText
 from transforms.isolation import CallCrashed, CallFailed, CallTimedOut, IsolatedFunction
 from transforms.normalize import content_hash
+from transforms.page_tags import merge_unique
 from transforms.text_dump import clean_segment
 from transforms.urls import canonical_url, url_key
+from transforms.counters import StageCounters
 
 STAGE = "extract"
 REJECTS = "rejects"
@@ -43,17 +44,6 @@ def extract_plain_text(payload: bytes) -> Extracted:
     return Extracted(title=None, text=text, method="plain_text")
 
 
-def _merge_unique(*lists: List[str]) -> List[str]:
-    seen, merged = set(), []
-    for values in lists:
-        for value in values:
-            key = value.casefold()
-            if key not in seen:
-                seen.add(key)
-                merged.append(value)
-    return merged
-
-
 def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
     """Joins what was extracted with what the source declared, and the provenance.
 
@@ -67,7 +57,7 @@ def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
         text=found.text, description=found.description or raw.description,
         authors=found.authors or list(raw.authors), published=found.published or raw.published,
         site_name=found.site_name, source_name=raw.source_name or found.site_name,
-        tags=_merge_unique(list(raw.tags), found.tags), categories=found.categories,
+        tags=merge_unique(raw.tags, found.tags), categories=found.categories,
         keywords=[], language="und", language_score=0.0, script=None,
         declared_language=raw.declared_language or found.declared_language,
         language_agrees=None, content_hash=content_hash(found.text), cluster_id=raw.doc_id,
@@ -94,7 +84,7 @@ class _ExtractFn(beam.DoFn):
         self._min_text_chars = min_text_chars
         self._precise = precise
         self._html: Optional[IsolatedFunction] = None
-        self._counters = {}
+        self._counters = StageCounters(STAGE)
 
     def setup(self) -> None:
         self._html = IsolatedFunction("transforms.html_extract:extract_html", self._timeout_s,
@@ -104,10 +94,6 @@ class _ExtractFn(beam.DoFn):
         if self._html is not None:
             self._html.close()
 
-    def _count(self, name: str) -> None:
-        if name not in self._counters:
-            self._counters[name] = Metrics.counter(STAGE, name)
-        self._counters[name].inc()
 
     def _extract(self, raw: RawDocument) -> Extracted:
         if raw.payload_format == "html":
@@ -118,7 +104,7 @@ class _ExtractFn(beam.DoFn):
         return extract_plain_text(raw.payload)
 
     def process(self, raw: RawDocument) -> Iterable[Article]:
-        self._count("in")
+        self._counters.inc("in")
         try:
             found = self._extract(raw)
             reason, message = None, ""
@@ -134,13 +120,13 @@ class _ExtractFn(beam.DoFn):
             reason, message = "too_short", (f"{len(found.text)} characters of text, "
                                             f"fewer than {self._min_text_chars}")
         if reason is not None:
-            self._count(f"dropped:{reason}")
+            self._counters.inc(f"dropped:{reason}")
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 raw.doc_id, STAGE, reason, message, raw.url, raw.source_kind, raw.source_uri,
                 raw.source_position, raw.run_id, self._ingested_at,
                 EXTRACTION_METHODS.get(raw.payload_format)))
             return
-        self._count("out")
+        self._counters.inc("out")
         yield to_article(raw, found, self._ingested_at)
 
 

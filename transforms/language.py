@@ -48,7 +48,6 @@ from importlib import resources
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from schemas.records import Article
 from transforms.language_data import (CLUSTERS, CYRILLIC_CLUSTER, EXTRA_LANGUAGES,
@@ -56,6 +55,7 @@ from transforms.language_data import (CLUSTERS, CYRILLIC_CLUSTER, EXTRA_LANGUAGE
                                       ISO_639_ALIASES, LATIN_SERBIAN_CLUSTER, MACROLANGUAGES,
                                       MARKER_GROUPS, MARKERS, SCRIPT_RANGES)
 from transforms.normalize import strip_arabic_marks
+from transforms.counters import StageCounters
 
 STAGE = "language"
 UNDETERMINED = "und"
@@ -417,28 +417,24 @@ class _DetectLanguageFn(beam.DoFn):
         self._languages = languages
         self._second_stage = second_stage
         self._detector: Optional[LanguageDetector] = None
-        self._counters = {}
+        self._counters = StageCounters(STAGE)
 
     def setup(self) -> None:
         self._detector = LanguageDetector(self._languages, self._second_stage)
 
-    def _count(self, name: str) -> None:
-        if name not in self._counters:
-            self._counters[name] = Metrics.counter(STAGE, name)
-        self._counters[name].inc()
 
     def process(self, article: Article) -> Iterable[Article]:
         assert self._detector is not None
-        self._count("in")
+        self._counters.inc("in")
         found = self._detector.identify(article.title, article.text)
         language = found.language if found.score >= self._min_score else UNDETERMINED
         agrees = language_agrees(article.declared_language, language)
-        self._count("undetermined" if language == UNDETERMINED else "detected")
+        self._counters.inc("undetermined" if language == UNDETERMINED else "detected")
         if found.second_stage:
-            self._count("second_stage")
+            self._counters.inc("second_stage")
         if agrees is False:
-            self._count("disagrees_with_declared")
-        self._count("out")
+            self._counters.inc("disagrees_with_declared")
+        self._counters.inc("out")
         yield article._replace(language=language, language_score=round(found.score, 4),
                                script=found.script, language_agrees=agrees)
 

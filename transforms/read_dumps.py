@@ -13,10 +13,10 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 
 from schemas.records import Duplicate, RawDocument, Reject
 from transforms.dump_formats import STAGE, ReadContext, Skipped, read_records
+from transforms.counters import StageCounters
 
 REJECTS, DUPLICATES, SKIPPED = "rejects", "duplicates", "skipped"
 
@@ -31,15 +31,11 @@ class _SplitFileFn(beam.DoFn):
 
     def __init__(self, ctx: ReadContext):
         self._ctx = ctx
-        self._counters = {}
+        self._counters = StageCounters(STAGE)
 
-    def _count(self, name: str) -> None:
-        if name not in self._counters:
-            self._counters[name] = Metrics.counter(STAGE, name)
-        self._counters[name].inc()
 
     def process(self, path: str) -> Iterable[RawDocument]:
-        self._count("files")
+        self._counters.inc("files")
         records = read_records(path, lambda: open_raw(path), self._ctx)
         while True:
             try:
@@ -47,22 +43,22 @@ class _SplitFileFn(beam.DoFn):
             except StopIteration:
                 return
             except Exception as error:  # an unreadable file is a reject, not a crash
-                self._count(f"error:{type(error).__name__}")
+                self._counters.inc(f"error:{type(error).__name__}")
                 yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                     None, STAGE, "unreadable_file", f"{type(error).__name__}: {error}"[:500],
                     None, "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
                 return
             if isinstance(record, RawDocument):
-                self._count("out")
+                self._counters.inc("out")
                 yield record
             elif isinstance(record, Reject):
-                self._count(f"dropped:{record.reason}")
+                self._counters.inc(f"dropped:{record.reason}")
                 yield beam.pvalue.TaggedOutput(REJECTS, record)
             elif isinstance(record, Duplicate):
-                self._count(f"dropped:{record.dup_type}")
+                self._counters.inc(f"dropped:{record.dup_type}")
                 yield beam.pvalue.TaggedOutput(DUPLICATES, record)
             elif isinstance(record, Skipped):
-                self._count(f"skipped:{record.kind}")
+                self._counters.inc(f"skipped:{record.kind}")
                 yield beam.pvalue.TaggedOutput(SKIPPED, record)
 
 

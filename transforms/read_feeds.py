@@ -51,7 +51,6 @@ from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tu
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
 from schemas.records import (Duplicate, FeedEntry, FeedSource, FeedState, FeedStateUpdate,
@@ -63,6 +62,7 @@ from transforms.feed_list import parse_feed_list
 from transforms.feed_state import load_states
 from transforms.fetch import FetchConfig, FetchResult, host_of, shared_fetcher
 from transforms.normalize import stable_id
+from transforms.counters import StageCounters
 
 _log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class _AsyncFetchFn(beam.DoFn):
     def __init__(self, ctx: FeedsContext):
         self._ctx = ctx
         self._worker = None
-        self._counters: Dict[str, Any] = {}
+        self._counters = StageCounters(STAGE)
         self._queue: "queue.Queue[Tuple[Optional[str], Any]]" = None
         self._pending: List[Future] = []
 
@@ -255,10 +255,6 @@ class _AsyncFetchFn(beam.DoFn):
         self._queue = queue.Queue()
         self._pending = []
 
-    def _count(self, name: str) -> None:
-        if name not in self._counters:
-            self._counters[name] = Metrics.counter(STAGE, name)
-        self._counters[name].inc()
 
     async def _job(self, element, emit: Emit) -> None:
         raise NotImplementedError
@@ -273,14 +269,14 @@ class _AsyncFetchFn(beam.DoFn):
             except queue.Empty:
                 return
             if isinstance(value, _Count):
-                self._count(value.name)
+                self._counters.inc(value.name)
                 continue
             if isinstance(value, RawDocument):
-                self._count("out")
+                self._counters.inc("out")
             elif isinstance(value, Reject):
-                self._count(f"dropped:{value.reason}")
+                self._counters.inc(f"dropped:{value.reason}")
             elif isinstance(value, Skipped):
-                self._count(f"skipped:{value.kind}")
+                self._counters.inc(f"skipped:{value.kind}")
             if windowed:
                 value = GlobalWindows.windowed_value(value)
             yield value if tag is None else beam.pvalue.TaggedOutput(tag, value)
@@ -289,7 +285,7 @@ class _AsyncFetchFn(beam.DoFn):
         for future in done:
             error = future.exception()
             if error is not None:  # a bug, not a bad feed: fail the bundle, loudly
-                self._count(f"error:{type(error).__name__}")
+                self._counters.inc(f"error:{type(error).__name__}")
                 raise error
 
     def process(self, element) -> Iterable[Any]:
@@ -330,39 +326,35 @@ class _ReadFeedListFn(beam.DoFn):
 
     def __init__(self, ctx: FeedsContext):
         self._ctx = ctx
-        self._counters: Dict[str, Any] = {}
+        self._counters = StageCounters("read")
 
-    def _count(self, name: str) -> None:
-        if name not in self._counters:
-            self._counters[name] = Metrics.counter("read", name)
-        self._counters[name].inc()
 
     def process(self, path: str) -> Iterable[Any]:
-        self._count("feed_lists")
+        self._counters.inc("feed_lists")
         try:
             with FileSystems.open(path) as handle:
                 data = handle.read(MAX_LIST_BYTES + 1)
         except Exception as error:  # a missing or unreadable list is a reject, not a crash
-            self._count("dropped:unreadable_file")
+            self._counters.inc("dropped:unreadable_file")
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 None, "read", "unreadable_file", f"{type(error).__name__}: {error}"[:500], None,
                 "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
             return
         if len(data) > MAX_LIST_BYTES:
-            self._count("dropped:too_large")
+            self._counters.inc("dropped:too_large")
             yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                 None, "read", "too_large", f"feed list over {MAX_LIST_BYTES} bytes", None,
                 "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
             return
         for record in parse_feed_list(data, path, self._ctx.run_id, self._ctx.ingested_at):
             if isinstance(record, FeedSource):
-                self._count("feeds")
+                self._counters.inc("feeds")
                 yield record
             elif isinstance(record, Reject):
-                self._count(f"dropped:{record.reason}")
+                self._counters.inc(f"dropped:{record.reason}")
                 yield beam.pvalue.TaggedOutput(REJECTS, record)
             else:
-                self._count(f"skipped:{record.kind}")
+                self._counters.inc(f"skipped:{record.kind}")
                 yield beam.pvalue.TaggedOutput(SKIPPED, record)
 
 
