@@ -32,10 +32,10 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
 from schemas.records import Article, Duplicate, IndexEntry
 from transforms import minhash
+from transforms.counters import StageCounters
 from transforms.dates import plausible_published
 from transforms.normalize import key_text
 from transforms.urls import url_key
@@ -238,19 +238,15 @@ def index_entry(key: DedupKey, decisions: Dict[str, DedupDecision], run_id: str,
 
 class _RouteDuplicatesFn(beam.DoFn):
     def __init__(self):
-        self._kept = Metrics.counter("dedup", "out")
-        self._dropped = {}
+        self._counters = StageCounters("dedup")
 
     def process(self, article: Article, decisions) -> Iterable[Article]:
         decision = decisions.get(article.article_id)
         if decision is None:
-            self._kept.inc()
+            self._counters.inc("out")
             yield article
             return
-        if decision.dup_type not in self._dropped:
-            self._dropped[decision.dup_type] = Metrics.counter(
-                "dedup", f"dropped:{decision.dup_type}")
-        self._dropped[decision.dup_type].inc()
+        self._counters.inc(f"dropped:{decision.dup_type}")
         yield beam.pvalue.TaggedOutput(DUPLICATES, to_duplicate(article, decision))
 
 
