@@ -65,6 +65,9 @@ def versions() -> Dict[str, str]:
 
 def first_attempt_start(output: str, run_id: str) -> Optional[int]:
     """When an earlier attempt of this run id started, from its manifest, if any."""
+    # Asked first: on gs:// a missing file raises the client's NotFound, no OSError.
+    if not FileSystems.exists(manifest_path(output, run_id)):
+        return None
     try:
         started = read_manifest(output, run_id)["started_at"]
     except (OSError, IOError, ValueError, KeyError):

@@ -233,7 +233,9 @@ def write_json(path: str, payload: dict) -> None:
 
 def remove_tree(path: str) -> None:
     try:
-        if FileSystems.exists(path):
+        if "://" in path:  # an object store has no folders: delete what the prefix holds
+            FileSystems.delete([path.rstrip("/") + "/"])
+        elif FileSystems.exists(path):
             FileSystems.delete([path])
     except Exception as error:  # leftover temp files are harmless; say so
         _log.warning("could not remove %s: %s", path, error)
