@@ -63,6 +63,10 @@ class FeedState(NamedTuple):
 
     `seen` holds the keys of entries that are settled (ingested, or failed
     for good); `failures` counts the failed attempts of the others.
+    `last_success` is the last poll that was answered (fetched, 304 or
+    unchanged), `consecutive_failures` the failed polls since, and
+    `poll_counts` counts polls by status, plus ``conditional`` for those sent
+    with an ETag or Last-Modified (the run report's feed health).
     """
     url: str
     etag: Optional[str] = None
@@ -72,6 +76,9 @@ class FeedState(NamedTuple):
     last_status: Optional[str] = None
     seen: List[str] = []
     failures: Mapping[str, int] = {}
+    last_success: Optional[int] = None
+    consecutive_failures: int = 0
+    poll_counts: Mapping[str, int] = {}
 
 
 class FeedEntry(NamedTuple):
@@ -113,6 +120,8 @@ class FeedStateUpdate(NamedTuple):
     body_hash: Optional[str] = None
     present: List[str] = []
     warning: Optional[str] = None
+    # What the feed declares of its update interval (ttl, sy:updatePeriod), in seconds.
+    interval_s: Optional[float] = None
 
 
 class Article(NamedTuple):
@@ -231,7 +240,14 @@ class WrittenFile(NamedTuple):
     rows: int
 
 
-for _record in (RawDocument, Article, Duplicate, Reject, IndexEntry, WrittenFile):
+class InputFile(NamedTuple):
+    """A matched input file, as the cursor of ingested files identifies it."""
+    path: str
+    size: int
+    mtime_us: int  # last modification (gs://: last update), UTC microseconds
+
+
+for _record in (RawDocument, Article, Duplicate, Reject, IndexEntry, WrittenFile, InputFile):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)
 for _record in (FeedSource, FeedState, FeedEntry, FeedStateUpdate):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

@@ -50,17 +50,46 @@ def _state_to_json(state: FeedState) -> dict:
             "body_hash": state.body_hash,
             "last_poll": from_micros(state.last_poll).isoformat() if state.last_poll else None,
             "last_status": state.last_status, "seen": list(state.seen),
-            "failures": dict(sorted(state.failures.items()))}
+            "failures": dict(sorted(state.failures.items())),
+            "last_success": (from_micros(state.last_success).isoformat()
+                             if state.last_success else None),
+            "consecutive_failures": state.consecutive_failures,
+            "poll_counts": dict(sorted(state.poll_counts.items()))}
 
 
 def _state_from_json(url: str, data: dict) -> FeedState:
     failures = data.get("failures") or {}
+    poll_counts = data.get("poll_counts") or {}  # absent in states written before 0.1.0's report
     return FeedState(url=url, etag=data.get("etag"), last_modified=data.get("last_modified"),
                      body_hash=data.get("body_hash"),
                      last_poll=parse_timestamp(data.get("last_poll")),
                      last_status=data.get("last_status"),
                      seen=[str(k) for k in data.get("seen") or []],
-                     failures={str(k): int(v) for k, v in failures.items()})
+                     failures={str(k): int(v) for k, v in failures.items()},
+                     last_success=parse_timestamp(data.get("last_success")),
+                     consecutive_failures=int(data.get("consecutive_failures") or 0),
+                     poll_counts={str(k): int(v) for k, v in poll_counts.items()})
+
+
+ANSWERED = frozenset({"fetched", "not_modified", "unchanged"})
+
+
+def record_poll(state: FeedState, poll: FeedStateUpdate) -> FeedState:
+    """`state` with one poll counted: last success, failures in a row, polls by status.
+
+    A poll is conditional when the state it started from held an ETag or a
+    Last-Modified; the report's conditional-request hit rate is the share of
+    those answered 304.
+    """
+    counts = dict(state.poll_counts)
+    counts[poll.status] = counts.get(poll.status, 0) + 1
+    if state.etag or state.last_modified:
+        counts["conditional"] = counts.get("conditional", 0) + 1
+    if poll.status in ANSWERED:
+        return state._replace(last_success=poll.polled_at, consecutive_failures=0,
+                              poll_counts=counts)
+    return state._replace(consecutive_failures=state.consecutive_failures + 1,
+                          poll_counts=counts)
 
 
 def load_states(output: str) -> Dict[str, FeedState]:
@@ -114,6 +143,7 @@ def merge_states(old: Dict[str, FeedState], updates: Iterable[FeedStateUpdate],
                 seen_set.add(key)
         poll = polls.get(url)
         if poll is not None:
+            state = record_poll(state, poll)
             state = state._replace(last_poll=poll.polled_at, last_status=poll.status)
             if poll.status == "fetched":
                 state = state._replace(etag=poll.etag, last_modified=poll.last_modified,
@@ -156,16 +186,24 @@ def commit_feed_state(output: str, run_id: str,
     updates = list(updates)
     if not updates:
         return None
-    merged = merge_states(load_states(output), updates)
+    old = load_states(output)
+    merged = merge_states(old, updates)
     path = write_states(output, merged, run_id)
     polls = [u for u in updates if u.kind == "poll"]
     by_status: Dict[str, int] = {}
     for poll in polls:
         by_status[poll.status] = by_status.get(poll.status, 0) + 1
+    conditional = [p for p in polls
+                   if p.feed_url in old and (old[p.feed_url].etag or old[p.feed_url].last_modified)]
     return {"path": path, "feeds_polled": len(polls),
             "polls_by_status": dict(sorted(by_status.items())),
-            "feeds_known": len(merged)}
+            "feeds_known": len(merged),
+            # Added for the run report; absent from manifests of earlier versions.
+            "conditional_polls": len(conditional),
+            "not_modified": sum(1 for p in conditional if p.status == "not_modified"),
+            "poll_status_by_feed": {p.feed_url: p.status
+                                    for p in sorted(polls, key=lambda p: p.feed_url)}}
 
 
-__all__ = ["load_states", "merge_states", "write_states", "commit_feed_state", "state_path",
-           "StateError", "MAX_ENTRY_ATTEMPTS"]
+__all__ = ["load_states", "merge_states", "record_poll", "write_states", "commit_feed_state",
+           "state_path", "StateError", "MAX_ENTRY_ATTEMPTS"]
