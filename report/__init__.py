@@ -215,12 +215,13 @@ def _sources_section(sources) -> str:
     rows, classes = [], []
     for s in sources:
         flags = "; ".join(s["flags"])
-        rows.append([html.source_cell(s["source"]), html.esc(s["latest_run"]),
+        rows.append([html.source_cell(s["source"]),
+                     f'<span class="flag">{html.esc(flags)}</span>' if flags else "",
+                     html.esc(s["latest_run"]),
                      html.num(s["runs"]), html.num(s["inputs"]), html.num(s["articles"]),
                      html.ratio(s["yield"]), html.ratio(s["past_yield"]),
                      html.pct(s["extraction_success"]), html.pct(s["past_success"]),
-                     html.num(s["median_length"]), html.num(s["past_length"]),
-                     f'<span class="flag">{html.esc(flags)}</span>' if flags else ""])
+                     html.num(s["median_length"]), html.num(s["past_length"])])
         classes.append("flagged" if flags else "")
     return ("<section id=\"sources-section\"><h2>Sources</h2>"
             "<p class=\"note\">Each source's latest run beside the median of its earlier runs "
@@ -229,11 +230,12 @@ def _sources_section(sources) -> str:
             "sharply (yield or median text length halved or doubled, extraction success down "
             "20 points, inputs down to a quarter) with at least "
             f"{figures.MIN_HISTORY} earlier runs to compare with.</p>"
-            + html.table("sources", ["source", "latest run", "runs", "inputs", "articles",
-                                     "yield", "yield before", "extraction", "extraction before",
-                                     "median length", "median length before", "flag"],
-                         rows, numeric=range(2, 11), row_classes=classes,
-                         cell_classes={0: "src"})
+            + html.table("sources", ["source", "flag", "latest run", "runs", "inputs",
+                                     "articles", "yield", "yield before", "extraction",
+                                     "extraction before", "median length",
+                                     "median length before"],
+                         rows, numeric=range(3, 12), row_classes=classes,
+                         cell_classes={0: "src", 1: "msg"})
             + "</section>")
 
 

@@ -33,7 +33,7 @@ th, td { border-bottom:1px solid var(--line); padding:3px 8px; text-align:left;
 th { background:#f4f6f8; font-weight:600; white-space:nowrap; }
 td.n { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
 td.src { min-width:11rem; max-width:28rem; overflow-wrap:anywhere; }
-td.msg { max-width:36rem; overflow-wrap:anywhere; }
+td.msg { min-width:12rem; max-width:36rem; overflow-wrap:anywhere; }
 tr.flagged td { background:var(--warnbg); }
 .flag { color:var(--warn); font-weight:600; }
 .ok { color:var(--ok); }

@@ -59,7 +59,7 @@ def _state_to_json(state: FeedState) -> dict:
 
 def _state_from_json(url: str, data: dict) -> FeedState:
     failures = data.get("failures") or {}
-    poll_counts = data.get("poll_counts") or {}  # absent in states written before 0.1.0's report
+    poll_counts = data.get("poll_counts") or {}  # absent from states written before the run report
     return FeedState(url=url, etag=data.get("etag"), last_modified=data.get("last_modified"),
                      body_hash=data.get("body_hash"),
                      last_poll=parse_timestamp(data.get("last_poll")),
