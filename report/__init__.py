@@ -21,6 +21,8 @@ from report.read import list_manifests, load_feed_state, read_columns, run_files
 from transforms.write import join_path
 
 DEFAULT_RUNS = 30
+# Longer lists are cut in the page (flagged sources and failing feeds always shown).
+MAX_TABLE_ROWS = 40
 ARTICLE_COLUMNS = ("run_id", "source_uri", "text_length")
 REJECT_COLUMNS = ("run_id", "source_uri", "stage", "reason", "message")
 
@@ -161,13 +163,16 @@ def _articles_section(manifests, latest) -> str:
             + "</div><div>"
             + html.chart("chart-sources",
                          charts.bar_chart(source_articles, "Articles by source (runs shown)",
-                                          colour=charts.COLOURS["inputs"]),
-                         "Source: the feed or input file.")
+                                          colour=charts.COLOURS["inputs"], other=False),
+                         f"Source: the feed or input file; the 15 largest of "
+                         f"{len(by_source):,}.")
             + html.table("articles-by-source", ["source", "latest run", "runs shown"],
                          ([html.source_cell(s), html.num(
                              latest_sources.get(s, {}).get("articles", 0)),
-                           html.num(c["articles"])] for s, c in by_source.items()),
+                           html.num(c["articles"])]
+                          for s, c in list(by_source.items())[:MAX_TABLE_ROWS]),
                          numeric=(1, 2), cell_classes={0: "src"})
+            + _more(len(by_source), "sources")
             + "</div></div></section>")
 
 
@@ -213,7 +218,8 @@ def _rejects_section(manifests, latest, examples, latest_examples) -> str:
 
 def _sources_section(sources) -> str:
     rows, classes = [], []
-    for s in sources:
+    shown = [s for i, s in enumerate(sources) if s["flags"] or i < MAX_TABLE_ROWS]
+    for s in shown:
         flags = "; ".join(s["flags"])
         rows.append([html.source_cell(s["source"]),
                      f'<span class="flag">{html.esc(flags)}</span>' if flags else "",
@@ -236,14 +242,15 @@ def _sources_section(sources) -> str:
                                      "median length before"],
                          rows, numeric=range(3, 12), row_classes=classes,
                          cell_classes={0: "src", 1: "msg"})
-            + "</section>")
+            + _more(len(sources), "sources", len(shown)) + "</section>")
 
 
 def _feeds_section(feeds, polls_by_run) -> str:
     if not feeds and not polls_by_run:
         return ""
     rows, classes = [], []
-    for f in feeds:
+    shown = [f for i, f in enumerate(feeds) if f["failing"] or i < MAX_TABLE_ROWS]
+    for f in shown:
         rows.append([html.source_cell(f["feed"]), html.esc(f["last_status"]),
                      html.esc((f["last_poll"] or "–")[:19].replace("T", " ")),
                      html.esc((f["last_success"] or "never")[:19].replace("T", " ")),
@@ -265,7 +272,14 @@ def _feeds_section(feeds, polls_by_run) -> str:
                                    "failed (all time)", "304 hit rate", "entries to retry"],
                          rows, numeric=(4, 5, 6, 7, 8), row_classes=classes,
                          cell_classes={0: "src"})
+            + _more(len(feeds), "feeds", len(shown))
             + "<h3>Polls per run</h3>"
             + html.table("feed-polls", ["run", "feeds polled", "by status", "304 hit rate"],
                          run_rows, numeric=(1, 3))
             + "</section>")
+
+
+def _more(total: int, what: str, shown: int = MAX_TABLE_ROWS) -> str:
+    if total <= shown:
+        return ""
+    return f'<p class="note">{total - shown:,} more {what} not listed.</p>'

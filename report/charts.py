@@ -87,11 +87,13 @@ def wall_chart(rows: Sequence[dict]) -> str:
 
 
 def bar_chart(counts: Dict[str, int], title: str, colour: str = COLOURS["articles"],
-              top: int = 15) -> str:
-    """Horizontal bars of keyed counts, largest on top; the rest summed as "other"."""
+              top: int = 15, other: bool = True) -> str:
+    """Horizontal bars of keyed counts, largest on top; beyond `top`, the rest
+    summed as "other" (or left out, where a sum of many would dwarf each bar)."""
     items: List = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     if len(items) > top:
-        items = items[:top - 1] + [("other", sum(n for _, n in items[top - 1:]))]
+        rest = ("other", sum(n for _, n in items[top - 1:]))
+        items = items[:top - 1] + [rest] if other else items[:top]
     with matplotlib.rc_context(_STYLE):
         figure = _figure(4.8, 0.5 + 0.24 * max(len(items), 1))
         axis = figure.subplots()
