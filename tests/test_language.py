@@ -98,6 +98,31 @@ def test_marker_words_decide_only_when_they_point_one_way():
     assert marker_choice("hiljadu ljudi", ("bs", "hr", "sr")) is None  # Bosnian and Serbian
     assert marker_choice("tisuću ljudi", ("bs", "hr", "sr")) == "hr"
     assert marker_choice("ljudi su došli", ("bs", "hr", "sr")) is None
+    # Ijekavian forms rule Serbian out; between the two left, the models' likelihood.
+    assert marker_choice("gdje je dijete", ("bs", "hr", "sr"), {"bs": 0.3, "hr": 0.6}) == "hr"
+    assert marker_choice("gdje je dete", ("bs", "hr", "sr"), {"hr": 0.9}) == "hr"
+    assert marker_choice("gde je dete bilo pre rata", ("bs", "hr", "sr"), {"hr": 0.9}) == "sr"
+    assert marker_choice("eg veit ikkje kva", ("nb", "nn")) == "nn"
+    assert marker_choice("jeg vet ikke hva", ("nb", "nn")) == "nb"
+
+
+def test_serbian_in_latin_script_is_told_by_its_ekavian_forms(detector):
+    # lingua has no Latin-script Serbian model; the yat reflex decides.
+    serbian = ("Predsednik je posle sastanka rekao da je vreme za promene i da deca u celoj "
+               "zemlji treba da imaju bolje uslove. Gde god da odete, videćete isto.")
+    bosnian = ("Predsjednik je poslije sastanka rekao da je vrijeme za promjene i da djeca u "
+               "cijeloj zemlji trebaju imati bolje uslove. Hiljade ljudi su došle.")
+    assert detector.identify(None, serbian).language == "sr"
+    assert detector.identify(None, bosnian).language in ("bs", "hr")
+
+
+def test_formal_indonesian_is_not_called_malay(detector):
+    # Both standards share most words; lingua's Malay model takes formal
+    # Indonesian for Malay, so within ms/id fastText and marker words decide.
+    indonesian = ("Setiap orang berhak atas kebebasan bergerak dan berdiam di dalam batas-batas "
+                  "setiap negara. Perkawinan hanya dapat dilaksanakan berdasarkan pilihan "
+                  "bebas dan persetujuan penuh oleh kedua mempelai.")
+    assert detector.identify(None, indonesian).language == "id"
 
 
 def test_languages_lid176_does_not_know(detector):

@@ -18,10 +18,15 @@ How a language is decided, per article:
    Maori), a second model restricted to those candidates scores them too:
    lingua (its low-accuracy trigram models, 85 MB for its 75 languages, loaded
    once per worker in `DoFn.setup()`). The two are combined as a product of
-   probabilities, renormalised over the candidates.
-3. Inside Bosnian/Croatian/Serbian and Malay/Indonesian, which both models
-   mix up, marker words of each standard (`language_data.MARKERS`) decide when
-   they point one way.
+   probabilities, renormalised over the candidates. Between Malay and
+   Indonesian lingua only weighs the pair as a whole (its Malay model takes
+   formal Indonesian for Malay); fastText splits it.
+3. Inside Bosnian/Croatian/Serbian, Malay/Indonesian and Bokmål/Nynorsk,
+   which both models mix up, marker words of each standard
+   (`language_data.MARKERS`) decide when they point one way: for Serbian in
+   Latin script, which lingua does not know, its ekavian forms (vreme, mesto)
+   against the ijekavian ones of Bosnian and Croatian (vrijeme, mjesto); when
+   markers tie, the likelier of the tied languages.
 4. A very short text has its score damped (fewer than 15 letters, an
    ideograph counting as 3), so that it falls under `min_score` and becomes
    ``und`` rather than a confident wrong label.
@@ -51,9 +56,10 @@ import apache_beam as beam
 
 from schemas.records import Article
 from transforms.language_data import (CLUSTERS, CYRILLIC_CLUSTER, EXTRA_LANGUAGES,
-                                      FASTTEXT_176, FASTTEXT_LABELS, IDEOGRAPHIC_SCRIPTS,
-                                      ISO_639_ALIASES, LATIN_SERBIAN_CLUSTER, MACROLANGUAGES,
-                                      MARKER_GROUPS, MARKERS, SCRIPT_RANGES)
+                                      FASTTEXT_176, FASTTEXT_LABELS, FIRST_MODEL_DECIDES,
+                                      IDEOGRAPHIC_SCRIPTS, ISO_639_ALIASES,
+                                      LATIN_SERBIAN_CLUSTER, MACROLANGUAGES, MARKER_GROUPS,
+                                      MARKERS, SCRIPT_RANGES)
 from transforms.normalize import strip_arabic_marks
 from transforms.counters import StageCounters
 
@@ -248,14 +254,26 @@ def cluster_of(language: str, script: Optional[str]) -> FrozenSet[str]:
     return frozenset()
 
 
-def marker_choice(text: str, group: Iterable[str]) -> Optional[str]:
-    """The one language of `group` whose marker words `text` holds most, else None."""
+def marker_choice(text: str, group: Iterable[str],
+                  likelihood: Optional[Dict[str, float]] = None) -> Optional[str]:
+    """The language of `group` whose marker words `text` holds most, else None.
+
+    When several tie, the likeliest of them by `likelihood` (the models'
+    probabilities), so that ijekavian forms, Bosnian and Croatian markers both,
+    rule out Serbian and leave the models to choose between the other two.
+    """
     group = list(group)
     words = [w.lower() for w in _WORD.findall(text)]
     hits = {lang: sum(w in MARKERS[lang] for w in words) for lang in group}
     best = max(hits.values(), default=0)
     winners = [lang for lang in group if hits[lang] == best]
-    return winners[0] if best > 0 and len(winners) == 1 else None
+    if best == 0:
+        return None
+    if len(winners) == 1:
+        return winners[0]
+    if likelihood and any(likelihood.get(lang, 0.0) > 0.0 for lang in winners):
+        return max(winners, key=lambda lang: likelihood.get(lang, 0.0))
+    return None
 
 
 class LanguageDetector:
@@ -347,14 +365,17 @@ class LanguageDetector:
             return Identification(UNDETERMINED, 0.0, script)
         best, score = ranked[0]
         fasttext_p = dict(ranked)
+        likelihood = fasttext_p
         candidates = self._candidates(ranked, script)
         second = False
         if len(candidates) >= 2:
-            best, score = self._settle(sample, candidates, fasttext_p)
+            likelihood = self._settle(sample, candidates, fasttext_p)
+            best = max(sorted(likelihood), key=lambda c: likelihood[c])
+            score = likelihood[best]
             second = True
         if best not in EXTRA_LANGUAGES:  # fastText cannot vouch for what it does not know
             score = min(score, coverage)
-        best = self._apply_markers(sample, best, script)
+        best = self._apply_markers(sample, best, script, likelihood)
         if not _LANGUAGE_CODE.match(best):
             return Identification(UNDETERMINED, score * damping, script, second)
         return Identification(best, score * damping, script, second)
@@ -375,13 +396,18 @@ class LanguageDetector:
         return frozenset(candidates)
 
     def _settle(self, sample: str, candidates: FrozenSet[str], fasttext_p: Dict[str, float]
-                ) -> Tuple[str, float]:
-        """The candidate that fastText and lingua together find likeliest, and its share."""
+                ) -> Dict[str, float]:
+        """Each candidate's probability by fastText and lingua together (summing to 1)."""
         # Its cost grows with text and candidates: a large set reads less.
         chars = min(SECOND_STAGE_CHARS, SECOND_STAGE_BUDGET // len(candidates))
         values = self._second_detector(candidates).compute_language_confidence_values(
             sample[:chars])
         second = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
+        for group in FIRST_MODEL_DECIDES:
+            members = group & candidates
+            if len(members) >= 2:  # lingua weighs the group; fastText splits it
+                share = sum(second.get(code, 0.0) for code in members) / len(members)
+                second.update((code, share) for code in members)
         logs = {}
         for code in candidates:
             p = fasttext_p.get(code, 0.0)
@@ -391,15 +417,15 @@ class LanguageDetector:
                                                                  + SECOND_FLOOR)
         top = max(logs.values())
         total = sum(math.exp(v - top) for v in logs.values())
-        best = max(sorted(logs), key=lambda c: logs[c])
-        return best, 1.0 / total
+        return {code: math.exp(v - top) / total for code, v in logs.items()}
 
-    def _apply_markers(self, sample: str, best: str, script: Optional[str]) -> str:
+    def _apply_markers(self, sample: str, best: str, script: Optional[str],
+                       likelihood: Optional[Dict[str, float]] = None) -> str:
         for group in MARKER_GROUPS:
             if best in group and not (best == "sr" and script == "Cyrl"):
                 allowed = [g for g in group if self._allowed is None or g in self._allowed]
                 if len(allowed) >= 2:
-                    return marker_choice(sample, allowed) or best
+                    return marker_choice(sample, allowed, likelihood) or best
         return best
 
     def detect(self, title: Optional[str], text: str, min_score: float) -> Tuple[str, float]:

@@ -96,10 +96,62 @@ CLUSTERS: List[FrozenSet[str]] = [frozenset(c) for c in (
 LATIN_SERBIAN_CLUSTER = CLUSTERS[0]
 CYRILLIC_CLUSTER = CLUSTERS[8]
 
+# Groups inside which the second model is not asked which member it is (it
+# still weighs the group as a whole against other candidates): fastText and
+# the marker words decide. lingua's Malay model calls formal Indonesian Malay
+# (on the Universal Declaration of Human Rights, 38 of 92 Indonesian
+# paragraphs with it, 20 without; its Malay training text is itself largely
+# Indonesian, as the Malay test file is), and a label of `ms` on Indonesian
+# text would be wrong.
+FIRST_MODEL_DECIDES: Tuple[FrozenSet[str], ...] = (frozenset({"ms", "id"}),)
+
 # Known to the second model only (or known too badly to lid.176 to be used:
 # Somali and Yoruba came out at 10% and 3% on single sentences).
 EXTRA_LANGUAGES: FrozenSet[str] = frozenset(
     {"lg", "mi", "sn", "st", "tn", "ts", "xh", "zu", "so", "yo"})
+
+# The reflex of the old vowel yat is what tells standard Serbian (ekavian:
+# vreme, mesto, čovek) from Bosnian and Croatian (ijekavian: vrijeme, mjesto,
+# čovjek). The same words in the two pronunciations; the ekavian forms are
+# Serbian markers, the ijekavian ones Bosnian and Croatian markers, so a
+# text's forms first set Serbian against the other two, whose own vocabulary
+# then decides between them (`transforms.language.marker_choice`).
+_YAT_PAIRS = """
+    vreme:vrijeme mesto:mjesto mestu:mjestu mesta:mjesta deca:djeca decu:djecu dece:djece
+    dete:dijete deteta:djeteta svet:svijet sveta:svijeta svetu:svijetu svetski:svjetski
+    svetskog:svjetskog svetske:svjetske svetskom:svjetskom čovek:čovjek čoveka:čovjeka
+    čoveku:čovjeku čovečanstva:čovječanstva reč:riječ reči:riječi rečima:riječima
+    lepo:lijepo lep:lijep lepa:lijepa lepe:lijepe vek:vijek veka:vijeka veku:vijeku
+    mleko:mlijeko pesma:pjesma pesme:pjesme pesmu:pjesmu pesnik:pjesnik telo:tijelo
+    tela:tijela telu:tijelu ceo:cijeli cela:cijela celo:cijelo celog:cijelog celu:cijelu
+    uvek:uvijek gde:gdje posle:poslije pre:prije vest:vijest vesti:vijesti beli:bijeli
+    bela:bijela belo:bijelo bele:bijele reka:rijeka reke:rijeke videti:vidjeti
+    želeo:želio želela:željela hteo:htio htela:htjela mesec:mjesec meseca:mjeseca
+    meseci:mjeseci mesecu:mjesecu cena:cijena cene:cijene cenu:cijenu deo:dio dela:djela
+    delo:djelo nedelja:nedjelja nedelje:nedjelje zvezda:zvijezda zvezde:zvijezde
+    sneg:snijeg levo:lijevo vera:vjera vere:vjere verovati:vjerovati veruje:vjeruje
+    vetar:vjetar mera:mjera mere:mjere rešenje:rješenje rešenja:rješenja sever:sjever
+    severu:sjeveru severno:sjeverno sedište:sjedište sećanje:sjećanje leto:ljeto
+    leta:ljeta letu:ljetu pevač:pjevač uspeh:uspjeh uspeha:uspjeha uspešno:uspješno
+    devojka:djevojka devojke:djevojke primer:primjer primera:primjera primeru:primjeru
+    ponedeljak:ponedjeljak sreda:srijeda savest:savjest predsednik:predsjednik
+    predsednika:predsjednika zamenik:zamjenik cveće:cvijeće cvet:cvijet
+    obaveštenje:obavještenje svetlo:svjetlo svetlost:svjetlost smer:smjer verski:vjerski
+    podela:podjela odeljenje:odjeljenje vređali:vrijeđali sme:smije smeju:smiju svest:svijest
+    svesti:svijesti svešću:sviješću veroispovest:vjeroispovijest veroispovesti:vjeroispovijesti
+    proteran:protjeran nečovečno:nečovječno bezbednost:bezbjednost bezbedno:bezbjedno
+    ovde:ovdje onde:ondje negde:negdje nigde:nigdje sedeti:sjediti seo:sjeo osećaj:osjećaj
+    oseća:osjeća promena:promjena promene:promjene promenu:promjenu izmena:izmjena
+    zamena:zamjena namera:namjera seme:sjeme uveren:uvjeren proveriti:provjeriti
+    provera:provjera vežba:vježba posledica:posljedica posledice:posljedice
+    poslednji:posljednji poslednjih:posljednjih sledeći:sljedeći sledeće:sljedeće
+    sledećeg:sljedećeg pobeda:pobjeda pobede:pobjede pobedu:pobjedu pobedio:pobijedio
+    obeležje:obilježje razumevanje:razumijevanje zahtev:zahtjev zahteva:zahtjeva
+    zahtevi:zahtjevi delovanje:djelovanje delatnost:djelatnost mešavina:mješavina
+    smešten:smješten smeštaj:smještaj primena:primjena primenu:primjenu
+    primeniti:primijeniti odeća:odjeća"""
+_EKAVIAN = " ".join(pair.split(":")[0] for pair in _YAT_PAIRS.split())
+_IJEKAVIAN = " ".join(pair.split(":")[1] for pair in _YAT_PAIRS.split())
 
 # Marker words of closely related standards, lowercase. A word counts for
 # every standard whose list holds it.
@@ -110,12 +162,18 @@ _MARKERS = {
         awak kakitangan tempoh semasa manakala mesyuarat pengurusan pengarah setiausaha
         kenyataan projek maklumat peratus kualiti aktiviti komuniti identiti kapasiti realiti
         khabar belia semula sebarang lelaki kanak-kanak bermula sempena seramai inggeris jepun
-        bilik perlu kawasan terutamanya berbanding""",
-    "id": """karena bahwa yaitu saja setelah mau perusahaan pemerintah uang coba polisi taksi
+        bilik perlu kawasan terutamanya berbanding sesiapa mana-mana apa-apa akhbar mahkamah
+        peguam awam bandar basikal jabatan seluar kasut tingkap almari filem muzik sukan
+        jurulatih isnin khamis jumaat mac jun bahagian rasmi cukai insurans kerusi televisyen
+        perisian kempen jururawat pelancong pelancongan ibubapa""",
+    "id": """karena bahwa yaitu saja setelah mau perusahaan pemerintah uang coba taksi
         universitas agustus juli juni desember maret bisa nggak gak enggak kalian kantor mobil
         dokter toko bandara sekretaris direktur persen informasi proyek kualitas aktivitas
-        komunitas identitas kapasitas realitas kabar anggota pernyataan manajemen sih dong kok
-        banget aja udah gimana pria jepang inggris tiongkok terhadap kemudian""",
+        komunitas identitas kapasitas realitas kabar pernyataan manajemen sih dong kok
+        banget aja udah gimana pria jepang inggris tiongkok bagian resmi pajak asuransi kursi
+        televisi situs kampanye pemilu perawat wisatawan pariwisata hendaknya senin kamis
+        jumat gratis sepeda sepatu celana jendela lemari musik olahraga pengacara pengadilan
+        provinsi departemen""",
     "hr": """tisuća tisuću tisuće tjedan tjedna tjednu tjedno tjedana kruh kava kavu vlak vlaka
         kazalište kazališta glazba glazbe glazbu glazbeni glazbena sveučilište sveučilišta
         zrakoplov zrakoplova točno točka točke tko povijest povijesti povijesni povijesne
@@ -128,7 +186,8 @@ _MARKERS = {
         financijski financijske financija vjerojatno organizirati organiziran organizira
         realizirati informirati definirati kontrolirati zrak zraka kat susjed susjedi sretan
         trebao htio suradnja suradnje suradnju razina razini liječnik ljekarna prijevod
-        sudjelovati sudjelovanje kemija uopće""",
+        sudjelovati sudjelovanje kemija uopće stoljeće stoljeća stoljeću nitko svatko
+        članak članka """ + _IJEKAVIAN,
     "bs": """hiljada hiljadu hiljade hiljadama sedmica sedmice sedmicu historija historije historiji
         historijski historijske porodica porodice porodici porodicu univerzitet univerziteta
         fudbal fudbalski pozorište pozorišta muzika muzike muziku tačno tačka tačke hljeb uslov
@@ -139,21 +198,32 @@ _MARKERS = {
         finansijske organizovati organizovan organizuje realizovati informisati definisati
         kontrolisati vjerovatno tokom saradnja saradnje saradnju nivo nivou ljekar prevod
         učešće učestvovati hemija uopšte takođe džamija džamije hadis ahiret dunjaluk sevap
-        rahmetli namaz abdest ramazan bajram čaršija avlija""",
+        rahmetli namaz abdest ramazan bajram čaršija avlija okean okeana okeanu muzici
+        odbrana odbrane odbranu preduzeće preduzeća preduzetnik kćerka nauka nauke naučni
+        naučnici desilo desila dešava spisak niko svako """ + _IJEKAVIAN,
     "sr": """hiljada hiljadu hiljade sedmica sedmice istorija istorije istoriji istorijski porodica
         porodice porodici univerzitet fudbal pozorište muzika tačno tačka hleb uslov uslovi ko
         šta opština opštine opšti penzija januar januara februar februara mart marta april
         aprila maj maja jun juna jul jula avgust avgusta septembar septembra oktobar oktobra
         novembar novembra decembar decembra ostrvo vazduh sprat komšija kafa evropa evropski
         finansijski organizovati verovatno tokom saradnja saradnje nivo lekar prevod učešće
-        hemija uopšte takođe vreme vremena mesto mesta deca dete svet sveta uvek primer
-        predsednik lepo reč vek mleko pesma telo celo vesti bela reka gde videti želeo hteo
-        trebalo posle""",
+        hemija uopšte takođe niko svako """ + _EKAVIAN,
+    # Nynorsk and Bokmål spell the same everyday words differently (ikkje/ikke,
+    # eg/jeg, kva/hva, frå/fra, mykje/mye...); Danish shares most Bokmål forms,
+    # so these only ever decide between nb and nn.
+    "nn": """ikkje eg ho dei berre kva korleis kvifor kven noko nokon nokre mykje frå vere vera
+        heile saman fleire eit gjekk vore òg sjølv difor framleis medan viss kvar korkje meir
+        eigen eige einaste enno tidlegare særleg mogleg truleg heilt seier fekk vart kome kjem
+        gjer gjere hjå utan deira hennar noreg noregs dykk dykkar""",
+    "nb": """ikke jeg hun bare hva hvordan hvorfor hvem noe noen mye fra være hele sammen flere
+        et gikk vært selv derfor fortsatt mens hvis hvor hver mer egen eget eneste ennå
+        tidligere særlig mulig trolig helt sier fikk ble komme kommer gjør gjøre hos uten
+        deres hennes norge norges""",
 }
 MARKERS: Dict[str, FrozenSet[str]] = {lang: frozenset(words.split())
                                       for lang, words in _MARKERS.items()}
 # The groups inside which markers decide, when they point one way.
-MARKER_GROUPS: Tuple[Tuple[str, ...], ...] = (("bs", "hr", "sr"), ("ms", "id"))
+MARKER_GROUPS: Tuple[Tuple[str, ...], ...] = (("bs", "hr", "sr"), ("ms", "id"), ("nb", "nn"))
 
 # (first code point, last code point, ISO 15924 code), sorted, not overlapping.
 SCRIPT_RANGES: Tuple[Tuple[int, int, str], ...] = (
