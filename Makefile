@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUTPUT ?= out
 
-.PHONY: run test bench bench-feeds install clean
+.PHONY: run test bench bench-feeds bench-report install clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/newsbeam ingest --input 'seeds/*-dump.txt' --input 'seeds/*.jsonl' \
 		--output $(OUTPUT) --runner DirectRunner
+	$(BIN)/newsbeam report --output $(OUTPUT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -29,6 +30,9 @@ bench: $(STAMP)
 
 bench-feeds: $(STAMP)
 	$(BIN)/python benchmarks/bench_feeds.py
+
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) $(OUTPUT) .pytest_cache
