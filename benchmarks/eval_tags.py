@@ -12,6 +12,10 @@ goose3 takes its tags from every tag link of a page, site navigation
 included; newsbeam drops tag links inside the site's navigation (menus,
 headers, footers), which are the same on every page. The second figure
 leaves out the expected tags that the page shows only in its navigation.
+Every missed tag is then counted under why newsbeam leaves it out: shown
+only in the navigation, a boilerplate word of `tag_vocabulary` ("última
+hora"), only a date or time (a link to the day's archive), or none of those
+(a real miss).
 """
 from __future__ import annotations
 
@@ -23,8 +27,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.enrich import clean_tags  # noqa: E402
+from transforms.enrich import _BOILERPLATE_KEYS, _DATE_OR_TIME, clean_tags  # noqa: E402
 from transforms.html_extract import extract_html  # noqa: E402
+from transforms.normalize import key_text  # noqa: E402
 from transforms.page_tags import _in_navigation  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "html" / "goose3"
@@ -54,6 +59,7 @@ def main() -> int:
         return 0
     total = found_total = outside_total = outside_found = 0
     shares = []
+    reasons = {"navigation only": 0, "boilerplate word": 0, "date or time": 0, "other": 0}
     print(f"{'page':32} {'expected':>8} {'found':>6} {'nav-only':>8}   missing")
     for spec in sorted(DATA.glob("*.json")):
         data = json.loads(spec.read_text(encoding="utf-8"))
@@ -80,6 +86,11 @@ def main() -> int:
         outside_found += len(outside & got)
         shares.append(len(hits) / len(wanted))
         missing = sorted(wanted - got)
+        for tag in missing:
+            reasons["navigation only" if tag in nav
+                    else "boilerplate word" if key_text(tag) in _BOILERPLATE_KEYS
+                    else "date or time" if _DATE_OR_TIME.fullmatch(tag.upper())
+                    else "other"] += 1
         print(f"{spec.stem:32} {len(wanted):8} {len(hits):6} {len(nav):8}   "
               f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     print()
@@ -88,6 +99,7 @@ def main() -> int:
           f"{100.0 * sum(shares) / len(shares):.1f}%, {len(shares)} pages)")
     print(f"leaving out tags shown only in site navigation: {outside_found}/{outside_total} = "
           f"{100.0 * outside_found / outside_total:.1f}%")
+    print("missed, by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
     return 0
 
 

@@ -38,6 +38,12 @@ def test_clean_tags_drops_boilerplate_and_the_site_itself():
         ["Bridges", "Transport"]
 
 
+def test_clean_tags_drops_dates_and_times_but_not_tags_with_numbers():
+    raw = ["27 OCT 2012 - 12:14 CET", "2012-10-27", "27.10.2012", "12:14", "10:30 am",
+           "Elections 2012", "John 3:16", "9/11", "Formula 1"]
+    assert clean_tags(raw) == ["Elections 2012", "John 3:16", "9/11", "Formula 1"]
+
+
 def test_page_tags_reads_metas_json_ld_and_tag_links_but_not_navigation():
     page = """<html><head>
     <meta property="article:tag" content="Floods">

@@ -49,6 +49,14 @@ _TAG_SPLIT = re.compile(r"[,;|\n\u060c\u061b\u3001\uff0c]")
 # other punctuation (a tag's inner punctuation such as "AT&T" or "1.9" stays).
 _TAG_TRIM = " \t\r\n\"'`#*•·-–—_:!?()[]{}<>«»“”‘’„/\\\u060c\u061b\u061f"
 _HAS_WORD = re.compile(r"\w")
+# A tag that is only a date or a time is a link to a site's archive of the
+# day, not a topic: "27 OCT 2012 - 12:14 CET", "2012-10-27", "27.10.2012",
+# "12:14" (but "John 3:16" and "Elections 2012" stay).
+_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?: ?[APap]\.?[Mm]\.?| [A-Z]{2,5})?"
+_DATE_OR_TIME = re.compile(
+    rf"(?:\d{{1,2}}\.? [^\W\d_]{{3,10}}\.?,? \d{{4}}|\d{{4}}-\d{{1,2}}-\d{{1,2}}"
+    rf"|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|[^\W\d_]{{3,10}}\.? \d{{1,2}},? \d{{4}})"
+    rf"(?:,? ?[-–T@]? ?{_TIME})?|{_TIME}")
 _ARABIC_PUNCTUATION = str.maketrans({"\u060c": ",", "\u061b": ";", "\u061f": "?",
                                      "\u066a": "%", "\u066b": ".", "\u066c": ",",
                                      "\u06d4": ".", "«": '"', "»": '"'})
@@ -91,7 +99,8 @@ def clean_tags(tags: Iterable[str], site_names: Iterable[Optional[str]] = ()) ->
             continue
         for part in _TAG_SPLIT.split(html.unescape(str(raw))):
             tag = " ".join(part.split()).strip(_TAG_TRIM).strip()
-            if not tag or len(tag) > MAX_TAG_CHARS or not _HAS_WORD.search(tag):
+            if (not tag or len(tag) > MAX_TAG_CHARS or not _HAS_WORD.search(tag)
+                    or _DATE_OR_TIME.fullmatch(tag)):
                 continue
             key = key_text(tag)
             if not key or key in seen or key in _BOILERPLATE_KEYS or key in site:
