@@ -30,6 +30,7 @@ def _svg(figure: Figure, label: str) -> str:
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     text = buffer.getvalue()
     text = text[text.index("<svg"):]
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.S)
     # Drawn no wider than made (small charts stay small), narrower when the window is.
     text = re.sub(r'<svg([^>]*?) width="([^"]*)" height="[^"]*"',
                   lambda m: (f'<svg{m.group(1)} style="max-width:{m.group(2)}" role="img" '

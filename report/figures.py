@@ -90,15 +90,26 @@ def group_medians(table: pa.Table, keys: Sequence[str], value: str) -> Dict[tupl
     order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]
                             + [(value, "ascending")])
     table = table.take(order)
-    # Without threads Arrow's group-by keeps the order of first appearance,
-    # which after the sort is the sort order of the groups.
-    sizes = table.group_by(list(keys), use_threads=False).aggregate([(value, "count")])
-    counts = sizes[f"{value}_count"].to_numpy()
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    starts = np.flatnonzero(_group_starts(table, keys))
+    counts = np.diff(np.append(starts, table.num_rows))
     values = table[value].to_numpy().astype("float64")
     medians = (values[starts + (counts - 1) // 2] + values[starts + counts // 2]) / 2.0
-    key_lists = [sizes[k].to_pylist() for k in keys]
+    firsts = table.take(pa.array(starts))
+    key_lists = [firsts[k].to_pylist() for k in keys]
     return {tuple(parts): float(m) for parts, m in zip(zip(*key_lists), medians)}
+
+
+def _group_starts(table: pa.Table, keys: Sequence[str]) -> np.ndarray:
+    """Of a table sorted by `keys`, whether each row starts a new group."""
+    starts = np.zeros(table.num_rows, dtype=bool)
+    if table.num_rows:
+        starts[0] = True
+    for key in keys:
+        column = table[key]
+        changed = pc.fill_null(pc.not_equal(column.slice(1), column.slice(0, len(column) - 1)),
+                               True)
+        starts[1:] |= changed.to_numpy(zero_copy_only=False)
+    return starts
 
 
 def count_by(table: pa.Table, keys: Sequence[str]) -> Dict[tuple, int]:
@@ -126,15 +137,13 @@ def reject_examples(rejects: pa.Table, per_reason: int = 3) -> Dict[str, List[di
                                ("message", "ascending")])
     # Keep only the first `per_reason` rows of each (stage, reason), vectorised:
     # the rank of a row in its group is its index minus the group's first index.
-    stage_reason = pc.binary_join_element_wise(grouped["stage"], grouped["reason"], "/")
-    keys = stage_reason.to_numpy(zero_copy_only=False)
-    first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.array([], bool)
-    group_start = np.maximum.accumulate(np.where(first, np.arange(len(keys)), 0))
-    rank = np.arange(len(keys)) - group_start
+    first = _group_starts(grouped, ["stage", "reason"])
+    index = np.arange(grouped.num_rows)
+    rank = index - np.maximum.accumulate(np.where(first, index, 0))
     kept = grouped.filter(pa.array(rank < per_reason))
-    totals: Dict[str, int] = defaultdict(int)
-    for key, n in zip(keys.tolist(), grouped["count_all"].to_pylist()):
-        totals[key] += n
+    sums = grouped.group_by(["stage", "reason"]).aggregate([("count_all", "sum")])
+    totals = {f"{stage}/{reason}": n for stage, reason, n in zip(
+        *(sums[c].to_pylist() for c in ("stage", "reason", "count_all_sum")))}
     examples: Dict[str, List[dict]] = defaultdict(list)
     for stage, reason, source, message, n in zip(
             *(kept[c].to_pylist() for c in ("stage", "reason", "source_uri", "message",

@@ -7,7 +7,7 @@ a narrow window; charts shrink with it.
 from __future__ import annotations
 
 from html import escape
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, Optional, Sequence
 
 _CSS = """
 :root { --fg:#1d232a; --muted:#5b6570; --line:#d9dee3; --bg:#ffffff; --warn:#b3261e;

@@ -8,7 +8,7 @@ import pytest
 
 from report import build_report, default_report_path, figures, write_report
 from report.read import list_manifests, read_columns, run_files
-from schemas.records import FeedState, FeedStateUpdate
+from schemas.records import FeedStateUpdate
 from schemas.tables import TABLES
 from transforms.feed_state import (commit_feed_state, load_states, merge_states,
                                    record_poll)
@@ -124,7 +124,6 @@ def test_source_summary_puts_flagged_sources_first():
 
 def test_feed_state_records_success_failures_and_conditional_polls():
     url = "https://example.org/feed.xml"
-    state = FeedState(url)
 
     def poll(status, at, **fields):
         return FeedStateUpdate(url, "poll", status, at, **fields)
