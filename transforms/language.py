@@ -46,6 +46,7 @@ declared code (``en-GB`` → ``en``, ``ara`` → ``ar``, ``zh-Hans`` → ``zh``,
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 import math
 import re
 import unicodedata
@@ -127,6 +128,17 @@ def _script_of(ch: str) -> Optional[str]:
     return None
 
 
+# Character -> its script ("" for a letter outside the table, None for no
+# letter), filled as characters are met: one dict lookup a character instead
+# of isalpha() and a bisection. Bounded by the characters text holds.
+_LETTER_SCRIPTS: Dict[str, Optional[str]] = {}
+
+
+def _letter_script(ch: str) -> Optional[str]:
+    found = _LETTER_SCRIPTS[ch] = (_script_of(ch) or "") if ch.isalpha() else None
+    return found
+
+
 def script_counts(text: str, limit: int = SCRIPT_LETTERS) -> Dict[str, int]:
     """Letters per ISO 15924 script among the first `limit` letters of `text`
     (letters outside the table are not counted)."""
@@ -134,15 +146,18 @@ def script_counts(text: str, limit: int = SCRIPT_LETTERS) -> Dict[str, int]:
     if text.isascii():
         letters = sum(1 for _ in zip(_ASCII_LETTER.finditer(text), range(limit)))
         return {"Latn": letters} if letters else {}
-    seen = 0
-    for ch in text:
-        if ch.isalpha():
-            script = _script_of(ch)
-            if script is not None:
-                counts[script] = counts.get(script, 0) + 1
-            seen += 1
-            if seen >= limit:
-                break
+    # C loops over a head of the text long enough to hold `limit` letters.
+    size = 2 * limit
+    while True:
+        head = text[:size]
+        for ch in set(head).difference(_LETTER_SCRIPTS):
+            _letter_script(ch)
+        scripts = [s for s in map(_LETTER_SCRIPTS.__getitem__, head) if s is not None]
+        if len(scripts) >= limit or size >= len(text):
+            break
+        size *= 4
+    counts = dict(Counter(scripts[:limit]))
+    counts.pop("", None)
     return counts
 
 

@@ -71,8 +71,28 @@ def _strip_accents(text: str) -> str:
     return _ACCENTS.sub("", unicodedata.normalize("NFD", text))
 
 
+# The last body keyed and its key. Beam runs the fused steps of one element
+# one after the other in the same thread: extraction keys a body for its
+# content hash, and dedup keys the same string object again for its MinHash
+# signature a moment later. One slot (swapped whole, so threads never see a
+# torn pair) makes that second normalisation a lookup.
+_LAST_BODY: tuple = ("", "")
+_REMEMBER_CHARS = 256
+
+
 def key_text(text: str) -> str:
     """The normalised form of a text used to build keys: words joined by one space."""
+    global _LAST_BODY
+    last = _LAST_BODY
+    if last[0] is text:
+        return last[1]
+    key = _key_text(text)
+    if len(text) >= _REMEMBER_CHARS:  # bodies, not the many short lines of a dump
+        _LAST_BODY = (text, key)
+    return key
+
+
+def _key_text(text: str) -> str:
     if text.isascii():
         return _ASCII_SEPARATORS.sub(" ", text.lower()).strip()
     text = unicodedata.normalize("NFKC", text).casefold()

@@ -53,6 +53,32 @@ _KEYS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+# The longest key of any phrase above: a key longer than this matches none.
+_LONGEST_KEY = max(len(k) for keys in _KEYS.values() for k in keys)
+# A long line is keyed by its head first, cut at a space at least this far in.
+_HEAD_CHARS = 2 * _LONGEST_KEY + 8
+
+
+def _line_key(line: str) -> Tuple[str, bool]:
+    """The key of `line`, or only the key of its head when that head already
+    decides every rule (returned with False).
+
+    Most lines of a dump are paragraphs, and only their first words matter to
+    the rules: a key is compared whole with phrases no longer than
+    `_LONGEST_KEY`, or by its start. Cut at an ASCII space (a separator that
+    no normalisation joins to its neighbours), the head's key is exactly the
+    start of the line's key, so a head key longer than any phrase decides
+    every comparison the whole key would.
+    """
+    cut = line.find(" ", _HEAD_CHARS)
+    if cut < 0:
+        return key_text(line), True
+    head = key_text(line[:cut])
+    if len(head) > _LONGEST_KEY:
+        return head, False
+    return key_text(line), True
+
+
 class Line(NamedTuple):
     number: int
     role: str  # text, blank, read_more, read_also, source, keywords, related
@@ -66,11 +92,16 @@ def classify_line(number: int, raw: str) -> Line:
         return Line(number, "blank", "")
     labelled = _COLON.split(line, 1)
     if len(labelled) == 2:
-        label_key = key_text(labelled[0])
+        label_key, _ = _line_key(labelled[0])  # a head key is too long to match
         for role in ("source", "keywords", "read_also"):
             if label_key in _KEYS[role]:
                 return Line(number, role, labelled[1].strip())
-    key = key_text(line)
+    key, whole = _line_key(line)
+    if not whole:  # longer than any phrase: only a "read more" start can match
+        if len(line) <= BOILERPLATE_LINE_MAX_CHARS and any(
+                key.startswith(p + " ") for p in _KEYS["read_more"]):
+            return Line(number, "read_more", "")
+        return Line(number, "text", line)
     if key in _KEYS["read_also"]:
         return Line(number, "read_also", "")
     if key in _KEYS["related"]:
