@@ -252,12 +252,13 @@ def _feeds_section(feeds, polls_by_run) -> str:
     shown = [f for i, f in enumerate(feeds) if f["failing"] or i < MAX_TABLE_ROWS]
     for f in shown:
         rows.append([html.source_cell(f["feed"]), html.esc(f["last_status"]),
-                     html.esc((f["last_poll"] or "–")[:19].replace("T", " ")),
-                     html.esc((f["last_success"] or "never")[:19].replace("T", " ")),
                      html.num(f["consecutive_failures"]),
+                     html.esc((f["last_success"] or "never")[:19].replace("T", " ")),
+                     html.pct(f["hit_rate"]),
                      f'{html.num(f["failed_in_window"])} / {html.num(f["polled_in_window"])}',
                      f'{html.num(f["failed_polls"])} / {html.num(f["polls"])}',
-                     html.pct(f["hit_rate"]), html.num(f["entries_pending"])])
+                     html.esc((f["last_poll"] or "–")[:19].replace("T", " ")),
+                     html.num(f["entries_pending"])])
         classes.append("flagged" if f["failing"] else "")
     run_rows = [[html.esc(r["run_id"]), html.num(r["feeds_polled"]),
                  html.esc(", ".join(f"{k} {v}" for k, v in sorted(r["by_status"].items()))),
@@ -267,10 +268,10 @@ def _feeds_section(feeds, polls_by_run) -> str:
             "shown. Hit rate: of the polls sent with an ETag or Last-Modified, the share "
             f"answered 304 Not Modified. Highlighted: {figures.FEED_FAILURES_FLAG} or more "
             "failed polls in a row, or never a successful one.</p>"
-            + html.table("feeds", ["feed", "last status", "last poll", "last success",
-                                   "failures in a row", "failed (runs shown)",
-                                   "failed (all time)", "304 hit rate", "entries to retry"],
-                         rows, numeric=(4, 5, 6, 7, 8), row_classes=classes,
+            + html.table("feeds", ["feed", "last status", "failures in a row",
+                                   "last success", "304 hit rate", "failed (runs shown)",
+                                   "failed (all time)", "last poll", "entries to retry"],
+                         rows, numeric=(2, 4, 5, 6, 8), row_classes=classes,
                          cell_classes={0: "src"})
             + _more(len(feeds), "feeds", len(shown))
             + "<h3>Polls per run</h3>"
