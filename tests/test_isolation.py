@@ -44,3 +44,17 @@ def test_memory_over_the_cap_fails_in_the_child_only():
         with pytest.raises((CallFailed, CallCrashed)):
             fn.call(2000)
         assert fn.call(1) == 1024 * 1024
+
+
+def test_a_default_socket_timeout_in_the_parent_does_not_break_the_pipe():
+    # Beam's GCS client calls socket.setdefaulttimeout(60); new sockets then
+    # start non-blocking, and the child's first read failed with EAGAIN.
+    import socket
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(60)
+    try:
+        with IsolatedFunction(f"{TARGETS}:echo", timeout_s=20) as fn:
+            assert fn.call("page") == "page"
+            assert fn.call("next page") == "next page"
+    finally:
+        socket.setdefaulttimeout(previous)

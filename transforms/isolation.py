@@ -90,6 +90,11 @@ class IsolatedFunction:
         # either: it re-runs the parent's main script, which may be a user's
         # pipeline script.
         parent_end, child_end = socket.socketpair()
+        # Blocking, whatever socket.setdefaulttimeout() says: Beam's GCS client
+        # sets a default timeout, which makes new sockets non-blocking, and the
+        # child's first read then fails with EAGAIN (every page a crash on gs://).
+        parent_end.setblocking(True)
+        child_end.setblocking(True)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         self._process = subprocess.Popen(
             [sys.executable, "-m", "transforms.isolation", self._target,
