@@ -68,9 +68,18 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
       NoArticleText: trafilatura found no main text.
     """
     import trafilatura  # imported in the child only (see warm_up)
+    from trafilatura.utils import load_html
+
     html = decode_text(payload, charset)
+    # One parse, shared: the page's declared tags are read from the tree
+    # trafilatura then extracts from (it parses a string the same way).
+    tree = load_html(html)
+    if tree is None:
+        raise NoArticleText("trafilatura found no main text")
+    # Read before extraction, which prunes the tree it is given.
+    declared_tags = page_tags(html, tree)
     document = trafilatura.bare_extraction(
-        html, url=url, fast=not precise, with_metadata=True, include_comments=False,
+        tree, url=url, fast=not precise, with_metadata=True, include_comments=False,
         include_tables=True, deduplicate=False,
         date_extraction_params={"original_date": True, "extensive_search": False,
                                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"})
@@ -78,8 +87,7 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
         raise NoArticleText("trafilatura found no main text")
     declared = _HTML_LANG.search(payload[:8192])
     # trafilatura reads meta keywords; article:tag, news_keywords, JSON-LD
-    # keywords and sections and the page's tag links come from here.
-    declared_tags = page_tags(html)
+    # keywords and sections and the page's tag links come from `page_tags`.
     return Extracted(
         title=document.title, text=document.text.strip(), method="trafilatura",
         authors=_list_field(document.author), published=parse_timestamp(document.date),
