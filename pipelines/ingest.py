@@ -43,7 +43,8 @@ from transforms.dump_formats import ReadContext
 from transforms.enrich import EnrichArticles
 from transforms.extract import ExtractArticles
 from transforms.language import DetectLanguage
-from transforms.read_dumps import DUPLICATES, REJECTS, SKIPPED, ReadDumps
+from transforms.input_cursor import ALREADY_INGESTED, SkipIngestedFiles
+from transforms.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, SplitFiles
 from transforms.read_feeds import FeedsContext, FeedsResult, ReadFeeds
 from transforms.write import WriteTable
 
@@ -75,12 +76,27 @@ def first_attempt_start(output: str, run_id: str) -> Optional[int]:
     return parse_timestamp(started)
 
 
-def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext) -> FeedsResult:
-    """Dumps (--input) and feeds (--feeds), flattened into one set of outputs.
+def match_inputs(p: beam.Pipeline, opts: IngestOptions, run_id: str):
+    """The dump files to read, and how many were left out (None: all are read).
+
+    Every file that --input matches, or with --since_last_run only those no
+    earlier successful run read (the cursor under ``_state/``).
+    """
+    files = p | "MatchInputs" >> MatchInputs(opts.input or [])
+    if not opts.since_last_run:
+        return files, None
+    new = files | "SkipIngestedFiles" >> SkipIngestedFiles(opts.output, run_id)
+    return new.files, (new[ALREADY_INGESTED]
+                       | "CountAlreadyIngested" >> beam.combiners.Count.Globally())
+
+
+def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext,
+                 files: beam.PCollection) -> FeedsResult:
+    """Dumps (the `InputFile`s `files`) and feeds (--feeds), flattened into one set of outputs.
 
     ``state`` holds the feed state updates (None when no feeds are read).
     """
-    dumps = p | "ReadDumps" >> ReadDumps(opts.input or [], ctx)
+    dumps = files | "ReadDumps" >> SplitFiles(ctx)
     if not opts.feeds:
         return FeedsResult(dumps.documents, dumps[REJECTS], dumps[DUPLICATES], dumps[SKIPPED],
                            None)
@@ -97,7 +113,8 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext) -> Fee
 def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -> None:
     """Wires the ingestion graph onto `p`."""
     ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024))
-    read = read_sources(p, opts, ctx)
+    files, already_ingested = match_inputs(p, opts, run_id)
+    read = read_sources(p, opts, ctx, files)
     articles, extract_rejects = read.documents | "Extract" >> ExtractArticles(
         started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
         opts.precise_extraction)
@@ -137,7 +154,9 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
     _ = p | "CommitRun" >> CommitRun(
         tuple(written) | "AllWrittenFiles" >> beam.Flatten(),
         tuple(counts) | "AllCounts" >> beam.Flatten(),
-        opts.output, run_id, started_at, header, feed_state=read.state)
+        opts.output, run_id, started_at, header, feed_state=read.state,
+        input_files=files if opts.input else None, already_ingested=already_ingested,
+        since_last_run=opts.since_last_run)
 
 
 def format_summary(manifest: dict) -> str:

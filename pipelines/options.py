@@ -30,6 +30,10 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--run_id", default=None,
                             help="The run's id; a rerun of an id replaces its files. "
                                  "Default: the UTC start time, YYYYMMDDTHHMMSSZ.")
+        parser.add_argument("--since_last_run", action="store_true", default=False,
+                            help="Read only the --input files that no earlier successful run "
+                                 "into this --output read (new, or changed in size or time), "
+                                 "by the cursor in _state/inputs.json.")
         parser.add_argument("--max_document_mb", type=float, default=20.0,
                             help="Larger documents are rejected as too_large.")
         parser.add_argument("--extract_timeout_s", type=float, default=30.0,

@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 
-from schemas.records import FeedStateUpdate, WrittenFile
+from schemas.records import FeedStateUpdate, InputFile, WrittenFile
 from schemas.tables import TABLES
 from transforms.dates import from_micros
 from transforms.feed_state import commit_feed_state
+from transforms.input_cursor import commit_cursor
 from transforms.write import commit_files, join_path, remove_tree, temp_dir, write_json
 
 _log = logging.getLogger(__name__)
@@ -105,14 +106,17 @@ def manifest_path(output: str, run_id: str) -> str:
 
 
 class _CommitRunFn(beam.DoFn):
-    def __init__(self, output: str, run_id: str, started_at: int, header: dict):
+    def __init__(self, output: str, run_id: str, started_at: int, header: dict,
+                 since_last_run: bool = False):
         self._output = output
         self._run_id = run_id
         self._started_at = started_at
         self._header = header
+        self._since_last_run = since_last_run
 
     def process(self, _, written: List[WrittenFile], counts: List[Tuple[Outcome, int]],
-                feed_state: Iterable[FeedStateUpdate] = ()):
+                feed_state: Iterable[FeedStateUpdate] = (),
+                input_files: Optional[Iterable[InputFile]] = None, already_ingested: int = 0):
         files = commit_files(self._output, self._run_id, written)
         remove_tree(temp_dir(self._output, self._run_id))
         summary = summarise(counts)
@@ -129,8 +133,12 @@ class _CommitRunFn(beam.DoFn):
                                    if f.startswith(join_path(self._output, spec.folder) + "/"))
                       for name, spec in TABLES.items()},
         })
-        if summary["invariant"]["holds"]:  # feed state moves on only with a good run
+        if summary["invariant"]["holds"]:  # feed state and cursor move on only with a good run
             manifest["feed_state"] = commit_feed_state(self._output, self._run_id, feed_state)
+            if input_files is not None:
+                manifest["input_files"] = commit_cursor(
+                    self._output, self._run_id, input_files, already_ingested,
+                    self._since_last_run)
         path = manifest_path(self._output, self._run_id)
         write_json(path, manifest)
         if not summary["invariant"]["holds"]:
@@ -153,15 +161,22 @@ class CommitRun(beam.PTransform):
       header: fields copied into the manifest (options, versions).
       feed_state: `FeedStateUpdate`s of the feeds polled, written to
         ``_state/`` only when the run succeeds (None: no feeds).
+      input_files: the `InputFile`s read, recorded in the cursor under
+        ``_state/`` only when the run succeeds (None: no dump files).
+      already_ingested: how many matched files the cursor left out (a
+        one-element collection), with ``--since_last_run``.
     """
 
     def __init__(self, written, counts, output: str, run_id: str, started_at: int,
-                 header: dict, feed_state=None):
+                 header: dict, feed_state=None, input_files=None, already_ingested=None,
+                 since_last_run: bool = False):
         super().__init__()
         self._written = written
         self._counts = counts
-        self._feed_state = feed_state
-        self._fn = _CommitRunFn(output, run_id, started_at, header)
+        self._side = {"feed_state": (feed_state, beam.pvalue.AsList),
+                      "input_files": (input_files, beam.pvalue.AsList),
+                      "already_ingested": (already_ingested, beam.pvalue.AsSingleton)}
+        self._fn = _CommitRunFn(output, run_id, started_at, header, since_last_run)
 
     def expand(self, pbegin):
         return (pbegin
@@ -169,5 +184,5 @@ class CommitRun(beam.PTransform):
                 | "CommitAndWriteManifest" >> beam.ParDo(
                     self._fn, beam.pvalue.AsList(self._written),
                     beam.pvalue.AsList(self._counts),
-                    *([beam.pvalue.AsList(self._feed_state)]
-                      if self._feed_state is not None else [])))
+                    **{name: view(pcoll) for name, (pcoll, view) in self._side.items()
+                       if pcoll is not None}))

@@ -14,9 +14,10 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from schemas.records import Duplicate, RawDocument, Reject
+from schemas.records import Duplicate, InputFile, RawDocument, Reject
 from transforms.dump_formats import STAGE, ReadContext, Skipped, read_records
 from transforms.counters import StageCounters
+from transforms.input_cursor import input_file
 
 REJECTS, DUPLICATES, SKIPPED = "rejects", "duplicates", "skipped"
 
@@ -62,15 +63,56 @@ class _SplitFileFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(SKIPPED, record)
 
 
+class MatchInputs(beam.PTransform):
+    """File globs to the `InputFile`s they match, each file once.
+
+    Args:
+      patterns: file globs, local paths or ``gs://`` URLs (matched when the
+        pipeline runs, not when it is built).
+    """
+
+    def __init__(self, patterns: List[str]):
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin) -> beam.PCollection[InputFile]:
+        return (pbegin
+                | "InputPatterns" >> beam.Create(self._patterns)
+                | "MatchFiles" >> fileio.MatchAll()
+                | "KeyByPath" >> beam.Map(lambda metadata: (metadata.path, input_file(metadata)))
+                | "UniqueFiles" >> beam.CombinePerKey(min)  # two globs may name one file
+                | "Files" >> beam.Values())
+
+
+class SplitFiles(beam.PTransform):
+    """`InputFile`s to raw documents, spread across workers file by file.
+
+    Args:
+      ctx: run id, ingestion time and the size limit of one document.
+
+    Returns a tagged result: ``documents`` (`RawDocument`), ``rejects``
+    (`Reject`), ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`).
+    """
+
+    def __init__(self, ctx: ReadContext):
+        super().__init__()
+        self._ctx = ctx
+
+    def expand(self, files):
+        return (files
+                | "FilePaths" >> beam.Map(lambda file: file.path)
+                | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_outputs(
+                    REJECTS, DUPLICATES, SKIPPED, main="documents"))
+
+
 class ReadDumps(beam.PTransform):
-    """Files matching `patterns` to raw documents.
+    """Files matching `patterns` to raw documents: `MatchInputs`, then `SplitFiles`.
 
     Args:
       patterns: file globs, local paths or ``gs://`` URLs.
       ctx: run id, ingestion time and the size limit of one document.
 
-    Returns a tagged result: ``documents`` (`RawDocument`), ``rejects``
-    (`Reject`), ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`).
+    Returns the tagged result of `SplitFiles`.
     """
 
     def __init__(self, patterns: List[str], ctx: ReadContext):
@@ -80,9 +122,5 @@ class ReadDumps(beam.PTransform):
 
     def expand(self, pbegin):
         return (pbegin
-                | "InputPatterns" >> beam.Create(self._patterns)
-                | "MatchFiles" >> fileio.MatchAll()
-                | "FilePaths" >> beam.Map(lambda metadata: metadata.path)
-                | "UniqueFiles" >> beam.Distinct()
-                | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_outputs(
-                    REJECTS, DUPLICATES, SKIPPED, main="documents"))
+                | "MatchInputs" >> MatchInputs(self._patterns)
+                | "SplitFiles" >> SplitFiles(self._ctx))
