@@ -89,6 +89,32 @@ class IngestOptions(PipelineOptions):
                                  "copy to keep (default 0). Repeat for several.")
 
 
+class StreamOptions(PipelineOptions):
+    """Options of `newsbeam stream` beyond those of ingest (see the README, "Streaming")."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument("--watch", action="append", default=None,
+                            help="A file glob (local or gs://) watched for new dumps; each "
+                                 "file is ingested once. Repeat for several.")
+        parser.add_argument("--min_poll_s", type=float, default=300.0,
+                            help="Least time between two polls of one feed; also the tick "
+                                 "of the feed poller.")
+        parser.add_argument("--max_poll_s", type=float, default=6 * 3600.0,
+                            help="Most time between two polls of one feed (backing off a "
+                                 "feed that rarely changes stops here).")
+        parser.add_argument("--watch_interval_s", type=float, default=60.0,
+                            help="How often the --watch globs are matched.")
+        parser.add_argument("--window_minutes", type=float, default=10.0,
+                            help="Output window: one file per partition per window.")
+        parser.add_argument("--allowed_lateness_minutes", type=float, default=24 * 60.0,
+                            help="Rows this late still go to a further file of their window.")
+        parser.add_argument("--duration", type=float, default=None,
+                            help="Stop polling and watching after this many seconds.")
+        parser.add_argument("--stop_after", default=None,
+                            help="Stop polling and watching at this UTC time (ISO 8601).")
+
+
 def default_run_id(now: Optional[_dt.datetime] = None) -> str:
     now = now or _dt.datetime.now(_dt.timezone.utc)
     return now.strftime("%Y%m%dT%H%M%SZ")

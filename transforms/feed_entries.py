@@ -53,6 +53,9 @@ class ParsedFeed(NamedTuple):
     language: Optional[str]
     items: List[ParsedItem]
     warning: Optional[str]
+    # How often the publisher says the feed changes (RSS ttl, sy:updatePeriod
+    # and sy:updateFrequency), in seconds; None when it does not say.
+    update_interval_s: Optional[float] = None
 
 
 def body_hash(body: bytes) -> str:
@@ -195,7 +198,31 @@ def parse_feed(body: bytes, url: str, content_type: Optional[str] = None) -> Par
             content=max(contents, key=len) if contents else None))
     return ParsedFeed(version=result.get("version") or "unknown",
                       title=_clean(feed.get("title")), language=feed.get("language"),
-                      items=items, warning=warning)
+                      items=items, warning=warning, update_interval_s=declared_interval(feed))
+
+
+_SY_PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0,
+               "monthly": 30 * 86400.0, "yearly": 365 * 86400.0}
+
+
+def declared_interval(feed: Any) -> Optional[float]:
+    """Seconds between updates that a feed declares: RSS ``<ttl>`` (minutes),
+    else ``sy:updatePeriod`` divided by ``sy:updateFrequency``; None if neither
+    is usable. Streaming polls each feed at about this interval."""
+    try:
+        ttl = float(str(feed.get("ttl") or "").strip())
+        if 0 < ttl < 1e6:
+            return ttl * 60.0
+    except ValueError:
+        pass
+    period = _SY_PERIODS.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+    if period is None:
+        return None
+    try:
+        frequency = float(str(feed.get("sy_updatefrequency") or "1").strip())
+    except ValueError:
+        frequency = 1.0
+    return period / frequency if frequency >= 1 else period
 
 
 def _language(value: Optional[str]) -> Optional[str]:
@@ -227,4 +254,4 @@ def is_article_body(text: str, summary: Optional[str] = None) -> bool:
 
 
 __all__ = ["parse_feed", "to_feed_entry", "entry_key", "html_to_text", "is_article_body",
-           "body_hash", "UnreadableFeed", "ParsedFeed", "ParsedItem", "MIN_BODY_CHARS"]
+           "body_hash", "declared_interval", "UnreadableFeed", "ParsedFeed", "ParsedItem", "MIN_BODY_CHARS"]

@@ -197,7 +197,8 @@ async def poll_feed(fetcher, source: FeedSource, state: Optional[FeedState],
                                         "no full content"))
             emit(STATE, _update(entry, "failed", ctx))
     emit(STATE, poll_update("fetched", etag=result.etag, last_modified=result.last_modified,
-                            body_hash=digest, present=present, warning=parsed.warning))
+                            body_hash=digest, present=present, warning=parsed.warning,
+                            interval_s=parsed.update_interval_s))
 
 
 async def fetch_pages(fetcher, entries: List[FeedEntry], ctx: FeedsContext,
