@@ -112,7 +112,8 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext,
 
 def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -> None:
     """Wires the ingestion graph onto `p`."""
-    ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024))
+    ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024),
+                      opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
     files, already_ingested = match_inputs(p, opts, run_id)
     read = read_sources(p, opts, ctx, files)
     articles, extract_rejects = read.documents | "Extract" >> ExtractArticles(

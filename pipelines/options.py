@@ -44,6 +44,13 @@ class IngestOptions(PipelineOptions):
                             help="Articles with a shorter body are rejected as too_short.")
         parser.add_argument("--precise_extraction", action="store_true", default=False,
                             help="Run trafilatura's fallback extractors too (slower).")
+        parser.add_argument("--max_decompression_ratio", type=float, default=100.0,
+                            help="A gzip/deflate/br body or .gz dump whose output outgrows "
+                                 "its compressed input this many times (judged past 1 MiB of "
+                                 "output) is rejected as decompression_bomb (0: no bound).")
+        parser.add_argument("--max_decompressed_mb", type=float, default=10240.0,
+                            help="The most one compressed dump file may expand to; then "
+                                 "the rest is rejected as decompression_bomb (0: no bound).")
         parser.add_argument("--min_language_score", type=float, default=0.5,
                             help="Below this probability the language is 'und'.")
         parser.add_argument("--languages", default=None,
@@ -147,6 +154,9 @@ def validate(opts: IngestOptions) -> None:
     for name in ("max_document_mb", "extract_timeout_s"):
         if getattr(opts, name) <= 0:
             raise OptionsError(f"--{name} must be positive")
+    for name in ("max_decompression_ratio", "max_decompressed_mb"):
+        if getattr(opts, name) < 0:
+            raise OptionsError(f"--{name} must be 0 (no bound) or more")
     if opts.dedup_window_days < 0:
         raise OptionsError("--dedup_window_days must be 0 or more")
     if not 0 < opts.near_threshold <= 1:
@@ -198,7 +208,8 @@ def fetch_config(opts: IngestOptions):
         max_concurrency=opts.max_concurrency, timeout_s=opts.fetch_timeout_s,
         max_body_bytes=int(opts.max_body_mb * 1024 * 1024), max_redirects=opts.max_redirects,
         max_retries=opts.max_retries, backoff_base_s=opts.retry_backoff_s,
-        max_retry_after_s=opts.max_retry_after_s)
+        max_retry_after_s=opts.max_retry_after_s,
+        max_decompression_ratio=opts.max_decompression_ratio)
 
 
 def detection_languages(opts: IngestOptions) -> Optional[FrozenSet[str]]:

@@ -65,8 +65,39 @@ def _detect(data: bytes):
     return best
 
 
+# Bytes >= 0x80 in lines that are valid UTF-8 above which a file that is not
+# valid UTF-8 as a whole is taken as UTF-8 with some lines in another charset
+# (dumps concatenated from pages of several encodings). A legacy single-byte
+# line is almost never valid UTF-8 by accident once it holds a few such bytes.
+MIN_UTF8_EVIDENCE = 32
+
+
+def _decode_mixed(data: bytes) -> Optional[str]:
+    """UTF-8 lines as UTF-8, the other lines in the charset detected on them alone.
+
+    None when the valid UTF-8 lines hold too little non-ASCII to show that the
+    file is UTF-8 at all.
+    """
+    lines = data.splitlines(keepends=True)
+    decoded, foreign, evidence = [], [], 0
+    for line in lines:
+        try:
+            decoded.append(line.decode("utf-8"))
+            evidence += sum(1 for byte in line if byte >= 0x80)
+        except UnicodeDecodeError:
+            decoded.append(None)
+            foreign.append(line)
+    if evidence < MIN_UTF8_EVIDENCE or not foreign:
+        return None
+    best = _detect(b"".join(foreign))
+    charset = best.encoding if best is not None else "cp1252"
+    return "".join(text if text is not None else line.decode(charset, errors="replace")
+                   for text, line in zip(decoded, lines))
+
+
 def decode_text(data: bytes, declared: Optional[str] = None) -> str:
-    """Decodes with a BOM, then UTF-8, then the declared charset, then detection.
+    """Decodes with a BOM, then UTF-8, then the declared charset, then UTF-8 with
+    the lines that are not decoded in their own charset, then detection.
 
     Raises:
       UndecodableError: when no charset gives text without a high share of
@@ -85,6 +116,10 @@ def decode_text(data: bytes, declared: Optional[str] = None) -> str:
             text = data.decode(charset, errors="replace")
             if _garbage_share(text) <= MAX_GARBAGE_SHARE:
                 return text
+    if b"\x00" not in data[:4096]:
+        mixed = _decode_mixed(data)
+        if mixed is not None and _garbage_share(mixed) <= MAX_GARBAGE_SHARE:
+            return mixed
     best = _detect(data)
     if best is not None:
         text = data.decode(best.encoding, errors="replace")

@@ -15,6 +15,7 @@ separated string); ``authors`` (or ``author``); ``source`` (or ``source_name``,
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import zlib
 from typing import IO, Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
@@ -23,6 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from schemas.records import Duplicate, RawDocument, Reject
 from transforms.dates import parse_timestamp
+from transforms.decompression import DEFAULT_MAX_RATIO, DecompressionBomb, decompression_refusal
 from transforms.decode import UndecodableError, charset_from_content_type, decode_text
 from transforms.normalize import stable_id
 from transforms.text_dump import split_page
@@ -44,6 +46,10 @@ class ReadContext(NamedTuple):
     run_id: str
     ingested_at: int
     max_document_bytes: int
+    # A gzip file whose output outgrows its input this many times (0: no
+    # bound), or whose output passes `max_decompressed_bytes`, is a bomb.
+    max_decompression_ratio: float = DEFAULT_MAX_RATIO
+    max_decompressed_bytes: int = 10 * 1024 ** 3
 
 
 Record = Union[RawDocument, Reject, Duplicate, Skipped]
@@ -51,6 +57,66 @@ Record = Union[RawDocument, Reject, Duplicate, Skipped]
 
 class InputTooLarge(ValueError):
     pass
+
+
+class _Guard:
+    """Counts what a decompressor reads and writes; raises on a bomb.
+
+    `compressed` wraps the raw file (every byte the decompressor takes in);
+    `decompressed` wraps what it gives out. WARC files are decompressed by
+    warcio itself, which reports its output through `output_count`.
+    """
+
+    def __init__(self, ctx: ReadContext, output_count: Optional[Callable[[], int]] = None):
+        self._ratio = ctx.max_decompression_ratio
+        self._limit = ctx.max_decompressed_bytes
+        self._output_count = output_count
+        self.read_in = 0
+        self.given_out = 0
+
+    def check(self) -> None:
+        out = self._output_count() if self._output_count is not None else self.given_out
+        refusal = decompression_refusal(self.read_in, out, self._ratio, self._limit)
+        if refusal is not None:
+            raise DecompressionBomb(refusal)
+
+    def compressed(self, raw: IO[bytes]) -> "_Counted":
+        return _Counted(raw, self, "read_in")
+
+    def decompressed(self, stream: IO[bytes]) -> "_Counted":
+        return _Counted(stream, self, "given_out")
+
+
+class _Counted(io.RawIOBase):
+    """A read-only stream that counts its bytes into a `_Guard` and checks it."""
+
+    def __init__(self, inner: IO[bytes], guard: _Guard, field: str):
+        super().__init__()
+        self._inner = inner
+        self._guard = guard
+        self._field = field
+
+    def readable(self) -> bool:
+        return True
+
+    def _count(self, data: bytes) -> bytes:
+        setattr(self._guard, self._field, getattr(self._guard, self._field) + len(data))
+        self._guard.check()
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        return self._count(self._inner.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._count(self._inner.readline(size))
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self._inner.tell()
 
 
 def sniff_format(name: str, head: bytes) -> str:
@@ -98,13 +164,20 @@ def read_records(name: str, open_file: Callable[[], IO[bytes]],
     fmt = sniff_format(name, head)
     with open_file() as raw:
         if fmt == "warc":
-            yield from _warc_records(name, raw, ctx)
+            yield from _warc_records(name, raw, ctx, compressed)
             return
-        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
-        if fmt == "jsonl":
-            yield from _jsonl_records(name, stream, ctx)
-        else:
-            yield from _whole_file_records(name, fmt, stream, ctx)
+        guard = _Guard(ctx)
+        stream = guard.decompressed(gzip.GzipFile(fileobj=guard.compressed(raw))) \
+            if compressed else raw
+        try:
+            if fmt == "jsonl":
+                yield from _jsonl_records(name, stream, ctx)
+            else:
+                yield from _whole_file_records(name, fmt, stream, ctx)
+        except DecompressionBomb as error:
+            yield _file_reject(ctx, "decompression_bomb", f"{error}; the rest is not read",
+                               name, f"byte:{guard.read_in}",
+                               "jsonl" if fmt == "jsonl" else "file")
 
 
 def _file_reject(ctx: ReadContext, reason: str, message: str, name: str,
@@ -256,26 +329,83 @@ def _jsonl_document(obj: Dict[str, Any], name: str, position: str,
 _PAGE_RECORD_TYPES = ("response",)
 
 
-def _warc_records(name: str, raw: IO[bytes], ctx: ReadContext) -> Iterator[Record]:
+def _warc_records(name: str, raw: IO[bytes], ctx: ReadContext,
+                  compressed: bool = False) -> Iterator[Record]:
     """Response records with HTML become documents; revisits are duplicates."""
     kind = "warc"
+    iterator = None
+    source = raw
+    if compressed:  # warcio decompresses: its reader counts the output
+        guard = _Guard(ctx, lambda: iterator.reader.num_read if iterator is not None else 0)
+        raw = guard.compressed(raw)
     iterator = ArchiveIterator(raw, arc2warc=True)
-    offset = 0
+    offset = end = 0
     try:
+        warnings = 0
         for record in iterator:
             if record.rec_type == "revisit":
                 result: Record = _revisit(record, name, ctx)
             elif record.rec_type in _PAGE_RECORD_TYPES:
                 result = _warc_response(record, name, ctx)
+            elif not record.rec_type:  # garbage read as headers: not a record at all
+                result = Reject("", STAGE, "corrupt_warc", "a record without a WARC-Type",
+                                None, kind, name, "", ctx.run_id, ctx.ingested_at)
             else:
-                result = Skipped(name, f"warc_{record.rec_type or 'unknown'}")
+                result = Skipped(name, f"warc_{record.rec_type}")
             # Asked only now: warcio reads the record to its end to answer.
             offset = iterator.get_record_offset()
+            end = offset + iterator.get_record_length()
+            mismatch = _length_mismatch(record, iterator.err_count > warnings)
+            warnings = iterator.err_count
+            if mismatch is not None:  # the body read is not the record that was written
+                result = Reject("", STAGE, mismatch[0], mismatch[1],
+                                record.rec_headers.get_header("WARC-Target-URI"), kind, name,
+                                "", ctx.run_id, ctx.ingested_at)
             yield _placed(result, name, f"byte:{offset}")
+        left = _unread_tail(source, end)
+        if left:  # warcio ends quietly at a record cut inside its headers
+            yield _file_reject(ctx, "truncated_warc", f"{left} bytes after the last whole "
+                               "record are no whole record (a truncated file)", name,
+                               f"byte:{end}", kind)
+    except DecompressionBomb as error:
+        yield _file_reject(ctx, "decompression_bomb", f"{error}; the rest is not read",
+                           name, f"byte:{offset}", kind)
     except Exception as error:  # warcio raises many types on corrupt input
         yield _file_reject(ctx, "corrupt_warc",
                            f"{type(error).__name__}: {' '.join(str(error).split())[:300]}",
                            name, f"byte:{offset}", kind)
+
+
+def _unread_tail(raw: IO[bytes], end: int) -> int:
+    """How many bytes past `end` (where the last whole record ended) hold more
+    than the blank lines that may close a file; 0 when it cannot be told."""
+    try:
+        size = raw.seek(0, io.SEEK_END)
+        raw.seek(end)
+        tail = raw.read(64 * 1024)
+    except (OSError, ValueError, AttributeError):  # a stream that cannot seek
+        return 0
+    return size - end if tail.strip(b"\r\n") else 0
+
+
+def _length_mismatch(record, not_followed_by_blank_line: bool) -> Optional[Tuple[str, str]]:
+    """(reason, message) when a WARC record's declared Content-Length does not
+    fit its bytes (``truncated_warc``, ``warc_length_mismatch``), else None.
+
+    warcio reads exactly the declared length. If the file ends first, the
+    block is cut short (a truncated file, or a length that claims more); if
+    what follows the block is not the blank lines that end a record, the
+    length claims less than was written (warcio only prints a warning).
+    """
+    declared = record.length
+    left = getattr(record.raw_stream, "limit", 0)
+    if left and left > 0:
+        return ("truncated_warc", f"Content-Length {declared} but the file ends {left} "
+                "bytes short of it (truncated, or the length lies)")
+    if not_followed_by_blank_line:
+        return ("warc_length_mismatch", f"Content-Length {declared} is not followed by the "
+                "blank lines that end a record: the length lies")
+    return None
 
 
 def _placed(result: Record, name: str, position: str) -> Record:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from schemas.records import FeedSource, Reject
 from transforms.dump_formats import Skipped
+from transforms.feed_entries import xml_entity_refusal
 from transforms.normalize import stable_id
 
 STAGE = "read"
@@ -110,6 +111,11 @@ def parse_text_list(text: str, list_uri: str, run_id: str,
 def parse_opml(data: bytes, list_uri: str, run_id: str,
                ingested_at: int) -> Iterator[Union[FeedSource, Reject]]:
     """The feeds of an OPML document (outlines with an ``xmlUrl``)."""
+    refusal = xml_entity_refusal(data)
+    if refusal is not None:  # expat would refuse most of these too; not every expat
+        yield _reject(list_uri, "byte:0", f"the OPML file declares {refusal}", None, run_id,
+                      ingested_at, reason="unsafe_xml")
+        return
     try:
         # ElementTree never fetches external entities; expat bounds entity expansion.
         root = ET.fromstring(data)

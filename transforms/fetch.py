@@ -22,8 +22,9 @@ Politeness, per host (scheme, name and port):
 - retries with exponential backoff and jitter on 429, 5xx, timeouts and
   network errors, honouring Retry-After (and holding back the whole host for
   it); a Retry-After over `max_retry_after_s` ends the attempt;
-- a timeout per request, a cap on the (decompressed) body, a cap on
-  redirects, content-type checks; gzip, deflate and br bodies.
+- a timeout per request, a cap on the (decompressed) body and on its
+  decompression ratio (`transforms.decompression`), a cap on redirects,
+  content-type checks; gzip, deflate and br bodies.
 
 Safety: only http and https; the addresses a host resolves to are checked
 before connecting, in the resolver that aiohttp connects through, so the
@@ -54,6 +55,8 @@ from typing import (Any, Awaitable, Callable, Dict, Iterable, List, NamedTuple, 
                     Tuple)
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
+
+from transforms.decompression import DEFAULT_MAX_RATIO, decompression_refusal
 
 _log = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ class FetchConfig(NamedTuple):
     max_retry_after_s: float = 120.0
     obey_robots: bool = True
     resolve: Tuple[Tuple[str, str], ...] = ()
+    max_decompression_ratio: float = DEFAULT_MAX_RATIO
 
 
 # ---------------------------------------------------------------- addresses
@@ -716,6 +720,12 @@ class Fetcher:
             size = 0
             async for chunk in response.content.iter_chunked(64 * 1024):
                 size += len(chunk)
+                # aiohttp inflates in bounded steps and counts what came in.
+                bomb = kind != "robots" and decompression_refusal(
+                    response.content.total_raw_bytes, size, config.max_decompression_ratio)
+                if bomb:
+                    encoding = response.headers.get("Content-Encoding")
+                    raise _Failure("decompression_bomb", f"{bomb}, {encoding}", status)
                 if size > limit:
                     if kind == "robots":  # RFC 9309: parse at least the first 500 KiB
                         break

@@ -168,9 +168,9 @@ async def poll_feed(fetcher, source: FeedSource, state: Optional[FeedState],
         return
     try:
         parsed = parse_feed(result.body, result.final_url or source.url, result.content_type)
-    except UnreadableFeed as error:
-        emit(STATE, poll_update("failed", warning=f"unreadable_feed: {error}"[:300]))
-        emit(REJECTS, _feed_reject(source, ctx, "unreadable_feed", str(error)))
+    except UnreadableFeed as error:  # reason unreadable_feed, or unsafe_xml
+        emit(STATE, poll_update("failed", warning=f"{error.reason}: {error}"[:300]))
+        emit(REJECTS, _feed_reject(source, ctx, error.reason, str(error)))
         return
     if parsed.warning:
         _log.warning("feed %s: %s", source.url, parsed.warning)
