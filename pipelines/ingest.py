@@ -24,11 +24,12 @@ import platform
 import sys
 import time
 from importlib import metadata
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
 
 from pipelines.options import (IngestOptions, OptionsError, default_run_id,
                                detection_languages, fetch_config, source_priorities, validate)
@@ -204,15 +205,36 @@ def local_runner(options: PipelineOptions):
     return None
 
 
-def run(argv: Optional[Sequence[str]] = None) -> dict:
-    """Parses options, runs the job to the end and returns its manifest."""
-    options = PipelineOptions(list(argv) if argv is not None else sys.argv[1:])
+def launch(argv: Sequence[str]) -> Tuple[PipelineResult, IngestOptions, str]:
+    """Parses and checks the options, builds the graph and runs it to the end.
+
+    Returns the runner's result, the options and the run id. The job itself
+    commits its files and writes the manifest (the `CommitRun` step), on
+    whichever runner and worker it runs.
+    """
+    options = PipelineOptions(list(argv))
     opts = options.view_as(IngestOptions)
     validate(opts)
     started = time.time()
     run_id = opts.run_id or default_run_id()
-    with beam.Pipeline(runner=local_runner(options), options=options) as p:
-        build(p, opts, run_id, int(started * 1e6))
+    p = beam.Pipeline(runner=local_runner(options), options=options)
+    build(p, opts, run_id, int(started * 1e6))
+    result = p.run()
+    result.wait_until_finish()
+    return result, opts, run_id
+
+
+def run(argv: Optional[Sequence[str]] = None) -> dict:
+    """Runs the job to the end and returns its manifest.
+
+    A runner that did not run the job here (``--dry_run``, a template being
+    staged) leaves no manifest: that is said, and {} returned.
+    """
+    result, opts, run_id = launch(list(argv) if argv is not None else sys.argv[1:])
+    if not FileSystems.exists(manifest_path(opts.output, run_id)):
+        print(f"run {run_id}: {result.state}, and no manifest at "
+              f"{manifest_path(opts.output, run_id)}: the job did not run here")
+        return {}
     manifest = read_manifest(opts.output, run_id)
     print(format_summary(manifest))
     return manifest
