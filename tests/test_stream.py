@@ -1,0 +1,392 @@
+"""Streaming mode: poll schedule, dedup state with expiry, windowed output, end to end.
+
+Runners: `TestStream` tests run on the BundleBasedDirectRunner (the runner
+that executes TestStream with state, timers and late data); the end-to-end
+test runs `newsbeam stream` on the FnApiRunner (what ``--runner
+DirectRunner`` becomes) against a real HTTP server on 127.0.0.1 whose feeds
+gain entries between polls; the Dataflow test only builds the job (dry run).
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+
+from pipelines import cli
+from schemas.records import Article, IndexEntry
+from tests.feed_server import FeedServer, Route
+from transforms import minhash
+from transforms.dates import parse_timestamp
+from transforms.feed_entries import parse_feed
+from transforms.normalize import content_hash, key_text
+from transforms.poll_schedule import FeedSchedule, after_poll, is_due, next_interval
+from transforms.stream_dedup import StreamDeduplicate
+from transforms.stream_write import (WriteStats, WriteWindowed, output_windows, window_label)
+from transforms.accounting import CountOutcomes, article_outcome
+from transforms.urls import canonical_url, url_key
+
+T0 = parse_timestamp("2026-11-30T10:00:00Z") / 1e6
+HOUR, DAY = 3600.0, 86400.0
+_VOCABULARY = [f"word{i}" for i in range(3000)]
+
+
+def _story(seed: int, words: int = 220) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_VOCABULARY) for _ in range(words)) + "."
+
+
+def _edited(text: str, every: int = 40) -> str:
+    return " ".join(w + "x" if i % every == 0 else w for i, w in enumerate(text.split()))
+
+
+def _article(article_id: str, url: str, text: str, at: float, language: str = "en") -> Article:
+    canonical = canonical_url(url)
+    return Article(article_id, url, canonical, url_key(canonical), f"Title {article_id}", text,
+                   None, [], None, None, "Source", [], [], [], language, 0.99, "Latn", None, None,
+                   content_hash(text), article_id, len(text), "feed", "http://feeds/x.xml",
+                   f"entry:{article_id}", "plain_text", "stream-test", int(at * 1e6))
+
+
+def _streaming_pipeline() -> TestPipeline:
+    return TestPipeline(runner=BundleBasedDirectRunner(),
+                        options=PipelineOptions(["--streaming"]))
+
+
+# --------------------------------------------------------- poll schedule
+
+
+def test_feed_declared_interval_is_parsed_from_ttl_and_syndication():
+    def rss(channel_extra: str) -> bytes:
+        return (f"<?xml version='1.0'?><rss version='2.0' "
+                f"xmlns:sy='http://purl.org/rss/1.0/modules/syndication/'><channel><title>t"
+                f"</title>{channel_extra}<item><title>x</title><link>http://e/x</link></item>"
+                f"</channel></rss>").encode()
+    assert parse_feed(rss("<ttl>30</ttl>"), "http://e/").update_interval_s == 1800
+    assert parse_feed(rss("<sy:updatePeriod>hourly</sy:updatePeriod>"
+                          "<sy:updateFrequency>4</sy:updateFrequency>"),
+                      "http://e/").update_interval_s == 900
+    assert parse_feed(rss("<sy:updatePeriod>daily</sy:updatePeriod>"),
+                      "http://e/").update_interval_s == DAY
+    assert parse_feed(rss(""), "http://e/").update_interval_s is None
+    assert parse_feed(rss("<ttl>soon</ttl>"), "http://e/").update_interval_s is None
+
+
+def test_poll_interval_follows_the_feed_backs_off_and_stays_in_bounds():
+    lo, hi = 60.0, 3600.0
+    # A feed that declares nothing starts at the minimum; one that declares
+    # ttl 30 min is polled every 30 min while it brings news.
+    assert next_interval(None, None, "fetched", 3, lo, hi) == lo
+    assert next_interval(None, 1800.0, "fetched", 3, lo, hi) == 1800.0
+    assert next_interval(None, 10.0, "fetched", 3, lo, hi) == lo           # bounded below
+    assert next_interval(None, 7 * DAY, "fetched", 3, lo, hi) == hi       # bounded above
+    # Nothing new: the interval stretches, up to the maximum, and comes back with news.
+    schedule, intervals = None, []
+    for _ in range(12):
+        schedule = after_poll(schedule, None, "not_modified", 0, 0, lo, hi)
+        intervals.append(schedule.interval_s)
+    assert intervals == sorted(intervals) and intervals[0] > lo and intervals[-1] == hi
+    assert after_poll(schedule, None, "fetched", 2, 0, lo, hi).interval_s == lo
+    # The last declaration holds when a poll reads no body.
+    declared = after_poll(None, 600.0, "fetched", 1, 0, lo, hi)
+    assert after_poll(declared, None, "unchanged", 0, 0, lo, hi).interval_s == 900.0
+    assert next_interval(FeedSchedule(lo, 0), None, "failed", 0, lo, hi) == 2 * lo
+    assert is_due(None, 0) and not is_due(FeedSchedule(lo, 100), 99)
+    assert is_due(FeedSchedule(lo, 100), 99, slack_us=5)
+
+
+# ------------------------------------------------ dedup state with expiry
+
+
+def _known(article: Article, kept_id: str = None) -> IndexEntry:
+    text = key_text(article.text)
+    return IndexEntry(article.article_id, kept_id or article.article_id, article.article_id,
+                      article.url_key, article.content_hash, minhash.signature(text),
+                      minhash.ALGORITHM_VERSION, False, 0, None, article.text_length,
+                      "batch-run", article.ingested_at)
+
+
+def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
+    # Only a1, a4 and a5 are long enough to be shingled (near stage); the
+    # others are short texts, matched by URL and content only (fewer timers).
+    story = _story(1)
+
+    def short(seed):
+        return _story(seed, words=8)
+    a1 = _article("a1", "https://news.example/a?utm_source=x", story, T0)
+    a2 = _article("a2", "https://www.news.example/a", short(2), T0 + HOUR)           # same URL
+    a3 = _article("a3", "https://news.example/copy", story, T0 + 2 * HOUR)          # same text
+    a4 = _article("a4", "https://news.example/edited", _edited(story, 60), T0 + 3 * HOUR)  # near
+    # After the 1-day window has expired (the watermark passed it: timers ran).
+    a5 = _article("a5", "https://news.example/a", story, T0 + 3 * DAY)
+    # Expired by its own time although no timer has run yet (the watermark lags).
+    b1 = _article("b1", "https://news.example/b", short(3), T0 + 3 * DAY + HOUR)
+    b2 = _article("b2", "https://news.example/b", short(4), T0 + 5 * DAY)
+    # Index rows of a batch run: one inside the window, one long expired.
+    c0 = _article("c0", "https://news.example/c", short(5), T0 + 5 * DAY - HOUR)
+    c1 = _article("c1", "https://news.example/c", short(6), T0 + 5 * DAY)
+    d0 = _article("d0", "https://news.example/d", short(7), T0 - 9 * DAY)
+    d1 = _article("d1", "https://news.example/d", short(8), T0 + 5 * DAY)
+
+    def at(article):
+        return TimestampedValue(article, article.ingested_at / 1e6)
+
+    events = (TestStream()
+              .add_elements([TimestampedValue(_known(c0), c0.ingested_at / 1e6),
+                             TimestampedValue(_known(d0), d0.ingested_at / 1e6)], tag="known")
+              .advance_watermark_to(T0 - DAY, tag="known")
+              .add_elements([at(a1)], tag="new")
+              .add_elements([at(a2), at(a3), at(a4)], tag="new")   # each meets a1 only
+              .advance_watermark_to(T0 + 2.5 * DAY, tag="new")
+              .advance_watermark_to(T0 + 2.5 * DAY, tag="known")
+              .add_elements([at(a5), at(b1), at(c1), at(d1)], tag="new")
+              .add_elements([at(b2)], tag="new")
+              .advance_watermark_to_infinity(tag="new")
+              .advance_watermark_to_infinity(tag="known"))
+    with _streaming_pipeline() as p:
+        streams = p | events
+        unique, duplicates, entries = streams["new"] | StreamDeduplicate(
+            streams["known"], "stream-test", window_days=1)
+        assert_that(unique | "UniqueIds" >> beam.Map(lambda a: a.article_id),
+                    equal_to(["a1", "a5", "b1", "b2", "d1"]), label="unique")
+        assert_that(duplicates | "Decisions" >> beam.Map(
+            lambda d: (d.doc_id, d.dup_type, d.duplicate_of)),
+            equal_to([("a2", "url", "a1"), ("a3", "exact", "a1"), ("a4", "near", "a1"),
+                      ("c1", "url", "c0")]), label="duplicates")
+        assert_that(entries | "Entries" >> beam.Map(lambda e: (e.article_id, e.kept_id,
+                                                                e.signature is not None)),
+                    equal_to([("a1", "a1", True), ("a2", "a1", False), ("a3", "a1", False),
+                              ("a4", "a1", False), ("a5", "a5", True), ("b1", "b1", False),
+                              ("b2", "b2", False), ("c1", "c0", False), ("d1", "d1", False)]),
+                    label="index")
+
+
+# ------------------------------------------------- windows and late data
+
+
+def test_one_file_per_partition_per_window_and_late_rows_in_a_further_pane(tmp_path):
+    out = tmp_path / "out"
+    minute = 60.0
+    rows = {
+        "en1": _article("en1", "https://e/1", _story(11), T0 + 10),
+        "ar1": _article("ar1", "https://e/2", _story(12), T0 + 20, language="ar"),
+        "en2": _article("en2", "https://e/3", _story(13), T0 + 30),
+        "en3": _article("en3", "https://e/4", _story(14), T0 + minute + 10),
+        "late": _article("late", "https://e/5", _story(15), T0 + 40),
+        "too_late": _article("too_late", "https://e/6", _story(16), T0 + 50),
+    }
+
+    def at(name):
+        return TimestampedValue(rows[name], rows[name].ingested_at / 1e6)
+
+    events = (TestStream()
+              .advance_watermark_to(T0)
+              .add_elements([at("en1"), at("ar1")])
+              .add_elements([at("en2"), at("en3")])
+              .advance_watermark_to(T0 + 2 * minute)      # window 10:00 closes: on time
+              .add_elements([at("late")])                 # 1.5 min late: within lateness
+              .advance_watermark_to(T0 + 30 * minute)     # lateness (10 min) is over
+              .add_elements([at("too_late")])
+              .advance_watermark_to_infinity())
+    with _streaming_pipeline() as p:
+        windowed = p | events | output_windows(window_minutes=1, allowed_lateness_minutes=10)
+        _ = windowed | WriteWindowed("articles", str(out), "stream-test")
+        _ = (windowed | CountOutcomes(article_outcome)
+             | WriteStats(str(out), "stream-test", {"schema_version": "test"}))
+
+    files = sorted(str(f.relative_to(out)) for f in out.rglob("*.parquet") if "_tmp" not in str(f))
+    w0, w1 = window_label(T0), window_label(T0 + minute)
+    assert w0 == "w20261130T100000Z" and ":" not in "".join(files)
+    assert files == [
+        f"articles/dt=2026-11-30/lang=ar/part-stream-test-{w0}-00000.parquet",
+        f"articles/dt=2026-11-30/lang=en/part-stream-test-{w0}-00000.parquet",
+        f"articles/dt=2026-11-30/lang=en/part-stream-test-{w0}-00001.parquet",
+        f"articles/dt=2026-11-30/lang=en/part-stream-test-{w1}-00000.parquet"]
+
+    def ids(name):
+        return sorted(pq.read_table(out / name).column("article_id").to_pylist())
+    assert ids(files[1]) == ["en1", "en2"]
+    assert ids(files[2]) == ["late"]              # the late pane: a further file, same window
+    assert ids(files[3]) == ["en3"]
+    assert pq.read_table(out / files[1]).schema.metadata[b"newsbeam.record"] == b"Article"
+    # Past the allowed lateness the runner drops the row (documented policy).
+    assert "too_late" not in {i for f in files for i in ids(f)}
+    stats = sorted((out / "_runs" / "stream-test").glob("stats-*.json"))
+    assert [s.name for s in stats] == [f"stats-{w0}-00000.json", f"stats-{w0}-00001.json",
+                                       f"stats-{w1}-00000.json"]
+    first = json.loads(stats[0].read_text())
+    assert first["totals"]["articles"] == 3 and first["articles_by_language"] == {"ar": 1, "en": 2}
+    assert first["pane"] == 0 and not first["late"]
+    assert json.loads(stats[1].read_text())["late"] is True
+
+
+# ----------------------------------------------------------- end to end
+
+
+def _rss(items, ttl=None) -> bytes:
+    body = "".join(f"<item><title>{title}</title><link>{link}</link>"
+                   f"<guid isPermaLink='false'>{guid}</guid></item>"
+                   for guid, title, link in items)
+    return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+            f"<title>Live</title>{f'<ttl>{ttl}</ttl>' if ttl else ''}{body}</channel></rss>"
+            ).encode("utf-8")
+
+
+def _page(title: str, seed: int) -> bytes:
+    """An article page whose body no other page shares (article_html's template
+    text would make all of them near duplicates)."""
+    words = _story(seed, words=240).split()
+    paragraphs = "".join(f"<p>{' '.join(words[i:i + 40])}.</p>" for i in range(0, 240, 40))
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}"
+            f"</title></head><body><article><h1>{title}</h1>{paragraphs}</article></body>"
+            f"</html>").encode("utf-8")
+
+
+@pytest.fixture
+def server():
+    srv = FeedServer().start()
+    srv.routes["/robots.txt"] = Route(b"User-agent: *\nAllow: /\n", content_type="text/plain")
+    yield srv
+    srv.stop()
+
+
+def _rows(out: Path, table: str):
+    folder = out / table
+    if not folder.exists():
+        return []
+    rows = []
+    for path in folder.rglob("*.parquet"):
+        for row in pq.read_table(path).to_pylist():
+            row["_file"] = str(path.relative_to(out))
+            rows.append(row)
+    return rows
+
+
+def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
+    # A live feed gains two entries on every poll; a quiet one never changes
+    # (ETag: answered 304) and declares ttl 1 minute, so it is polled less.
+    def live(request):
+        polls = server.hits("/live.xml")
+        return _rss([(f"live-{i}", f"Live story {i}", server.url(f"/live/{i}"))
+                     for i in range(2 * polls)])
+    for i in range(40):
+        server.routes[f"/live/{i}"] = Route(_page(f"Live story {i}", 100 + i))
+    server.routes["/live.xml"] = Route(live, content_type="application/rss+xml")
+    server.routes["/quiet.xml"] = Route(
+        _rss([("quiet-0", "Quiet story", server.url("/quiet/0"))], ttl=1),
+        content_type="application/rss+xml", etag='"q1"')
+    server.routes["/quiet/0"] = Route(_page("The quiet story", 99))
+    feed_list = tmp_path / "feeds.txt"
+    feed_list.write_text(f"{server.url('/live.xml')} | Live | en\n"
+                         f"{server.url('/quiet.xml')} | Quiet | en\n", encoding="utf-8")
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    dump = Path(__file__).resolve().parents[1] / "seeds" / "en-sample-dump.txt"
+    out = tmp_path / "out"
+
+    def drop_file_later():  # a dump arrives while the job runs, written then renamed
+        time.sleep(2.5)
+        (watched / "dump.txt.part").write_bytes(dump.read_bytes())
+        (watched / "dump.txt.part").rename(watched / "dump.txt")
+    dropper = threading.Thread(target=drop_file_later)
+    dropper.start()
+    started = time.time()
+    assert cli.main(["stream", "--feeds", str(feed_list), "--watch", str(watched / "*.txt"),
+                     "--output", str(out), "--run_id", "stream-e2e", "--duration", "6",
+                     "--min_poll_s", "1", "--max_poll_s", "3", "--watch_interval_s", "1",
+                     "--window_minutes", "0.05", "--allow_hosts", "127.0.0.1",
+                     "--min_host_delay_s", "0", "--fetch_timeout_s", "2",
+                     "--retry_backoff_s", "0.05", "--runner", "DirectRunner"]) == 0
+    dropper.join()
+    assert time.time() - started < 120
+
+    live_polls = [e for e in server.log if e.path == "/live.xml"]
+    quiet_polls = [e for e in server.log if e.path == "/quiet.xml"]
+    assert len(live_polls) >= 4                       # polled on the ticks, feed kept growing
+    assert 2 <= len(quiet_polls) < len(live_polls)    # backed off (ttl, then 304s)
+    assert all(e.if_none_match == '"q1"' and e.status == 304 for e in quiet_polls[1:])
+    pages = [e.path for e in server.log if e.path.startswith(("/live/", "/quiet/"))]
+    assert len(pages) == len(set(pages))              # every page fetched once
+
+    articles = _rows(out, "articles")
+    feed_articles = [a for a in articles if a["source_kind"] == "feed"]
+    urls = [a["url"] for a in feed_articles]
+    assert len(urls) == len(set(urls))                # exactly once
+    # Poll n of the live feed shows 2n entries: all of them, once each.
+    expected = {server.url(f"/live/{i}") for i in range(2 * len(live_polls))} | {
+        server.url("/quiet/0")}
+    assert set(urls) == expected
+    assert not [d for d in _rows(out, "duplicates") if d["source_kind"] == "feed"]
+    assert not [r for r in _rows(out, "rejects") if r["source_kind"] == "feed"]
+    dump_articles = [a for a in articles if a["source_kind"] != "feed"]
+    assert dump_articles and {a["source_uri"] for a in dump_articles} == {
+        str(watched / "dump.txt")}                     # the dropped file, read once
+    # Each row sits in the file of the window its ingestion time falls in.
+    for row in articles + _rows(out, "_index"):
+        match = re.search(r"-w(\d{8}T\d{6}Z)-(\d{5})\.parquet$", row["_file"])
+        start = parse_timestamp(
+            f"{match.group(1)[:4]}-{match.group(1)[4:6]}-{match.group(1)[6:8]}T"
+            f"{match.group(1)[9:11]}:{match.group(1)[11:13]}:{match.group(1)[13:15]}Z")
+        ingested = int(row["ingested_at"].timestamp() * 1e6)
+        assert start <= ingested < start + 3_000_000, row["_file"]
+    assert len({a["_file"] for a in feed_articles}) >= 2  # several windows
+    # Stats per window replace the manifest; together they account for every input.
+    stats = [json.loads(p.read_text()) for p in (out / "_runs" / "stream-e2e").glob("*.json")]
+    assert stats and all(s["invariant"]["holds"] for s in stats)
+    assert sum(s["totals"]["articles"] for s in stats) == len(articles)
+    # The index rows are there for batch runs to read.
+    assert len(_rows(out, "_index")) == len(articles) + len(_rows(out, "duplicates"))
+
+
+# ------------------------------------------------------- Dataflow graph
+
+
+def test_the_streaming_graph_builds_for_dataflow(tmp_path, monkeypatch):
+    from pipelines import stream
+    from tests.gcs_emulator import offline_credentials
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(offline_credentials(tmp_path)))
+    feed_list = tmp_path / "feeds.txt"
+    feed_list.write_text("https://news.example/feed.xml\n", encoding="utf-8")
+    result = stream.run([
+        "--runner=DataflowRunner", "--streaming", "--dry_run=True",
+        "--project", "newsbeam-test", "--region", "europe-west1",
+        "--temp_location", "gs://newsbeam-test/tmp", "--output", "gs://newsbeam-test/news",
+        "--feeds", str(feed_list), "--watch", "gs://newsbeam-test/incoming/*",
+        "--duration", "600"])
+    job = result.job
+    assert job.proto.type.name == "JOB_TYPE_STREAMING"
+    transforms = {t.unique_name: t for t in job.proto_pipeline.components.transforms.values()}
+    for name in ("Ticks", "PollFeeds/PollDueFeeds", "WatchFiles/FirstSighting",
+                 "Deduplicate/DedupByUrl", "Deduplicate/DedupByContent",
+                 "Deduplicate/NearBuckets", "Deduplicate/DecideNear",
+                 "WriteArticles/WriteFile", "WriteIndex/WriteFile", "WriteStats/WriteStatsFile"):
+        assert name in transforms, name
+    from apache_beam.portability.api import beam_runner_api_pb2
+    # The keyed state and the expiry timer are declared on the job's ParDos.
+    stateful = {}
+    for name, transform in transforms.items():
+        if transform.spec.urn == "beam:transform:pardo:v1":
+            payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+            if payload.state_specs:
+                stateful[name] = (set(payload.state_specs), set(payload.timer_family_specs))
+
+    def specs(step):
+        (found,) = [v for k, v in stateful.items() if k == step or k.startswith(step + "/")]
+        return found
+    assert specs("Deduplicate/DedupByUrl") == ({"held"}, {"ts-expiry"})
+    assert specs("Deduplicate/NearBuckets") == ({"members"}, {"ts-expiry"})
+    assert specs("PollFeeds/PollDueFeeds") == ({"feeds"}, set())
+    assert specs("WatchFiles/FirstSighting") == ({"seen"}, set())

@@ -1,0 +1,336 @@
+"""Streaming dedup: URL, exact and near duplicates in keyed state that expires.
+
+The same three stages as batch (`transforms.dedup`), each a stateful DoFn in
+the global window, keyed by what it compares:
+
+1. ``DedupByUrl``, keyed by URL key, and 2. ``DedupByContent``, keyed by
+   content hash: the state holds the key's kept article (as a `DedupKey`)
+   and when it expires. An article whose key is held is a duplicate of it
+   (`transforms.dedup.split_group`, the batch decision: what is held ranks
+   first, like an index entry in batch); otherwise it is kept and held.
+3. ``NearBuckets``, keyed by LSH band key: the state holds the signed keys
+   of the bucket. A new article is compared with them
+   (`transforms.dedup.bucket_edges`, as in batch) and ``DecideNear``, keyed
+   by article id, gathers its verified pairs from all its bands and decides
+   with batch's `cluster_near`. An article that matched nothing in a bucket
+   joins it.
+
+Expiry is in event time (the time newsbeam read the article): a key is
+held for ``--dedup_window_days`` after it was last seen (a duplicate keeps
+it alive, as its index row does in batch) and a bucket member for that long
+after it joined. Inside the window an article that comes back is a
+duplicate; after it, it is new again. A watermark timer clears expired
+state, and every decision also checks the expiry itself, so an article
+that arrives before the timer has fired is still judged by its own time.
+
+Entries of batch runs (``_index/``, `transforms.dedup_index.ReadIndex`)
+enter the same state at start, at the event time they were ingested: a
+batch-ingested article is a duplicate when it reappears in the stream. Each
+decided article gives an `IndexEntry`, written under ``_index/`` like
+batch's, so batch runs after the stream see its articles.
+
+Differences from batch, by nature of a stream: the first copy to arrive is
+kept (batch picks the best-ranked copy of a run; a kept row cannot be
+withdrawn later). An article kept by the URL stage and later found an exact
+or near duplicate stays held for its URL, so a third copy with its URL names
+it (a duplicate) as ``duplicate_of``; follow ``duplicate_of`` to the kept
+row. Index rows are loaded as the job starts: an article that arrives
+before its key's index row is loaded is compared without it.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (BagStateSpec, ReadModifyWriteStateSpec,
+                                              TimerSpec, on_timer)
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
+
+from schemas.records import Article, IndexEntry
+from transforms import minhash
+from transforms.counters import StageCounters
+from transforms.dedup import (MAX_BUCKET_COMPARISONS, DedupDecision, DedupKey, bucket_edges,
+                              cluster_near, dedup_key, index_entry, known_key, rank, split_group,
+                              to_duplicate)
+
+KNOWN, NEW = "known", "new"
+DUPLICATES = "duplicates"
+DAY_MICROS = 86_400 * 1_000_000
+# Keyed inputs of the stateful steps: a string key, so its coder is deterministic.
+Keyed = Tuple[str, Any]
+
+
+def _held_key(key: DedupKey) -> DedupKey:
+    """A key as held in state: it ranks first, like an index entry in batch."""
+    return key._replace(known=True, signature=None)
+
+
+class _KeepFirstFn(beam.DoFn):
+    """(URL key or content hash, (kind, payload)) → kept (article, key) or a duplicate.
+
+    ``known`` payloads (index entries) only fill the state; ``new`` ones,
+    (`Article`, `DedupKey`), are kept or go to ``duplicates`` as
+    (article, key, `DedupDecision`).
+    """
+
+    HELD = ReadModifyWriteStateSpec("held", PickleCoder())  # (DedupKey, expires_at µs)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, dup_type: str, window_micros: int):
+        self._dup_type = dup_type
+        self._window = window_micros
+        self._counters = StageCounters("dedup")
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam,
+                held=beam.DoFn.StateParam(HELD), expiry=beam.DoFn.TimerParam(EXPIRY)
+                ) -> Iterable[Any]:
+        _, (kind, payload) = element
+        now = timestamp.micros
+        stored: Optional[Tuple[DedupKey, int]] = held.read()
+        if stored is not None and stored[1] <= now:
+            stored = None
+        until = now + self._window
+        if kind == KNOWN:
+            if stored is None or rank(payload) < rank(stored[0]):
+                stored = (_held_key(payload), max(until, stored[1] if stored else until))
+            else:
+                stored = (stored[0], max(until, stored[1]))
+        else:
+            article, key = payload
+            if stored is None:
+                stored = (_held_key(key), until)
+                yield article, key
+            else:
+                _, decisions = split_group([stored[0], key], self._dup_type)
+                stored = (stored[0], max(until, stored[1]))
+                self._counters.inc(f"dropped:{self._dup_type}")
+                yield beam.pvalue.TaggedOutput(DUPLICATES, (article, key, decisions[0][1]))
+        held.write(stored)
+        expiry.set(Timestamp(micros=stored[1]))
+
+    @on_timer(EXPIRY)
+    def expire(self, fired=beam.DoFn.TimestampParam, held=beam.DoFn.StateParam(HELD)):
+        stored = held.read()
+        if stored is not None and stored[1] <= fired.micros:
+            self._counters.inc("expired")
+            held.clear()
+
+
+class _NearBucketFn(beam.DoFn):
+    """(band key, (kind, signed key)) → (article id, verified pairs) for new keys.
+
+    The bucket holds signed keys, each until it expires, at most
+    `MAX_BUCKET_COMPARISONS` (the best ranked). A new key that matches no
+    member joins the bucket.
+    """
+
+    MEMBERS = ReadModifyWriteStateSpec("members", PickleCoder())  # [(DedupKey, expires_at)]
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, threshold: float, window_micros: int):
+        self._threshold = threshold
+        self._window = window_micros
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam,
+                members=beam.DoFn.StateParam(MEMBERS), expiry=beam.DoFn.TimerParam(EXPIRY)
+                ) -> Iterable[Any]:
+        _, (kind, key) = element
+        now = timestamp.micros
+        alive = [(m, until) for m, until in members.read() or [] if until > now]
+        joins = True
+        if kind == NEW:
+            edges = bucket_edges([m for m, _ in alive] + [key], self._threshold)
+            yield key.article_id, edges
+            joins = not edges
+        if joins and all(m.article_id != key.article_id for m, _ in alive):
+            alive.append((key._replace(known=True), now + self._window))
+        alive = sorted(alive, key=lambda pair: rank(pair[0]))[:MAX_BUCKET_COMPARISONS]
+        members.write(alive)
+        if alive:
+            expiry.set(Timestamp(micros=min(until for _, until in alive)))
+
+    @on_timer(EXPIRY)
+    def expire(self, fired=beam.DoFn.TimestampParam, members=beam.DoFn.StateParam(MEMBERS),
+               expiry=beam.DoFn.TimerParam(EXPIRY)):
+        alive = [(m, until) for m, until in members.read() or [] if until > fired.micros]
+        if not alive:
+            members.clear()
+            return
+        members.write(alive)
+        expiry.set(Timestamp(micros=min(until for _, until in alive)))
+
+
+class _DecideNearFn(beam.DoFn):
+    """(article id, part) → the article kept or a near duplicate, once all parts are in.
+
+    The parts are the article itself and one list of verified pairs per band
+    (`minhash.BANDS`); the decision is batch's `cluster_near` over the pairs.
+    """
+
+    PARTS = BagStateSpec("parts", PickleCoder())
+
+    def __init__(self):
+        self._counters = StageCounters("dedup")
+
+    def process(self, element, parts=beam.DoFn.StateParam(PARTS)) -> Iterable[Any]:
+        article_id, part = element
+        parts.add(part)
+        gathered = list(parts.read())
+        articles = [p[1] for p in gathered if p[0] == "article"]
+        bands = [p[1] for p in gathered if p[0] == "edges"]
+        if not articles or len(bands) < minhash.BANDS:
+            return
+        parts.clear()
+        article, key = articles[0]
+        decisions = dict(cluster_near(edge for edges in bands for edge in edges))
+        decision = decisions.get(article_id)
+        if decision is None:
+            yield article, key
+            return
+        self._counters.inc("dropped:near")
+        yield beam.pvalue.TaggedOutput(DUPLICATES, (article, key, decision))
+
+
+def _new(pair: Tuple[Article, DedupKey], field: str):
+    article, key = pair
+    return getattr(key, field), (NEW, (article, key))
+
+
+def _known(key: DedupKey, field: str):
+    return getattr(key, field), (KNOWN, key)
+
+
+def _known_at_ingestion(entry: IndexEntry):
+    return TimestampedValue(known_key(entry), entry.ingested_at / 1e6)
+
+
+def _new_bands(pair: Tuple[Article, DedupKey]):
+    _, key = pair
+    for band in minhash.band_keys(key.signature):
+        yield band, (NEW, key)
+
+
+def _known_bands(key: DedupKey):
+    for band in minhash.band_keys(key.signature):
+        yield band, (KNOWN, key)
+
+
+def _unique_row(pair, run_id: str):
+    article, key = pair
+    return article, index_entry(key, {}, run_id, article.ingested_at)
+
+
+def _duplicate_row(triple, run_id: str):
+    article, key, decision = triple
+    return (to_duplicate(article, decision),
+            index_entry(key, {article.article_id: decision}, run_id, article.ingested_at))
+
+
+class StreamDeduplicate(beam.PTransform):
+    """Articles (in the global window, at their event time) → unique, duplicates, index.
+
+    Args:
+      known: `IndexEntry` rows of earlier runs (batch or stream), or None.
+      run_id: stamped on the index entries the stream adds.
+      window_days: how long a key is remembered (``--dedup_window_days``).
+      near_threshold: least estimated Jaccard similarity of a near pair.
+      near: whether to run the near-duplicate stage.
+      source_priority: source name to priority (lower is preferred).
+
+    Returns ``(articles, duplicates, index_entries)``, each at the event time
+    of its article.
+    """
+
+    def __init__(self, known=None, run_id: str = "", window_days: float = 30,
+                 near_threshold: float = 0.72, near: bool = True,
+                 source_priority: Optional[dict] = None):
+        super().__init__()
+        self._known = known
+        self._run_id = run_id
+        self._window = int(window_days * DAY_MICROS)
+        self._threshold = near_threshold
+        self._near = near
+        self._priority = dict(source_priority or {})
+
+    def expand(self, articles):
+        keyed = articles | "DedupKeys" >> beam.Map(lambda a, p: (a, dedup_key(a, p)),
+                                                   self._priority)
+        known = None
+        if self._known is not None:
+            known = self._known | "KnownAtIngestionTime" >> beam.Map(_known_at_ingestion)
+
+        with_url = keyed | "HasUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is not None)
+        without_url = keyed | "NoUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is None)
+        by_url = self._stage("Url", "url_key", "url", with_url, known)
+        url_survivors = (by_url.kept, without_url) | "UrlSurvivors" >> beam.Flatten()
+        by_content = self._stage("Content", "content_hash", "exact", url_survivors, known)
+        duplicates = [by_url[DUPLICATES], by_content[DUPLICATES]]
+        kept = by_content.kept
+        if self._near:
+            near = self._near_stage(kept, known)
+            duplicates.append(near[DUPLICATES])
+            kept = near.kept
+
+        unique = kept | "UniqueWithIndexEntry" >> beam.Map(_unique_row, self._run_id)
+        dups = (duplicates
+                | "AllDuplicates" >> beam.Flatten()
+                | "DuplicateWithIndexEntry" >> beam.Map(_duplicate_row, self._run_id))
+        entries = ((unique | "UniqueEntries" >> beam.Map(lambda pair: pair[1]),
+                    dups | "DuplicateEntries" >> beam.Map(lambda pair: pair[1]))
+                   | "IndexEntries" >> beam.Flatten())
+        return (unique | "UniqueArticles" >> beam.Map(lambda pair: pair[0]),
+                dups | "DuplicateRows" >> beam.Map(lambda pair: pair[0]),
+                entries)
+
+    def _stage(self, name: str, field: str, dup_type: str, pairs, known):
+        inputs = [pairs | f"KeyBy{name}" >> beam.Map(_new, field).with_output_types(Keyed)]
+        if known is not None:
+            inputs.append(known
+                          | f"Known{name}Keys" >> beam.Filter(
+                              lambda k, f: getattr(k, f) is not None, field)
+                          | f"KeyKnownBy{name}" >> beam.Map(_known, field).with_output_types(Keyed))
+        return (inputs
+                | f"New{name}AndKnown" >> beam.Flatten()
+                | f"DedupBy{name}" >> beam.ParDo(
+                    _KeepFirstFn(dup_type, self._window)).with_outputs(DUPLICATES, main="kept"))
+
+    def _near_stage(self, pairs, known):
+        signed = pairs | "Signed" >> beam.Filter(lambda pair: pair[1].signature is not None)
+        unsigned = pairs | "Unsigned" >> beam.Filter(lambda pair: pair[1].signature is None)
+        bands = [signed | "NewBands" >> beam.FlatMap(_new_bands).with_output_types(Keyed)]
+        if known is not None:
+            bands.append(known
+                         | "KnownSigned" >> beam.Filter(lambda k: k.signature is not None)
+                         | "KnownBands" >> beam.FlatMap(_known_bands).with_output_types(Keyed))
+        edges = (bands
+                 | "NewAndKnownBands" >> beam.Flatten()
+                 | "NearBuckets" >> beam.ParDo(_NearBucketFn(self._threshold, self._window))
+                 | "EdgesPart" >> beam.Map(lambda kv: (kv[0], ("edges", kv[1])))
+                 .with_output_types(Keyed))
+        articles = signed | "ArticlePart" >> beam.Map(
+            lambda pair: (pair[0].article_id, ("article", pair))).with_output_types(Keyed)
+        decided = ((articles, edges)
+                   | "AllParts" >> beam.Flatten()
+                   | "DecideNear" >> beam.ParDo(_DecideNearFn()).with_outputs(
+                       DUPLICATES, main="kept"))
+        kept = (decided.kept, unsigned) | "NearSurvivors" >> beam.Flatten()
+        return _Stage(kept, decided[DUPLICATES])
+
+
+class _Stage:
+    """The kept output and the ``duplicates`` output of a stage."""
+
+    def __init__(self, kept, duplicates):
+        self.kept = kept
+        self._duplicates = duplicates
+
+    def __getitem__(self, tag: str):
+        if tag != DUPLICATES:
+            raise KeyError(tag)
+        return self._duplicates
+
+
+__all__ = ["StreamDeduplicate", "DedupDecision", "KNOWN", "NEW"]

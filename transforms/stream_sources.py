@@ -1,0 +1,339 @@
+"""Streaming sources: feeds polled on a schedule, folders watched for new dumps.
+
+The batch sources read once; these read on every tick of a `PeriodicImpulse`
+and keep in Beam state what batch keeps between runs. Everything that does
+the reading is batch's own: `transforms.read_feeds.poll_feed` and
+`fetch_pages` on the process's shared, polite fetcher (conditional GET,
+robots.txt, per-host delay and concurrency), and `transforms.read_dumps`'s
+file splitter for dumps.
+
+Feeds (`PollFeedsContinuously`):
+
+1. The feed lists are read and joined with batch's ``_state/feeds.json``
+   once, at start (a bounded side input): a feed batch has polled starts with
+   its ETag, Last-Modified and the entries it has already ingested.
+2. On each tick every host gets its feeds; ``PollDueFeeds``, keyed by host,
+   keeps each feed's `FeedState` and `FeedSchedule` in state and polls the
+   feeds that are due (`transforms.poll_schedule`). An entry is settled when
+   its poll emits it, so a later poll never emits it again.
+3. New entries are grouped by host per tick window and their pages fetched
+   (``FetchPages``), as in batch.
+
+Dumps (`WatchFiles`): each tick matches the globs (`FileSystems.match`, so
+local folders and ``gs://`` buckets alike); ``FirstSighting``, keyed by path,
+lets each path through once; the file is then split as in batch. Put files
+in place whole (write, then rename or upload): a file is read when first seen.
+
+Every output carries the event time of the tick that read it: the time
+newsbeam read it. `MatchContinuously` is not used: on the FnApiRunner it
+ignores its interval (DESIGN, "Beam 2.77 facts").
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms import window
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.utils.timestamp import Timestamp
+
+from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
+from transforms.counters import StageCounters
+from transforms.dump_formats import ReadContext, Skipped
+from transforms.feed_state import merge_states
+from transforms.fetch import host_of, shared_fetcher
+from transforms.poll_schedule import FeedSchedule, after_poll, is_due
+from transforms.read_dumps import DUPLICATES as DUMP_DUPLICATES
+from transforms.read_dumps import _SplitFileFn
+from transforms.read_feeds import (ENTRIES, REJECTS, SKIPPED, STATE, FeedsContext, _Count,
+                                   _load_state, _PairWithStateFn, _ReadFeedListFn,
+                                   fetch_pages, poll_feed)
+
+STAGE = "fetch"
+
+
+class Ticks(NamedTuple):
+    """When a source ticks: from `start` to `stop` (seconds since the epoch), every `interval_s`."""
+    start: float
+    stop: float
+    interval_s: float
+
+
+def impulse(ticks: Ticks) -> PeriodicImpulse:
+    """A `PeriodicImpulse` with an explicit start (its default is fixed at import)."""
+    return PeriodicImpulse(start_timestamp=Timestamp.of(ticks.start),
+                           stop_timestamp=Timestamp.of(ticks.stop),
+                           fire_interval=ticks.interval_s)
+
+
+# ------------------------------------------------------------------ feeds
+
+
+def feeds_by_host(_tick, feeds: List[Tuple[str, Tuple[FeedSource, Optional[FeedState]]]]
+                  ) -> Iterable[Tuple[str, List[Tuple[FeedSource, Optional[FeedState]]]]]:
+    """One element per host per tick: the host's feeds with batch's state of each."""
+    grouped: Dict[str, List] = {}
+    for host, pair in feeds:
+        grouped.setdefault(host, []).append(pair)
+    for host in sorted(grouped):
+        yield host, sorted(grouped[host], key=lambda pair: pair[0].url)
+
+
+class _PollDueFeedsFn(beam.DoFn):
+    """(host, feeds) at a tick → documents, entries, rejects, skips of the feeds due.
+
+    Keyed by host: the state holds, per feed URL, its `FeedState` and
+    `FeedSchedule`. The due feeds of the host are polled concurrently on the
+    shared fetcher (its per-host gate paces them) and the tick waits for them.
+    """
+
+    FEEDS = ReadModifyWriteStateSpec("feeds", PickleCoder())
+
+    def __init__(self, ctx: FeedsContext, min_poll_s: float, max_poll_s: float):
+        self._ctx = ctx
+        self._min_s = min_poll_s
+        self._max_s = max_poll_s
+        self._worker = None
+        self._counters = StageCounters(STAGE)
+
+    def setup(self) -> None:
+        self._worker = shared_fetcher(self._ctx.run_id, self._ctx.fetch)
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam,
+                stored=beam.DoFn.StateParam(FEEDS)) -> Iterable[Any]:
+        _, feeds = element
+        now = timestamp.micros
+        known: Dict[str, Tuple[FeedState, Optional[FeedSchedule]]] = stored.read() or {}
+        due = []
+        for source, initial in feeds:
+            state, schedule = known.get(source.url, (initial or FeedState(url=source.url), None))
+            if is_due(schedule, now, int(self._min_s * 5e5)):
+                due.append((source, state, schedule))
+            else:
+                self._counters.inc("skipped:not_due")
+        if not due:
+            return
+        emitted: List[Tuple[Optional[str], Any]] = []
+        emit = lambda tag, value: emitted.append((tag, value))  # noqa: E731 (list.append is atomic)
+
+        async def poll_all() -> None:
+            await asyncio.gather(*(poll_feed(self._worker.fetcher, source, state, self._ctx, emit)
+                                   for source, state, _ in due))
+
+        self._worker.submit(poll_all()).result()
+        updates: List[FeedStateUpdate] = []
+        new_entries: Dict[str, int] = {}
+        for tag, value in emitted:
+            if isinstance(value, _Count):
+                self._counters.inc(value.name)
+            elif tag == STATE:
+                updates.append(value)
+            elif tag == ENTRIES:
+                # Settled when emitted: the next poll must not emit it again.
+                updates.append(FeedStateUpdate(value.feed_url, "entry", "ingested", now,
+                                               entry_key=value.entry_key))
+                new_entries[value.feed_url] = new_entries.get(value.feed_url, 0) + 1
+                yield beam.pvalue.TaggedOutput(ENTRIES, value)
+            elif tag is None:
+                self._counters.inc("out")
+                new_entries[value.source_uri] = new_entries.get(value.source_uri, 0) + 1
+                yield value
+            else:
+                if isinstance(value, Reject):
+                    self._counters.inc(f"dropped:{value.reason}")
+                elif isinstance(value, Skipped):
+                    self._counters.inc(f"skipped:{value.kind}")
+                yield beam.pvalue.TaggedOutput(tag, value)
+        merged = merge_states({source.url: state for source, state, _ in due}, updates)
+        polls = {u.feed_url: u for u in updates if u.kind == "poll"}
+        for source, _, schedule in due:
+            poll = polls.get(source.url)
+            status = poll.status if poll is not None else "failed"
+            declared = poll.interval_s if poll is not None else None
+            following = after_poll(schedule, declared, status, new_entries.get(source.url, 0),
+                                   now, self._min_s, self._max_s)
+            known[source.url] = (merged[source.url], following)
+            self._counters.inc(f"polled:{status}")
+        stored.write(known)
+
+
+class _FetchPagesNowFn(beam.DoFn):
+    """(host, entries) → documents and rejects, keeping the tick's event time.
+
+    Batch's `fetch_pages` on the shared fetcher; the element waits for its
+    pages, so what it emits carries its own timestamp and window.
+    """
+
+    def __init__(self, ctx: FeedsContext):
+        self._ctx = ctx
+        self._worker = None
+        self._counters = StageCounters(STAGE)
+
+    def setup(self) -> None:
+        self._worker = shared_fetcher(self._ctx.run_id, self._ctx.fetch)
+
+    def process(self, element) -> Iterable[Any]:
+        _, entries = element
+        emitted: List[Tuple[Optional[str], Any]] = []
+        self._worker.submit(fetch_pages(
+            self._worker.fetcher, list(entries), self._ctx,
+            lambda tag, value: emitted.append((tag, value)))).result()
+        for tag, value in emitted:
+            if isinstance(value, _Count):
+                self._counters.inc(value.name)
+            elif tag == STATE:
+                continue  # entries were settled when polled
+            elif isinstance(value, RawDocument):
+                self._counters.inc("out")
+                yield value
+            else:
+                self._counters.inc(f"dropped:{value.reason}")
+                yield beam.pvalue.TaggedOutput(REJECTS, value)
+
+
+class StreamSources(NamedTuple):
+    """What the streaming sources emit, each element at the event time it was read."""
+    documents: Any
+    rejects: Any
+    duplicates: Any
+    skipped: Any
+
+
+class _AtTime(beam.DoFn):
+    """Stamps bounded, start-up records (feed-list rejects) with the job's start."""
+
+    def __init__(self, seconds: float):
+        self._seconds = seconds
+
+    def process(self, element) -> Iterable[Any]:
+        yield window.TimestampedValue(element, self._seconds)
+
+
+class PollFeedsContinuously(beam.PTransform):
+    """Feed lists to documents, polled on each tick of `ticks`.
+
+    Args:
+      feed_lists: feed list files (text or OPML; local or ``gs://``).
+      ctx: run id, start time, output folder (batch's ``_state/`` is read from
+        it), fetcher configuration, document size limit.
+      ticks: the start and interval of the ticks it is applied to (`impulse`);
+        a feed is polled at a tick when it is due.
+      min_poll_s, max_poll_s: bounds of any feed's poll interval.
+    """
+
+    def __init__(self, feed_lists: List[str], ctx: FeedsContext, ticks: Ticks,
+                 min_poll_s: float, max_poll_s: float):
+        super().__init__()
+        self._feed_lists = list(feed_lists)
+        self._ctx = ctx
+        self._ticks = ticks  # the tick PCollection's start and interval
+        self._min_s = min_poll_s
+        self._max_s = max_poll_s
+
+    def expand(self, ticks):
+        ctx = self._ctx
+        pbegin = ticks.pipeline
+        lists = (pbegin
+                 | "FeedLists" >> beam.Create(self._feed_lists)
+                 | "ReadFeedLists" >> beam.ParDo(_ReadFeedListFn(ctx)).with_outputs(
+                     REJECTS, SKIPPED, main="sources"))
+        prior = (pbegin
+                 | "StateFolder" >> beam.Create([ctx.output])
+                 | "LoadFeedState" >> beam.FlatMap(_load_state))
+        feeds = ({"sources": lists.sources | "KeyFeedByUrl" >> beam.Map(lambda s: (s.url, s)),
+                  "state": prior}
+                 | "JoinFeedState" >> beam.CoGroupByKey()
+                 | "PairWithState" >> beam.ParDo(_PairWithStateFn()).with_outputs(
+                     SKIPPED, main="feeds"))
+        polled = (ticks
+                  | "FeedsByHost" >> beam.FlatMap(
+                      feeds_by_host, beam.pvalue.AsList(feeds.feeds)).with_output_types(
+                          Tuple[str, Any])
+                  | "PollDueFeeds" >> beam.ParDo(_PollDueFeedsFn(
+                      ctx, self._min_s, self._max_s)).with_outputs(
+                          ENTRIES, REJECTS, SKIPPED, main="documents"))
+        fetched = (polled[ENTRIES]
+                   | "TickWindows" >> beam.WindowInto(
+                       window.FixedWindows(self._ticks.interval_s),
+                       timestamp_combiner=window.TimestampCombiner.OUTPUT_AT_EARLIEST)
+                   | "KeyEntryByHost" >> beam.Map(lambda e: (host_of(e.link), e)
+                                                  ).with_output_types(Tuple[str, Any])
+                   | "GroupEntriesByHost" >> beam.GroupByKey()
+                   | "FetchPages" >> beam.ParDo(_FetchPagesNowFn(ctx)).with_outputs(
+                       REJECTS, main="documents"))
+        page_documents = fetched.documents | "PagesInGlobalWindow" >> beam.WindowInto(
+            window.GlobalWindows())
+        page_rejects = fetched[REJECTS] | "PageRejectsInGlobalWindow" >> beam.WindowInto(
+            window.GlobalWindows())
+        start = self._ticks.start
+        startup_rejects = lists[REJECTS] | "ListRejectsAtStart" >> beam.ParDo(_AtTime(start))
+        startup_skipped = ((lists[SKIPPED], feeds[SKIPPED])
+                           | "ListSkipped" >> beam.Flatten()
+                           | "ListSkippedAtStart" >> beam.ParDo(_AtTime(start)))
+        return StreamSources(
+            documents=(polled.documents, page_documents) | "FeedDocuments" >> beam.Flatten(),
+            rejects=((startup_rejects, polled[REJECTS], page_rejects)
+                     | "FeedRejects" >> beam.Flatten()),
+            duplicates=None,
+            skipped=(startup_skipped, polled[SKIPPED]) | "FeedSkipped" >> beam.Flatten())
+
+
+# ------------------------------------------------------------------ dumps
+
+
+def match_new_files(_tick, patterns: List[str]) -> Iterable[Tuple[str, None]]:
+    """Every file the patterns match now, keyed by path."""
+    for result in FileSystems.match(list(patterns)):
+        for metadata in result.metadata_list:
+            yield metadata.path, None
+
+
+class _FirstSightingFn(beam.DoFn):
+    """(path, _) → path, the first time the path is seen, never again."""
+
+    SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())
+
+    def __init__(self):
+        self._counters = StageCounters("watch")
+
+    def process(self, element, seen=beam.DoFn.StateParam(SEEN)) -> Iterable[str]:
+        path, _ = element
+        if seen.read():
+            return
+        seen.write(True)
+        self._counters.inc("new_files")
+        yield path
+
+
+class WatchFiles(beam.PTransform):
+    """New files under the `patterns` globs to documents, each file once.
+
+    Args:
+      patterns: file globs (local or ``gs://``), matched on each tick.
+      ctx: run id, start time and the size limit of one document.
+
+    Applied to the tick PCollection (`impulse`).
+    """
+
+    def __init__(self, patterns: List[str], ctx: ReadContext):
+        super().__init__()
+        self._patterns = list(patterns)
+        self._ctx = ctx
+
+    def expand(self, ticks):
+        split = (ticks
+                 | "MatchFiles" >> beam.FlatMap(match_new_files, self._patterns
+                                                ).with_output_types(Tuple[str, Any])
+                 | "FirstSighting" >> beam.ParDo(_FirstSightingFn())
+                 | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_outputs(
+                     REJECTS, DUMP_DUPLICATES, SKIPPED, main="documents"))
+        return StreamSources(split.documents, split[REJECTS], split[DUMP_DUPLICATES],
+                             split[SKIPPED])
+
+
+__all__ = ["PollFeedsContinuously", "WatchFiles", "StreamSources", "Ticks", "impulse",
+           "feeds_by_host", "match_new_files"]
