@@ -14,6 +14,20 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from transforms.write import valid_run_id
 
 
+def switch(value: str) -> bool:
+    """A yes/no option's value: ``--flag`` alone, or ``--flag=true|false`` as
+    Flex Templates and schedulers pass every parameter."""
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
+SWITCH = {"nargs": "?", "const": True, "default": False, "type": switch}
+
+
 class IngestOptions(PipelineOptions):
     """Options of `newsbeam ingest` (see the README for each)."""
 
@@ -30,7 +44,7 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--run_id", default=None,
                             help="The run's id; a rerun of an id replaces its files. "
                                  "Default: the UTC start time, YYYYMMDDTHHMMSSZ.")
-        parser.add_argument("--since_last_run", action="store_true", default=False,
+        parser.add_argument("--since_last_run", **SWITCH,
                             help="Read only the --input files that no earlier successful run "
                                  "into this --output read (new, or changed in size or time), "
                                  "by the cursor in _state/inputs.json.")
@@ -42,7 +56,7 @@ class IngestOptions(PipelineOptions):
                             help="Address-space cap of the extraction process (0: none).")
         parser.add_argument("--min_text_chars", type=int, default=100,
                             help="Articles with a shorter body are rejected as too_short.")
-        parser.add_argument("--precise_extraction", action="store_true", default=False,
+        parser.add_argument("--precise_extraction", **SWITCH,
                             help="Run trafilatura's fallback extractors too (slower).")
         parser.add_argument("--max_decompression_ratio", type=float, default=100.0,
                             help="A gzip/deflate/br body or .gz dump whose output outgrows "
@@ -89,7 +103,7 @@ class IngestOptions(PipelineOptions):
                                  "(0: this run only).")
         parser.add_argument("--near_threshold", type=float, default=0.72,
                             help="Least estimated Jaccard similarity of near-duplicates.")
-        parser.add_argument("--no_near_dedup", action="store_true", default=False,
+        parser.add_argument("--no_near_dedup", **SWITCH,
                             help="Dedup by URL and exact content only.")
         parser.add_argument("--source_priority", action="append", default=None,
                             help="NAME=N: prefer sources with a lower N when choosing the "

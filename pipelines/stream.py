@@ -45,7 +45,8 @@ from transforms.extract import ExtractArticles
 from transforms.language import DetectLanguage
 from transforms.read_feeds import FeedsContext
 from transforms.stream_dedup import StreamDeduplicate
-from transforms.stream_sources import PollFeedsContinuously, Ticks, WatchFiles, impulse
+from transforms.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
+                                      WatchFiles, impulse)
 from transforms.stream_write import WriteStats, WriteWindowed, output_windows
 from transforms.write import valid_run_id
 
@@ -196,6 +197,10 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
     _ = (tuple(counts)
          | "AllCounts" >> beam.Flatten()
          | "WriteStats" >> WriteStats(opts.output, run_id, header))
+    if opts.feeds:
+        _ = (sources[0].state
+             | "WindowFeedState" >> windows()
+             | "CommitFeedState" >> CommitFeedState(opts.output, run_id))
 
 
 def _decompression_limits(opts: IngestOptions) -> tuple:

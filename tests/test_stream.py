@@ -31,6 +31,7 @@ from schemas.records import Article, IndexEntry
 from tests.feed_server import FeedServer, Route
 from transforms import minhash
 from transforms.dates import parse_timestamp
+from transforms.dedup_index import in_window
 from transforms.feed_entries import parse_feed
 from transforms.normalize import content_hash, key_text
 from transforms.poll_schedule import FeedSchedule, after_poll, is_due, next_interval
@@ -347,8 +348,30 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
     stats = [json.loads(p.read_text()) for p in (out / "_runs" / "stream-e2e").glob("*.json")]
     assert stats and all(s["invariant"]["holds"] for s in stats)
     assert sum(s["totals"]["articles"] for s in stats) == len(articles)
-    # The index rows are there for batch runs to read.
+    # The index rows are there for batch runs to read (their reader takes these files).
     assert len(_rows(out, "_index")) == len(articles) + len(_rows(out, "duplicates"))
+    index_files = list((out / "_index").rglob("part-stream-e2e-*.parquet"))
+    assert index_files and all(in_window(str(f), "batch-after-stream", "2000-01-01")
+                               for f in index_files)
+
+    # Batch takes over where the stream stopped: the feed state the stream
+    # merged into _state/ makes it ask the quiet feed conditionally and
+    # fetch only the two entries the live feed gained since.
+    state = json.loads((out / "_state" / "feeds.json").read_text())["feeds"]
+    assert state[server.url("/quiet.xml")]["etag"] == '"q1"'
+    assert len(state[server.url("/live.xml")]["seen"]) == 2 * len(live_polls)
+    before = len(server.log)
+    assert cli.main(["ingest", "--feeds", str(feed_list), "--output", str(out),
+                     "--run_id", "batch-after-stream", "--allow_hosts", "127.0.0.1",
+                     "--min_host_delay_s", "0", "--runner", "DirectRunner"]) == 0
+    after = server.log[before:]
+    assert [(e.status, e.if_none_match) for e in after if e.path == "/quiet.xml"] == [
+        (304, '"q1"')]
+    n = 2 * len(live_polls)
+    assert sorted(e.path for e in after if e.path.startswith("/live/")) == sorted(
+        [f"/live/{n}", f"/live/{n + 1}"])
+    manifest = json.loads((out / "_runs" / "batch-after-stream.json").read_text())
+    assert manifest["totals"]["articles"] == 2 and manifest["totals"]["duplicates"] == 0
 
 
 # ------------------------------------------------------- Dataflow graph

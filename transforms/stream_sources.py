@@ -18,6 +18,10 @@ Feeds (`PollFeedsContinuously`):
    its poll emits it, so a later poll never emits it again.
 3. New entries are grouped by host per tick window and their pages fetched
    (``FetchPages``), as in batch.
+4. The state updates of the polls go out on ``state``; the job merges them
+   into ``_state/feeds.json`` once per output window (`CommitFeedState`), so
+   a batch run after the stream sends the same conditional requests and
+   skips the entries the stream has ingested.
 
 Dumps (`WatchFiles`): each tick matches the globs (`FileSystems.match`, so
 local folders and ``gs://`` buckets alike); ``FirstSighting``, keyed by path,
@@ -44,11 +48,12 @@ from apache_beam.utils.timestamp import Timestamp
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
 from transforms.counters import StageCounters
 from transforms.dump_formats import ReadContext, Skipped
-from transforms.feed_state import merge_states
+from transforms.feed_state import commit_feed_state, merge_states
 from transforms.fetch import host_of, shared_fetcher
 from transforms.poll_schedule import FeedSchedule, after_poll, is_due
 from transforms.read_dumps import DUPLICATES as DUMP_DUPLICATES
 from transforms.read_dumps import _SplitFileFn
+from transforms.stream_write import window_label
 from transforms.read_feeds import (ENTRIES, REJECTS, SKIPPED, STATE, FeedsContext, _Count,
                                    _load_state, _PairWithStateFn, _ReadFeedListFn,
                                    fetch_pages, poll_feed)
@@ -159,6 +164,8 @@ class _PollDueFeedsFn(beam.DoFn):
             known[source.url] = (merged[source.url], following)
             self._counters.inc(f"polled:{status}")
         stored.write(known)
+        for update in updates:  # for _state/feeds.json, so a batch run can take over
+            yield beam.pvalue.TaggedOutput(STATE, update)
 
 
 class _FetchPagesNowFn(beam.DoFn):
@@ -196,11 +203,15 @@ class _FetchPagesNowFn(beam.DoFn):
 
 
 class StreamSources(NamedTuple):
-    """What the streaming sources emit, each element at the event time it was read."""
+    """What the streaming sources emit, each element at the event time it was read.
+
+    ``state``: the feed state updates (`FeedStateUpdate`) of each poll, None for files.
+    """
     documents: Any
     rejects: Any
     duplicates: Any
     skipped: Any
+    state: Any = None
 
 
 class _AtTime(beam.DoFn):
@@ -255,7 +266,7 @@ class PollFeedsContinuously(beam.PTransform):
                           Tuple[str, Any])
                   | "PollDueFeeds" >> beam.ParDo(_PollDueFeedsFn(
                       ctx, self._min_s, self._max_s)).with_outputs(
-                          ENTRIES, REJECTS, SKIPPED, main="documents"))
+                          ENTRIES, REJECTS, SKIPPED, STATE, main="documents"))
         fetched = (polled[ENTRIES]
                    | "TickWindows" >> beam.WindowInto(
                        window.FixedWindows(self._ticks.interval_s),
@@ -279,7 +290,42 @@ class PollFeedsContinuously(beam.PTransform):
             rejects=((startup_rejects, polled[REJECTS], page_rejects)
                      | "FeedRejects" >> beam.Flatten()),
             duplicates=None,
-            skipped=(startup_skipped, polled[SKIPPED]) | "FeedSkipped" >> beam.Flatten())
+            skipped=(startup_skipped, polled[SKIPPED]) | "FeedSkipped" >> beam.Flatten(),
+            state=polled[STATE])
+
+
+class _CommitFeedStateFn(beam.DoFn):
+    """All feed state updates of one window pane → merged into ``_state/feeds.json``."""
+
+    def __init__(self, output: str, run_id: str):
+        self._output = output
+        self._run_id = run_id
+
+    def process(self, updates: List[FeedStateUpdate], win=beam.DoFn.WindowParam,
+                pane=beam.DoFn.PaneInfoParam) -> Iterable[str]:
+        label = f"{self._run_id}-{window_label(float(win.start))}-{pane.index:05d}"
+        committed = commit_feed_state(self._output, label, updates)
+        if committed is not None:
+            yield committed["path"]
+
+
+class CommitFeedState(beam.PTransform):
+    """Windowed `FeedStateUpdate`s → ``_state/feeds.json``, once per window pane.
+
+    Panes of different windows are merged one after the other in practice
+    (a window closes every ``--window_minutes``); two merging at the same
+    moment could lose one's update, which costs a batch run after the stream
+    a refetch, never an article (the dedup index has it).
+    """
+
+    def __init__(self, output: str, run_id: str):
+        super().__init__()
+        self._fn = _CommitFeedStateFn(output, run_id)
+
+    def expand(self, updates):
+        return (updates
+                | "UpdatesOfPane" >> beam.combiners.ToList().without_defaults()
+                | "MergeIntoStateFile" >> beam.ParDo(self._fn))
 
 
 # ------------------------------------------------------------------ dumps
@@ -335,5 +381,5 @@ class WatchFiles(beam.PTransform):
                              split[SKIPPED])
 
 
-__all__ = ["PollFeedsContinuously", "WatchFiles", "StreamSources", "Ticks", "impulse",
+__all__ = ["PollFeedsContinuously", "WatchFiles", "CommitFeedState", "StreamSources", "Ticks", "impulse",
            "feeds_by_host", "match_new_files"]
