@@ -187,7 +187,11 @@ _MARKERS = {
         realizirati informirati definirati kontrolirati zrak zraka kat susjed susjedi sretan
         trebao htio suradnja suradnje suradnju razina razini liječnik ljekarna prijevod
         sudjelovati sudjelovanje kemija uopće stoljeće stoljeća stoljeću nitko svatko
-        članak članka """ + _IJEKAVIAN,
+        članak članka
+        milijun milijuna postotak postotaka postotka ljekarna putovnica utjecaj utjecaja
+        utjecati inozemstvo inozemstva natjecanje natjecanja natjecatelj promatrati tvornica
+        tvornice računalo računala tajnik veleposlanstvo veleposlanik priopćenje priopćio
+        kirurg nogometaš sukladno temeljem nazočni djelatnici uporaba uporabe """ + _IJEKAVIAN,
     "bs": """hiljada hiljadu hiljade hiljadama sedmica sedmice sedmicu historija historije historiji
         historijski historijske porodica porodice porodici porodicu univerzitet univerziteta
         fudbal fudbalski pozorište pozorišta muzika muzike muziku tačno tačka tačke hljeb uslov
@@ -200,14 +204,22 @@ _MARKERS = {
         učešće učestvovati hemija uopšte takođe džamija džamije hadis ahiret dunjaluk sevap
         rahmetli namaz abdest ramazan bajram čaršija avlija okean okeana okeanu muzici
         odbrana odbrane odbranu preduzeće preduzeća preduzetnik kćerka nauka nauke naučni
-        naučnici desilo desila dešava spisak niko svako """ + _IJEKAVIAN,
+        naučnici desilo desila dešava spisak niko svako
+        milion miliona milioni procenat procenata procenta apoteka apoteke pasoš uticaj uticaja
+        uticati utiče inostranstvo inostranstva takmičenje takmičenja takmičar posmatrati
+        fabrika fabrike voz voza računar sekretar saopštenje saopštio hirurg fudbaler
+        vaspitanje zvanični zvaničnik zvaničnici sprovesti sprovodi """ + _IJEKAVIAN,
     "sr": """hiljada hiljadu hiljade sedmica sedmice istorija istorije istoriji istorijski porodica
         porodice porodici univerzitet fudbal pozorište muzika tačno tačka hleb uslov uslovi ko
         šta opština opštine opšti penzija januar januara februar februara mart marta april
         aprila maj maja jun juna jul jula avgust avgusta septembar septembra oktobar oktobra
         novembar novembra decembar decembra ostrvo vazduh sprat komšija kafa evropa evropski
         finansijski organizovati verovatno tokom saradnja saradnje nivo lekar prevod učešće
-        hemija uopšte takođe niko svako """ + _EKAVIAN,
+        hemija uopšte takođe niko svako
+        milion miliona milioni procenat procenata procenta apoteka apoteke pasoš uticaj uticaja
+        uticati utiče inostranstvo inostranstva takmičenje takmičenja takmičar posmatrati
+        fabrika fabrike voz voza računar sekretar saopštenje saopštio hirurg fudbaler
+        vaspitanje zvanični zvaničnik zvaničnici sprovesti sprovodi """ + _EKAVIAN,
     # Nynorsk and Bokmål spell the same everyday words differently (ikkje/ikke,
     # eg/jeg, kva/hva, frå/fra, mykje/mye...); Danish shares most Bokmål forms,
     # so these only ever decide between nb and nn.
