@@ -109,6 +109,29 @@ def test_poll_interval_follows_the_feed_backs_off_and_stays_in_bounds():
     assert is_due(FeedSchedule(lo, 100), 99, slack_us=5)
 
 
+def test_stream_options_are_checked_and_the_stop_time_follows_them(tmp_path):
+    from pipelines.options import IngestOptions, StreamOptions
+    from pipelines.stream import FOREVER, stop_time, tick_interval
+    feed_list = tmp_path / "feeds.txt"
+    feed_list.write_text("https://news.example/feed.xml\n", encoding="utf-8")
+    base = ["stream", "--output", str(tmp_path / "out")]
+    assert cli.main(base) == 2                                           # no source
+    assert cli.main(base + ["--feeds", str(feed_list), "--duration", "5",
+                            "--stop_after", "2026-12-01T00:00:00Z"]) == 2
+    assert cli.main(base + ["--feeds", str(feed_list), "--min_poll_s", "60",
+                            "--max_poll_s", "30"]) == 2
+    assert cli.main(base + ["--watch", "x/*", "--input", "y/*"]) == 2
+    assert cli.main(base + ["--watch", "x/*", "--stop_after", "tomorrow"]) == 2
+    options = PipelineOptions(["--stop_after", "2026-12-01T00:00:00Z", "--min_poll_s", "120",
+                               "--watch_interval_s", "30"])
+    stream = options.view_as(StreamOptions)
+    assert stop_time(stream, T0) == parse_timestamp("2026-12-01T00:00:00Z") / 1e6
+    assert stop_time(PipelineOptions(["--duration", "60"]).view_as(StreamOptions), T0) == T0 + 60
+    assert stop_time(PipelineOptions([]).view_as(StreamOptions), T0) == FOREVER
+    assert tick_interval(stream, True, True) == 30 and tick_interval(stream, True, False) == 120
+    assert options.view_as(IngestOptions).dedup_window_days == 30
+
+
 # ------------------------------------------------ dedup state with expiry
 
 
