@@ -44,6 +44,7 @@ from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
 from transforms.counters import StageCounters
@@ -169,37 +170,59 @@ class _PollDueFeedsFn(beam.DoFn):
 
 
 class _FetchPagesNowFn(beam.DoFn):
-    """(host, entries) → documents and rejects, keeping the tick's event time.
+    """(host, entries) → documents and rejects, at the event time of their tick.
 
-    Batch's `fetch_pages` on the shared fetcher; the element waits for its
-    pages, so what it emits carries its own timestamp and window.
+    Batch's `fetch_pages` on the shared fetcher. Each element's job runs
+    while the next elements are taken (many hosts at once, each host paced by
+    the fetcher); what a finished job emitted goes out with the element's own
+    timestamp and window, in `process` or, for the last ones, `finish_bundle`.
     """
 
     def __init__(self, ctx: FeedsContext):
         self._ctx = ctx
         self._worker = None
+        self._pending: List[Tuple[Any, List, Any, Any]] = []
         self._counters = StageCounters(STAGE)
 
     def setup(self) -> None:
         self._worker = shared_fetcher(self._ctx.run_id, self._ctx.fetch)
 
-    def process(self, element) -> Iterable[Any]:
+    def start_bundle(self) -> None:
+        self._pending = []
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam,
+                win=beam.DoFn.WindowParam) -> Iterable[Any]:
         _, entries = element
         emitted: List[Tuple[Optional[str], Any]] = []
-        self._worker.submit(fetch_pages(
+        job = self._worker.submit(fetch_pages(
             self._worker.fetcher, list(entries), self._ctx,
-            lambda tag, value: emitted.append((tag, value)))).result()
-        for tag, value in emitted:
-            if isinstance(value, _Count):
-                self._counters.inc(value.name)
-            elif tag == STATE:
-                continue  # entries were settled when polled
-            elif isinstance(value, RawDocument):
-                self._counters.inc("out")
-                yield value
-            else:
-                self._counters.inc(f"dropped:{value.reason}")
-                yield beam.pvalue.TaggedOutput(REJECTS, value)
+            lambda tag, value: emitted.append((tag, value))))
+        self._pending.append((job, emitted, timestamp, win))
+        yield from self._finished(wait=False)
+
+    def finish_bundle(self) -> Iterable[Any]:
+        yield from self._finished(wait=True)
+
+    def _finished(self, wait: bool) -> Iterable[Any]:
+        running = []
+        for job, emitted, timestamp, win in self._pending:
+            if not wait and not job.done():
+                running.append((job, emitted, timestamp, win))
+                continue
+            job.result()  # an exception here is a bug, not a bad page: fail the bundle
+            for tag, value in emitted:
+                if isinstance(value, _Count):
+                    self._counters.inc(value.name)
+                elif tag == STATE:
+                    continue  # entries were settled when polled
+                elif isinstance(value, RawDocument):
+                    self._counters.inc("out")
+                    yield WindowedValue(value, timestamp, [win])
+                else:
+                    self._counters.inc(f"dropped:{value.reason}")
+                    yield beam.pvalue.TaggedOutput(REJECTS,
+                                                   WindowedValue(value, timestamp, [win]))
+        self._pending = running
 
 
 class StreamSources(NamedTuple):
