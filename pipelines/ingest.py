@@ -212,7 +212,11 @@ def launch(argv: Sequence[str]) -> Tuple[PipelineResult, IngestOptions, str]:
     commits its files and writes the manifest (the `CommitRun` step), on
     whichever runner and worker it runs.
     """
-    options = PipelineOptions(list(argv))
+    return launch_options(PipelineOptions(list(argv)))
+
+
+def launch_options(options: PipelineOptions) -> Tuple[PipelineResult, IngestOptions, str]:
+    """`launch`, from options already parsed."""
     opts = options.view_as(IngestOptions)
     validate(opts)
     started = time.time()
@@ -228,9 +232,16 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
     """Runs the job to the end and returns its manifest.
 
     A runner that did not run the job here (``--dry_run``, a template being
-    staged) leaves no manifest: that is said, and {} returned.
+    staged) leaves no manifest: that is said, and {} returned. With
+    ``--slice_files``/``--slice_mb`` the job runs once per slice of the input
+    files (`pipelines.slices`).
     """
-    result, opts, run_id = launch(list(argv) if argv is not None else sys.argv[1:])
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    sliced = PipelineOptions(argv).view_as(IngestOptions)
+    if sliced.slice_files or sliced.slice_mb:
+        from pipelines.slices import run_in_slices
+        return run_in_slices(argv)
+    result, opts, run_id = launch(argv)
     if not FileSystems.exists(manifest_path(opts.output, run_id)):
         print(f"run {run_id}: {result.state}, and no manifest at "
               f"{manifest_path(opts.output, run_id)}: the job did not run here")

@@ -48,6 +48,13 @@ class IngestOptions(PipelineOptions):
                             help="Read only the --input files that no earlier successful run "
                                  "into this --output read (new, or changed in size or time), "
                                  "by the cursor in _state/inputs.json.")
+        parser.add_argument("--slice_files", type=int, default=0,
+                            help="Run the job once per slice of at most this many input "
+                                 "files, one slice after the other, dedup carried by the "
+                                 "index (0: one run). Bounds a local run's memory.")
+        parser.add_argument("--slice_mb", type=float, default=0.0,
+                            help="Likewise, slices of at most this many MB of input files "
+                                 "(0: no bound).")
         parser.add_argument("--max_document_mb", type=float, default=20.0,
                             help="Larger documents are rejected as too_large.")
         parser.add_argument("--extract_timeout_s", type=float, default=30.0,
@@ -171,6 +178,8 @@ def validate(opts: IngestOptions) -> None:
     for name in ("max_decompression_ratio", "max_decompressed_mb"):
         if getattr(opts, name) < 0:
             raise OptionsError(f"--{name} must be 0 (no bound) or more")
+    if opts.slice_files < 0 or opts.slice_mb < 0:
+        raise OptionsError("--slice_files and --slice_mb must be 0 (no slices) or more")
     if opts.dedup_window_days < 0:
         raise OptionsError("--dedup_window_days must be 0 or more")
     if not 0 < opts.near_threshold <= 1:
