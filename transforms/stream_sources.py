@@ -12,10 +12,12 @@ Feeds (`PollFeedsContinuously`):
 1. The feed lists are read and joined with batch's ``_state/feeds.json``
    once, at start (a bounded side input): a feed batch has polled starts with
    its ETag, Last-Modified and the entries it has already ingested.
-2. On each tick every host gets its feeds; ``PollDueFeeds``, keyed by host,
-   keeps each feed's `FeedState` and `FeedSchedule` in state and polls the
-   feeds that are due (`transforms.poll_schedule`). An entry is settled when
-   its poll emits it, so a later poll never emits it again.
+2. On each tick the feeds go out in `POLL_SHARDS` groups, by a hash of
+   their host (all feeds of a host in one group, so one worker paces the
+   host); ``PollDueFeeds``, keyed by group, keeps each feed's `FeedState`
+   and `FeedSchedule` in state and polls the feeds that are due
+   (`transforms.poll_schedule`), all at once on the shared fetcher. An entry
+   is settled when its poll emits it, so a later poll never emits it again.
 3. New entries are grouped by host per tick window and their pages fetched
    (``FetchPages``), as in batch.
 4. The state updates of the polls go out on ``state``; the job merges them
@@ -38,6 +40,7 @@ import asyncio
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
+import xxhash
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import window
@@ -79,22 +82,32 @@ def impulse(ticks: Ticks) -> PeriodicImpulse:
 # ------------------------------------------------------------------ feeds
 
 
-def feeds_by_host(_tick, feeds: List[Tuple[str, Tuple[FeedSource, Optional[FeedState]]]]
-                  ) -> Iterable[Tuple[str, List[Tuple[FeedSource, Optional[FeedState]]]]]:
-    """One element per host per tick: the host's feeds with batch's state of each."""
+# Groups of feeds polled together: the parallelism of polling across workers.
+POLL_SHARDS = 64
+
+
+def poll_shard(host: str, shards: int = POLL_SHARDS) -> str:
+    """The group of a host's feeds: stable across runs and processes."""
+    return f"{xxhash.xxh3_64_intdigest(host.encode('utf-8')) % shards:03d}"
+
+
+def feeds_by_shard(_tick, feeds: List[Tuple[str, Tuple[FeedSource, Optional[FeedState]]]]
+                   ) -> Iterable[Tuple[str, List[Tuple[FeedSource, Optional[FeedState]]]]]:
+    """One element per group per tick: its feeds, with batch's state of each."""
     grouped: Dict[str, List] = {}
     for host, pair in feeds:
-        grouped.setdefault(host, []).append(pair)
-    for host in sorted(grouped):
-        yield host, sorted(grouped[host], key=lambda pair: pair[0].url)
+        grouped.setdefault(poll_shard(host), []).append(pair)
+    for shard in sorted(grouped):
+        yield shard, sorted(grouped[shard], key=lambda pair: pair[0].url)
 
 
 class _PollDueFeedsFn(beam.DoFn):
-    """(host, feeds) at a tick → documents, entries, rejects, skips of the feeds due.
+    """(group, feeds) at a tick → documents, entries, rejects, skips of the feeds due.
 
-    Keyed by host: the state holds, per feed URL, its `FeedState` and
-    `FeedSchedule`. The due feeds of the host are polled concurrently on the
-    shared fetcher (its per-host gate paces them) and the tick waits for them.
+    Keyed by group of hosts: the state holds, per feed URL, its `FeedState`
+    and `FeedSchedule`. The due feeds of the group are polled concurrently on
+    the shared fetcher (its per-host gates pace each host) and the tick waits
+    for them: the state is written once their outcome is known.
     """
 
     FEEDS = ReadModifyWriteStateSpec("feeds", PickleCoder())
@@ -284,8 +297,8 @@ class PollFeedsContinuously(beam.PTransform):
                  | "PairWithState" >> beam.ParDo(_PairWithStateFn()).with_outputs(
                      SKIPPED, main="feeds"))
         polled = (ticks
-                  | "FeedsByHost" >> beam.FlatMap(
-                      feeds_by_host, beam.pvalue.AsList(feeds.feeds)).with_output_types(
+                  | "FeedsByShard" >> beam.FlatMap(
+                      feeds_by_shard, beam.pvalue.AsList(feeds.feeds)).with_output_types(
                           Tuple[str, Any])
                   | "PollDueFeeds" >> beam.ParDo(_PollDueFeedsFn(
                       ctx, self._min_s, self._max_s)).with_outputs(
@@ -405,4 +418,4 @@ class WatchFiles(beam.PTransform):
 
 
 __all__ = ["PollFeedsContinuously", "WatchFiles", "CommitFeedState", "StreamSources", "Ticks", "impulse",
-           "feeds_by_host", "match_new_files"]
+           "feeds_by_shard", "poll_shard", "match_new_files"]
