@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import apache_beam as beam
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions

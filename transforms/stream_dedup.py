@@ -39,7 +39,7 @@ before its key's index row is loaded is compared without it.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Iterable, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
