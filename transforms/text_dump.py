@@ -35,6 +35,7 @@ from transforms.normalize import key_text
 TITLE_MAX_CHARS = 120
 TITLE_LINE_MAX_CHARS = 150
 BOILERPLATE_LINE_MAX_CHARS = 300
+_TAG_EDGES = re.compile(r"^[\s.]+|[\s.]+$")
 _BULLETS = "•·▪●◦‣-*–"
 _SENTENCE_END = re.compile(r"(?<=[.!?؟。！？])[\"'”»)]*\s+")
 _CLAUSE_BOUNDARY = re.compile(r"[,،;؛:]")
@@ -244,4 +245,5 @@ def split_tags(value: str) -> List[str]:
     if not value:
         return []
     parts = _TAG_SEPARATORS.split(value) if _TAG_SEPARATORS.search(value) else value.split()
-    return [p.strip(" .") for p in parts if p.strip(" .")]
+    tags = (_TAG_EDGES.sub("", p) for p in parts)  # white space of any kind, and dots
+    return [tag for tag in tags if tag]

@@ -15,6 +15,7 @@ _TRACKING_PARAMS = re.compile(
     r"igshid|_ga|_gl|ref|ref_src|ref_url|cmpid|ocid|ito|smid|sr_share|"
     r"at_medium|at_campaign|amp|outputtype|output)$", re.IGNORECASE)
 _HOST_PREFIXES = ("www.", "m.", "amp.", "mobile.")
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f]")
 _AMP_PATH = re.compile(r"(/amp/?$|\.amp$|/amp(?=/)|\.amp(?=\.html?$))", re.IGNORECASE)
 
 
@@ -36,7 +37,10 @@ def canonical_url(url: Optional[str]) -> Optional[str]:
         host = f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not _TRACKING_PARAMS.match(k)]
-    path = re.sub(r"/{2,}", "/", parts.path or "/")
+    # White space and control characters are escaped: a canonical URL holds none,
+    # and one left at the end would be stripped from the next reading (not idempotent).
+    path = _UNSAFE_IN_PATH.sub(lambda m: f"%{ord(m.group()):02X}",
+                               re.sub(r"/{2,}", "/", parts.path or "/"))
     return urlunsplit((scheme, host, path, urlencode(sorted(query)), ""))
 
 
