@@ -35,8 +35,11 @@ test-corpora: $(STAMP)
 		"feedparser==$$version" -d tests/.cache || \
 	echo "feedparser $$version sdist not downloaded: its corpus tests will skip"
 
+# The suite of issue 10 (W1 HTML, W2 text dumps, W3 feeds, W4 dedup) against
+# the bare trafilatura loop and datatrove; SCALE=small for a quick pass.
+SCALE ?= full
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/suite.py --scale $(SCALE)
 
 bench-feeds: $(STAMP)
 	$(BIN)/python benchmarks/bench_feeds.py
