@@ -155,7 +155,8 @@ def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
     a4 = _article("a4", "https://news.example/edited", _edited(story, 60), T0 + 3 * HOUR)  # near
     # After the 1-day window has expired (the watermark passed it: timers ran).
     a5 = _article("a5", "https://news.example/a", story, T0 + 3 * DAY)
-    # Expired by its own time although no timer has run yet (the watermark lags).
+    # b2 comes almost two days after b1: new, whether or not b1's expiry timer
+    # has run by then (the decision checks the expiry itself).
     b1 = _article("b1", "https://news.example/b", short(3), T0 + 3 * DAY + HOUR)
     b2 = _article("b2", "https://news.example/b", short(4), T0 + 5 * DAY)
     # Index rows of a batch run: one inside the window, one long expired.
@@ -171,12 +172,17 @@ def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
               .add_elements([TimestampedValue(_known(c0), c0.ingested_at / 1e6),
                              TimestampedValue(_known(d0), d0.ingested_at / 1e6)], tag="known")
               .advance_watermark_to(T0 - DAY, tag="known")
-              .add_elements([at(a1)], tag="new")
-              .add_elements([at(a2), at(a3), at(a4)], tag="new")   # each meets a1 only
+              # In one bundle and out of order: decided in event-time order, so
+              # the earliest copy (a1) is kept whatever order they come in.
+              .add_elements([at(a4), at(a3), at(a2), at(a1)], tag="new")
               .advance_watermark_to(T0 + 2.5 * DAY, tag="new")
               .advance_watermark_to(T0 + 2.5 * DAY, tag="known")
               .add_elements([at(a5), at(b1), at(c1), at(d1)], tag="new")
               .add_elements([at(b2)], tag="new")
+              # A finite watermark first: this runner lets the watermark reach
+              # infinity downstream before the outputs of timers fired by it.
+              .advance_watermark_to(T0 + 6 * DAY, tag="new")
+              .advance_watermark_to(T0 + 6 * DAY, tag="known")
               .advance_watermark_to_infinity(tag="new")
               .advance_watermark_to_infinity(tag="known"))
     with _streaming_pipeline() as p:
@@ -325,6 +331,14 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
     watched.mkdir()
     dump = Path(__file__).resolve().parents[1] / "seeds" / "en-sample-dump.txt"
     out = tmp_path / "out"
+    # A batch run has ingested the same dump before the stream starts.
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "dump.txt").write_bytes(dump.read_bytes())
+    assert cli.main(["ingest", "--input", str(earlier / "dump.txt"), "--output", str(out),
+                     "--run_id", "batch-before", "--runner", "DirectRunner"]) == 0
+    batch_ids = {a["article_id"] for a in _rows(out, "articles")}
+    assert batch_ids
 
     def drop_file_later():  # a dump arrives while the job runs, written then renamed
         time.sleep(2.5)
@@ -350,7 +364,9 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
     pages = [e.path for e in server.log if e.path.startswith(("/live/", "/quiet/"))]
     assert len(pages) == len(set(pages))              # every page fetched once
 
-    articles = _rows(out, "articles")
+    def streamed(table):
+        return [row for row in _rows(out, table) if row["run_id"] == "stream-e2e"]
+    articles = streamed("articles")
     feed_articles = [a for a in articles if a["source_kind"] == "feed"]
     urls = [a["url"] for a in feed_articles]
     assert len(urls) == len(set(urls))                # exactly once
@@ -358,13 +374,17 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
     expected = {server.url(f"/live/{i}") for i in range(2 * len(live_polls))} | {
         server.url("/quiet/0")}
     assert set(urls) == expected
-    assert not [d for d in _rows(out, "duplicates") if d["source_kind"] == "feed"]
-    assert not [r for r in _rows(out, "rejects") if r["source_kind"] == "feed"]
-    dump_articles = [a for a in articles if a["source_kind"] != "feed"]
-    assert dump_articles and {a["source_uri"] for a in dump_articles} == {
-        str(watched / "dump.txt")}                     # the dropped file, read once
+    duplicates = streamed("duplicates")
+    assert not [d for d in duplicates if d["source_kind"] == "feed"]
+    assert not [r for r in streamed("rejects") if r["source_kind"] == "feed"]
+    # The dropped file was read once, and every article in it is a duplicate
+    # of what the batch run had ingested: the stream started from its _index/.
+    assert not [a for a in articles if a["source_kind"] != "feed"]
+    dump_duplicates = [d for d in duplicates if d["source_uri"] == str(watched / "dump.txt")]
+    assert len(dump_duplicates) == len(batch_ids)
+    assert {d["duplicate_of"] for d in dump_duplicates} == batch_ids
     # Each row sits in the file of the window its ingestion time falls in.
-    for row in articles + _rows(out, "_index"):
+    for row in articles + duplicates + streamed("_index"):
         match = re.search(r"-w(\d{8}T\d{6}Z)-(\d{5})\.parquet$", row["_file"])
         start = parse_timestamp(
             f"{match.group(1)[:4]}-{match.group(1)[4:6]}-{match.group(1)[6:8]}T"
@@ -376,8 +396,9 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
     stats = [json.loads(p.read_text()) for p in (out / "_runs" / "stream-e2e").glob("*.json")]
     assert stats and all(s["invariant"]["holds"] for s in stats)
     assert sum(s["totals"]["articles"] for s in stats) == len(articles)
+    assert sum(s["totals"]["duplicates"] for s in stats) == len(duplicates)
     # The index rows are there for batch runs to read (their reader takes these files).
-    assert len(_rows(out, "_index")) == len(articles) + len(_rows(out, "duplicates"))
+    assert len(streamed("_index")) == len(articles) + len(duplicates)
     index_files = list((out / "_index").rglob("part-stream-e2e-*.parquet"))
     assert index_files and all(in_window(str(f), "batch-after-stream", "2000-01-01")
                                for f in index_files)
@@ -437,7 +458,9 @@ def test_the_streaming_graph_builds_for_dataflow(tmp_path, monkeypatch):
     def specs(step):
         (found,) = [v for k, v in stateful.items() if k == step or k.startswith(step + "/")]
         return found
-    assert specs("Deduplicate/DedupByUrl") == ({"held"}, {"ts-expiry"})
-    assert specs("Deduplicate/NearBuckets") == ({"members"}, {"ts-expiry"})
+    assert specs("Deduplicate/DedupByUrl") == ({"held", "waiting", "flush_at"},
+                                               {"ts-expiry", "ts-flush"})
+    assert specs("Deduplicate/NearBuckets") == ({"members", "waiting", "flush_at"},
+                                                {"ts-expiry", "ts-flush"})
     assert specs("PollFeeds/PollDueFeeds") == ({"feeds"}, set())
     assert specs("WatchFiles/FirstSighting") == ({"seen"}, set())

@@ -15,7 +15,16 @@ the global window, keyed by what it compares:
    with batch's `cluster_near`. An article that matched nothing in a bucket
    joins it.
 
-Expiry is in event time (the time newsbeam read the article): a key is
+Order: a new article waits in its key's state until the watermark passes
+its event time (the time newsbeam read it); then the waiting articles are
+decided in event-time order, ties by batch's `rank`. So the earliest copy is
+kept whatever order the runner delivers them in, and every index row
+(which has an older event time) is in the state before any article it may
+match: the decisions do not depend on bundles or on the start-up race of
+the index. The cost is latency: a decision waits for the watermark, which
+follows the ticks.
+
+Expiry is in event time too: a key is
 held for ``--dedup_window_days`` after it was last seen (a duplicate keeps
 it alive, as its index row does in batch) and a bucket member for that long
 after it joined. Inside the window an article that comes back is a
@@ -24,22 +33,21 @@ state, and every decision also checks the expiry itself, so an article
 that arrives before the timer has fired is still judged by its own time.
 
 Entries of batch runs (``_index/``, `transforms.dedup_index.ReadIndex`)
-enter the same state at start, at the event time they were ingested: a
-batch-ingested article is a duplicate when it reappears in the stream. Each
+enter the same state at start, at once and at the event time they were
+ingested: a batch-ingested article is a duplicate when it reappears in the
+stream. Each
 decided article gives an `IndexEntry`, written under ``_index/`` like
 batch's, so batch runs after the stream see its articles.
 
-Differences from batch, by nature of a stream: the first copy to arrive is
-kept (batch picks the best-ranked copy of a run; a kept row cannot be
-withdrawn later). An article kept by the URL stage and later found an exact
-or near duplicate stays held for its URL, so a third copy with its URL names
-it (a duplicate) as ``duplicate_of``; follow ``duplicate_of`` to the kept
-row. Index rows are loaded as the job starts: an article that arrives
-before its key's index row is loaded is compared without it.
+Differences from batch, by nature of a stream: the earliest copy is kept
+(batch picks the best-ranked copy of a run; a kept row cannot be withdrawn
+later). An article kept by the URL stage and later found an exact or near
+duplicate stays held for its URL, so a later copy with its URL names it (a
+duplicate) as ``duplicate_of``; follow ``duplicate_of`` to the kept row.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -68,46 +76,95 @@ def _held_key(key: DedupKey) -> DedupKey:
     return key._replace(known=True, signature=None)
 
 
+def _at(value, micros: int) -> TimestampedValue:
+    return TimestampedValue(value, Timestamp(micros=micros))
+
+
+def wait_for(micros: int, flush_at, flush) -> None:
+    """Sets the flush timer to `micros` unless it is already set earlier."""
+    current = flush_at.read()
+    if current is None or micros < current:
+        flush_at.write(micros)
+        flush.set(Timestamp(micros=micros))
+
+
+def take_ready(waiting, flush_at, flush, fired: int, order) -> List[Tuple[int, Any]]:
+    """The waiting (event time, payload) items the watermark has passed, in
+    event-time order (ties by `order`); the others wait for the next timer."""
+    items = list(waiting.read())
+    ready = sorted((item for item in items if item[0] <= fired),
+                   key=lambda item: (item[0], order(item[1])))
+    rest = [item for item in items if item[0] > fired]
+    waiting.clear()
+    flush_at.clear()
+    for item in rest:
+        waiting.add(item)
+    if rest:
+        wait_for(min(item[0] for item in rest), flush_at, flush)
+    return ready
+
+
 class _KeepFirstFn(beam.DoFn):
     """(URL key or content hash, (kind, payload)) → kept (article, key) or a duplicate.
 
-    ``known`` payloads (index entries) only fill the state; ``new`` ones,
-    (`Article`, `DedupKey`), are kept or go to ``duplicates`` as
-    (article, key, `DedupDecision`).
+    ``known`` payloads (index entries) fill the state at once; ``new`` ones,
+    (`Article`, `DedupKey`), wait until the watermark passes their event time
+    and are then decided in event-time order: kept, or sent to ``duplicates``
+    as (article, key, `DedupDecision`).
     """
 
     HELD = ReadModifyWriteStateSpec("held", PickleCoder())  # (DedupKey, expires_at µs)
+    WAITING = BagStateSpec("waiting", PickleCoder())  # (event time µs, (article, key))
+    FLUSH_AT = ReadModifyWriteStateSpec("flush_at", PickleCoder())
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
 
     def __init__(self, dup_type: str, window_micros: int):
         self._dup_type = dup_type
         self._window = window_micros
         self._counters = StageCounters("dedup")
 
+    def _alive(self, stored, now: int):
+        return None if stored is None or stored[1] <= now else stored
+
     def process(self, element, timestamp=beam.DoFn.TimestampParam,
-                held=beam.DoFn.StateParam(HELD), expiry=beam.DoFn.TimerParam(EXPIRY)
-                ) -> Iterable[Any]:
+                held=beam.DoFn.StateParam(HELD), waiting=beam.DoFn.StateParam(WAITING),
+                flush_at=beam.DoFn.StateParam(FLUSH_AT), expiry=beam.DoFn.TimerParam(EXPIRY),
+                flush=beam.DoFn.TimerParam(FLUSH)) -> Iterable[Any]:
         _, (kind, payload) = element
         now = timestamp.micros
-        stored: Optional[Tuple[DedupKey, int]] = held.read()
-        if stored is not None and stored[1] <= now:
-            stored = None
+        if kind == NEW:
+            waiting.add((now, payload))
+            wait_for(now, flush_at, flush)
+            return
+        stored = self._alive(held.read(), now)
         until = now + self._window
-        if kind == KNOWN:
-            if stored is None or rank(payload) < rank(stored[0]):
-                stored = (_held_key(payload), max(until, stored[1] if stored else until))
-            else:
-                stored = (stored[0], max(until, stored[1]))
+        if stored is None or rank(payload) < rank(stored[0]):
+            stored = (_held_key(payload), max(until, stored[1] if stored else until))
         else:
-            article, key = payload
+            stored = (stored[0], max(until, stored[1]))
+        held.write(stored)
+        expiry.set(Timestamp(micros=stored[1]))
+
+    @on_timer(FLUSH)
+    def decide(self, fired=beam.DoFn.TimestampParam, held=beam.DoFn.StateParam(HELD),
+               waiting=beam.DoFn.StateParam(WAITING), flush_at=beam.DoFn.StateParam(FLUSH_AT),
+               expiry=beam.DoFn.TimerParam(EXPIRY), flush=beam.DoFn.TimerParam(FLUSH)):
+        ready = take_ready(waiting, flush_at, flush, fired.micros, lambda pair: rank(pair[1]))
+        if not ready:
+            return
+        stored = held.read()
+        for now, (article, key) in ready:
+            stored = self._alive(stored, now)
+            until = now + self._window
             if stored is None:
                 stored = (_held_key(key), until)
-                yield article, key
-            else:
-                _, decisions = split_group([stored[0], key], self._dup_type)
-                stored = (stored[0], max(until, stored[1]))
-                self._counters.inc(f"dropped:{self._dup_type}")
-                yield beam.pvalue.TaggedOutput(DUPLICATES, (article, key, decisions[0][1]))
+                yield _at((article, key), now)
+                continue
+            _, decisions = split_group([stored[0], key], self._dup_type)
+            stored = (stored[0], max(until, stored[1]))
+            self._counters.inc(f"dropped:{self._dup_type}")
+            yield beam.pvalue.TaggedOutput(DUPLICATES, _at((article, key, decisions[0][1]), now))
         held.write(stored)
         expiry.set(Timestamp(micros=stored[1]))
 
@@ -123,34 +180,57 @@ class _NearBucketFn(beam.DoFn):
     """(band key, (kind, signed key)) → (article id, verified pairs) for new keys.
 
     The bucket holds signed keys, each until it expires, at most
-    `MAX_BUCKET_COMPARISONS` (the best ranked). A new key that matches no
-    member joins the bucket.
+    `MAX_BUCKET_COMPARISONS` (the best ranked). Known keys join at once; new
+    keys wait for the watermark, are compared in event-time order, and join
+    the bucket when they match no member.
     """
 
     MEMBERS = ReadModifyWriteStateSpec("members", PickleCoder())  # [(DedupKey, expires_at)]
+    WAITING = BagStateSpec("waiting", PickleCoder())  # (event time µs, DedupKey)
+    FLUSH_AT = ReadModifyWriteStateSpec("flush_at", PickleCoder())
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
 
     def __init__(self, threshold: float, window_micros: int):
         self._threshold = threshold
         self._window = window_micros
 
-    def process(self, element, timestamp=beam.DoFn.TimestampParam,
-                members=beam.DoFn.StateParam(MEMBERS), expiry=beam.DoFn.TimerParam(EXPIRY)
-                ) -> Iterable[Any]:
-        _, (kind, key) = element
-        now = timestamp.micros
-        alive = [(m, until) for m, until in members.read() or [] if until > now]
-        joins = True
-        if kind == NEW:
-            edges = bucket_edges([m for m, _ in alive] + [key], self._threshold)
-            yield key.article_id, edges
-            joins = not edges
-        if joins and all(m.article_id != key.article_id for m, _ in alive):
-            alive.append((key._replace(known=True), now + self._window))
+    def _keep(self, alive, members, expiry) -> None:
         alive = sorted(alive, key=lambda pair: rank(pair[0]))[:MAX_BUCKET_COMPARISONS]
         members.write(alive)
         if alive:
             expiry.set(Timestamp(micros=min(until for _, until in alive)))
+
+    def process(self, element, timestamp=beam.DoFn.TimestampParam,
+                members=beam.DoFn.StateParam(MEMBERS), waiting=beam.DoFn.StateParam(WAITING),
+                flush_at=beam.DoFn.StateParam(FLUSH_AT), expiry=beam.DoFn.TimerParam(EXPIRY),
+                flush=beam.DoFn.TimerParam(FLUSH)) -> Iterable[Any]:
+        _, (kind, key) = element
+        now = timestamp.micros
+        if kind == NEW:
+            waiting.add((now, key))
+            wait_for(now, flush_at, flush)
+            return
+        alive = [(m, until) for m, until in members.read() or [] if until > now]
+        if all(m.article_id != key.article_id for m, _ in alive):
+            alive.append((key, now + self._window))
+        self._keep(alive, members, expiry)
+
+    @on_timer(FLUSH)
+    def compare(self, fired=beam.DoFn.TimestampParam, members=beam.DoFn.StateParam(MEMBERS),
+                waiting=beam.DoFn.StateParam(WAITING), flush_at=beam.DoFn.StateParam(FLUSH_AT),
+                expiry=beam.DoFn.TimerParam(EXPIRY), flush=beam.DoFn.TimerParam(FLUSH)):
+        ready = take_ready(waiting, flush_at, flush, fired.micros, rank)
+        if not ready:
+            return
+        alive = list(members.read() or [])
+        for now, key in ready:
+            alive = [(m, until) for m, until in alive if until > now]
+            edges = bucket_edges([m for m, _ in alive] + [key], self._threshold)
+            yield _at((key.article_id, edges), now)
+            if not edges and all(m.article_id != key.article_id for m, _ in alive):
+                alive.append((key._replace(known=True), now + self._window))
+        self._keep(alive, members, expiry)
 
     @on_timer(EXPIRY)
     def expire(self, fired=beam.DoFn.TimestampParam, members=beam.DoFn.StateParam(MEMBERS),
