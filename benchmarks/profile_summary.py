@@ -36,7 +36,7 @@ COMPONENTS = (
     ("transforms/minhash", "dedup: MinHash"), ("transforms/dedup", "dedup: grouping"),
     ("transforms/normalize", "key text"), ("transforms/language", "language: newsbeam"),
     ("transforms/enrich", "keywords/tags: newsbeam"), ("transforms/text_dump", "dump cleaner"),
-    ("transforms/", "newsbeam other"), ("pipelines/", "newsbeam other"),
+    ("/transforms/", "newsbeam other"), ("/pipelines/", "newsbeam other"),
     ("importlib", "imports"), ("<frozen", "imports"),
 )
 
@@ -80,7 +80,9 @@ def summarise(path: str, top: int) -> str:
             own[f"{func} ({_short(file)})"] += count
             seen = set()
             for func, file in frames:
-                if ("transforms/" in file or "pipelines/" in file) and (func, file) not in seen:
+                ours = ("transforms/" in file or "pipelines/" in file) and \
+                    "site-packages" not in file
+                if ours and (func, file) not in seen:
                     seen.add((func, file))
                     inside[f"{func} ({_short(file)})"] += count
     if not total:

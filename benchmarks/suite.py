@@ -267,7 +267,9 @@ def table(result: dict) -> str:
                      ratio(nb["docs_per_s"], bare["docs_per_s"]), nb["peak_mb"],
                      bare["peak_mb"], nb["docs_per_cpu_s"], bare["docs_per_cpu_s"]))
         if dt:
-            rows.append(("", nb["docs_per_s"], "datatrove 0.10.1", dt["docs_per_s"],
+            rows.append((f"  (datatrove wrote {dt.get('rows_written')} rows, newsbeam "
+                         f"{nb['totals'].get('articles')})", nb["docs_per_s"], "datatrove 0.10.1",
+                         dt["docs_per_s"],
                          ratio(nb["docs_per_s"], dt["docs_per_s"]), nb["peak_mb"],
                          dt["peak_mb"], nb["docs_per_cpu_s"], dt["docs_per_cpu_s"]))
         if "newsbeam_1" in w1:
