@@ -131,6 +131,21 @@ def test_stream_options_are_checked_and_the_stop_time_follows_them(tmp_path):
     assert options.view_as(IngestOptions).dedup_window_days == 30
 
 
+def test_a_watched_glob_that_cannot_be_listed_waits_for_the_next_tick(tmp_path, monkeypatch):
+    from apache_beam.io.filesystems import FileSystems
+    from transforms.stream_sources import match_new_files
+    (tmp_path / "a.txt").write_text("x")
+    real = FileSystems.match
+
+    def flaky(patterns):
+        if "gs://" in patterns[0]:
+            raise OSError("bucket unreachable")
+        return real(patterns)
+    monkeypatch.setattr(FileSystems, "match", flaky)
+    assert list(match_new_files(None, ["gs://b/in/*", str(tmp_path / "*.txt")])) == [
+        (str(tmp_path / "a.txt"), None)]
+
+
 # ------------------------------------------------ dedup state with expiry
 
 

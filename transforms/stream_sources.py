@@ -37,6 +37,7 @@ ignores its interval (DESIGN, "Beam 2.77 facts").
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
@@ -63,6 +64,7 @@ from transforms.read_feeds import (ENTRIES, REJECTS, SKIPPED, STATE, FeedsContex
                                    fetch_pages, poll_feed)
 
 STAGE = "fetch"
+_log = logging.getLogger(__name__)
 
 
 class Ticks(NamedTuple):
@@ -368,10 +370,19 @@ class CommitFeedState(beam.PTransform):
 
 
 def match_new_files(_tick, patterns: List[str]) -> Iterable[Tuple[str, None]]:
-    """Every file the patterns match now, keyed by path."""
-    for result in FileSystems.match(list(patterns)):
-        for metadata in result.metadata_list:
-            yield metadata.path, None
+    """Every file the patterns match now, keyed by path.
+
+    A glob that cannot be listed now (a bucket briefly unreachable) is
+    logged and tried again on the next tick: it is no input, so no reject."""
+    for pattern in patterns:
+        try:
+            results = FileSystems.match([pattern])
+        except Exception as error:  # retried next tick; the job must not fail over it
+            _log.warning("cannot list --watch %s now: %s", pattern, error)
+            continue
+        for result in results:
+            for metadata in result.metadata_list:
+                yield metadata.path, None
 
 
 class _FirstSightingFn(beam.DoFn):
