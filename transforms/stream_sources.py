@@ -428,5 +428,5 @@ class WatchFiles(beam.PTransform):
                              split[SKIPPED])
 
 
-__all__ = ["PollFeedsContinuously", "WatchFiles", "CommitFeedState", "StreamSources", "Ticks", "impulse",
-           "feeds_by_shard", "poll_shard", "match_new_files"]
+__all__ = ["PollFeedsContinuously", "WatchFiles", "CommitFeedState", "StreamSources", "Ticks",
+           "impulse", "feeds_by_shard", "poll_shard", "match_new_files"]
