@@ -131,7 +131,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
     """Wires the streaming graph onto `p`; `started` is the job's start (epoch seconds)."""
     started_at = int(started * 1e6)
     ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024),
-                      *_decompression_limits(opts))
+                      opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
     ticks = Ticks(started, stop_time(stream, started),
                   tick_interval(stream, bool(opts.feeds), bool(stream.watch)))
     tick = p | "Ticks" >> impulse(ticks)
@@ -172,8 +172,9 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
                     extract_rejects | "StampExtractRejects" >> beam.ParDo(_StampIngestionTime()))
                    | "AllRejects" >> beam.Flatten())
 
-    windows = lambda: output_windows(stream.window_minutes,  # noqa: E731
-                                     stream.allowed_lateness_minutes)
+    def windows() -> beam.WindowInto:
+        return output_windows(stream.window_minutes, stream.allowed_lateness_minutes)
+
     tables = {"articles": unique, "duplicates": all_duplicates, "rejects": all_rejects,
               "index": index_entries}
     windowed = {name: rows | f"Window{name.title()}" >> windows()
@@ -201,13 +202,6 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
         _ = (sources[0].state
              | "WindowFeedState" >> windows()
              | "CommitFeedState" >> CommitFeedState(opts.output, run_id))
-
-
-def _decompression_limits(opts: IngestOptions) -> tuple:
-    """The dump reader's decompression bounds, where this version has them."""
-    if not hasattr(opts, "max_decompression_ratio"):
-        return ()
-    return (opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
 
 
 def run(argv: Optional[Sequence[str]] = None):
