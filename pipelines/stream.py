@@ -105,6 +105,8 @@ def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
         raise OptionsError("--duration must be positive (seconds)")
     if stream.stop_after and parse_timestamp(stream.stop_after) is None:
         raise OptionsError(f"--stop_after {stream.stop_after!r}: expected an ISO 8601 UTC time")
+    if stream.stop_after and parse_timestamp(stream.stop_after) <= time.time() * 1e6:
+        raise OptionsError(f"--stop_after {stream.stop_after!r} is already past")
     if not 0 < opts.near_threshold <= 1:
         raise OptionsError("--near_threshold must be in (0, 1]")
 

@@ -121,6 +121,7 @@ def test_stream_options_are_checked_and_the_stop_time_follows_them(tmp_path):
                             "--max_poll_s", "30"]) == 2
     assert cli.main(base + ["--watch", "x/*", "--input", "y/*"]) == 2
     assert cli.main(base + ["--watch", "x/*", "--stop_after", "tomorrow"]) == 2
+    assert cli.main(base + ["--watch", "x/*", "--stop_after", "2020-01-01T00:00:00Z"]) == 2
     options = PipelineOptions(["--stop_after", "2026-12-01T00:00:00Z", "--min_poll_s", "120",
                                "--watch_interval_s", "30"])
     stream = options.view_as(StreamOptions)
