@@ -315,7 +315,8 @@ class StreamDeduplicate(beam.PTransform):
     Args:
       known: `IndexEntry` rows of earlier runs (batch or stream), or None.
       run_id: stamped on the index entries the stream adds.
-      window_days: how long a key is remembered (``--dedup_window_days``).
+      window_days: how long a key is remembered (``--dedup_window_days``; 0:
+        only copies read by the same tick are duplicates).
       near_threshold: least estimated Jaccard similarity of a near pair.
       near: whether to run the near-duplicate stage.
       source_priority: source name to priority (lower is preferred).
@@ -330,7 +331,8 @@ class StreamDeduplicate(beam.PTransform):
         super().__init__()
         self._known = known
         self._run_id = run_id
-        self._window = int(window_days * DAY_MICROS)
+        # 0 days: copies read by the same tick are still duplicates, nothing older.
+        self._window = max(1, int(window_days * DAY_MICROS))
         self._threshold = near_threshold
         self._near = near
         self._priority = dict(source_priority or {})
