@@ -28,6 +28,7 @@ from apache_beam.transforms.window import TimestampedValue
 from pipelines import cli
 from schemas.records import Article, IndexEntry
 from tests.feed_server import FeedServer, Route
+from tests.gcs_emulator import gcs  # noqa: F401  (the fixture)
 from transforms import minhash
 from transforms.dates import parse_timestamp
 from transforms.dedup_index import in_window
@@ -437,6 +438,42 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
         [f"/live/{n}", f"/live/{n + 1}"])
     manifest = json.loads((out / "_runs" / "batch-after-stream.json").read_text())
     assert manifest["totals"]["articles"] == 2 and manifest["totals"]["duplicates"] == 0
+
+
+def test_stream_watches_a_bucket_and_writes_to_it(gcs, tmp_path):
+    """gs:// in and out (the GCS emulator): a dump uploaded before the start
+    and one uploaded while the job runs are each read once, into windowed files."""
+    from pyarrow import fs
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    gcs.upload(seeds / "en-sample-dump.txt", "incoming", "first.txt")
+
+    def upload_later():
+        time.sleep(2.0)
+        gcs.upload(seeds / "rt-arabic-dump.txt", "incoming", "second.txt")
+    uploader = threading.Thread(target=upload_later)
+    uploader.start()
+    assert cli.main(["stream", "--watch", gcs.url("incoming", "*.txt"),
+                     "--output", gcs.url("stream-out"), "--run_id", "stream-gcs",
+                     "--duration", "5", "--watch_interval_s", "1", "--window_minutes", "0.05",
+                     "--runner", "DirectRunner"]) == 0
+    uploader.join()
+    selector = fs.FileSelector(f"{gcs.bucket}/stream-out", recursive=True)
+    keys = sorted(info.path[len(gcs.bucket) + 1:] for info in gcs.arrow_fs().get_file_info(selector)
+                  if info.type == fs.FileType.File)
+    assert not [k for k in keys if ":" in k or "/_tmp/" in k]
+    parquet = [k for k in keys if k.endswith(".parquet")]
+    assert all(re.search(r"/part-stream-gcs-w\d{8}T\d{6}Z-\d{5}\.parquet$", k) for k in parquet)
+    rows = []
+    for key in (k for k in parquet if k.startswith("stream-out/articles/")):
+        with gcs.arrow_fs().open_input_file(f"{gcs.bucket}/{key}") as handle:
+            rows += pq.read_table(handle).to_pylist()
+    by_file = {}
+    for row in rows:
+        by_file.setdefault(row["source_uri"], []).append(row["source_position"])
+    assert set(by_file) == {gcs.url("incoming", "first.txt"), gcs.url("incoming", "second.txt")}
+    assert all(len(positions) == len(set(positions)) for positions in by_file.values())
+    assert {row["language"] for row in rows} >= {"en", "ar"}
+    assert [k for k in keys if k.startswith("stream-out/_runs/stream-gcs/stats-")]
 
 
 # ------------------------------------------------------- Dataflow graph
