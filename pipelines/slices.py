@@ -5,7 +5,8 @@ input than memory holds cannot finish in one pipeline. With ``--slice_files
 N`` or ``--slice_mb M`` the launcher matches the input files itself, cuts
 them (sorted by path) into slices of at most N files and M MB (a file larger
 than M is a slice of its own) and runs the same job once per slice, one
-after the other, as runs ``<run_id>-s00000``, ``<run_id>-s00001``, ... Each
+after the other, each in a fresh process, as runs ``<run_id>-s00000``,
+``<run_id>-s00001``, ... Each
 slice commits its files, its dedup index entries and its line in the cursor
 of ingested files before the next starts, so:
 
@@ -16,13 +17,17 @@ of ingested files before the next starts, so:
 - a run that stops half-way is resumed with ``--since_last_run``: the
   slices that finished are in the cursor and are not read again.
 
-Feeds are polled in the first slice. ``_runs/<run_id>.json`` sums the
-slices' manifests and names them; each slice has its own manifest too.
+Feeds are polled in the first slice. Each slice is a run with its own
+manifest in ``_runs/``; ``_runs/slices/<run_id>.json`` sums them and names
+them (apart, so that tools reading ``_runs/*.json`` count each run once).
 Rerun a sliced run with the same slice options over the same inputs to
 replace its files (the slice ids follow from the plan).
 """
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from typing import Dict, Iterable, List, Sequence
@@ -33,6 +38,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from schemas.records import InputFile
 from transforms.dates import from_micros
 from transforms.input_cursor import input_file, load_cursor
+from transforms.write import join_path
 
 MB = 1024 * 1024
 
@@ -58,6 +64,31 @@ def plan_slices(files: Iterable[InputFile], max_files: int, max_bytes: int) -> L
 
 def slice_run_id(run_id: str, index: int) -> str:
     return f"{run_id}-s{index:05d}"
+
+
+class SliceFailed(RuntimeError):
+    """A slice's run failed; the slices before it are committed."""
+
+
+def as_flags(settings: Dict[str, object]) -> List[str]:
+    """Options as command-line flags (what `PipelineOptions.from_dictionary` reads)."""
+    flags = []
+    for name, value in settings.items():
+        if isinstance(value, bool):
+            if value:
+                flags.append(f"--{name}")
+        elif isinstance(value, list):
+            flags.extend(f"--{name}={item}" for item in value)
+        elif isinstance(value, dict):
+            flags.append(f"--{name}={json.dumps(value)}")
+        else:
+            flags.append(f"--{name}={value}")
+    return flags
+
+
+def summary_path(output: str, run_id: str) -> str:
+    """Where the sum of a sliced run's manifests goes: beside them, one folder down."""
+    return join_path(output, "_runs", "slices", f"{run_id}.json")
 
 
 def matched_files(patterns: Sequence[str]) -> List[InputFile]:
@@ -122,9 +153,8 @@ def combine(run_id: str, manifests: List[dict], started: float, planned: dict) -
 
 def run_in_slices(argv: Sequence[str]) -> dict:
     """Runs the job once per slice of the input files; returns the combined manifest."""
-    from pipelines.ingest import format_summary, launch_options, read_manifest
+    from pipelines.ingest import format_summary, read_manifest
     from pipelines.options import IngestOptions, default_run_id, validate
-    from transforms.accounting import manifest_path
     from transforms.write import write_json
 
     options = PipelineOptions(list(argv))
@@ -148,11 +178,17 @@ def run_in_slices(argv: Sequence[str]) -> dict:
                      "feeds": opts.feeds if index == 0 else None, "since_last_run": False,
                      "slice_files": 0, "slice_mb": 0.0}
         settings = {k: v for k, v in {**base, **overrides}.items() if v is not None}
-        launch_options(PipelineOptions.from_dictionary(settings))
+        print(f"slice {index + 1}/{len(slices)}: {len(paths)} files, run {slice_id}",
+              flush=True)
+        # A fresh process per slice: what one slice's run leaves allocated
+        # (the runner's caches, a fragmented heap) is not carried to the next.
+        done = subprocess.run([sys.executable, "-m", "pipelines.ingest", *as_flags(settings)])
+        if done.returncode != 0:
+            raise SliceFailed(f"slice {slice_id} failed (exit code {done.returncode}); the "
+                              "slices before it are committed: run again with "
+                              "--since_last_run to go on from there")
         manifests.append(read_manifest(opts.output, slice_id))
-        print(f"slice {index + 1}/{len(slices)} ({len(paths)} files): "
-              f"{format_summary(manifests[-1]).splitlines()[0]}", flush=True)
     combined = combine(run_id, manifests, started, planned)
-    write_json(manifest_path(opts.output, run_id), combined)
+    write_json(summary_path(opts.output, run_id), combined)
     print(format_summary(combined))
     return combined

@@ -25,7 +25,9 @@ def test_slices_hold_at_most_n_files_and_m_bytes_in_path_order():
 def _ingest(folder: Path, out: Path, run_id: str, *extra: str) -> dict:
     assert cli.main(["ingest", "--input", str(folder / "*"), "--output", str(out),
                      "--run_id", run_id, *extra, "--runner", "DirectRunner"]) == 0
-    return json.loads((out / "_runs" / f"{run_id}.json").read_text(encoding="utf-8"))
+    summary = out / "_runs" / "slices" / f"{run_id}.json"
+    return json.loads((summary if summary.exists() else out / "_runs" / f"{run_id}.json")
+                      .read_text(encoding="utf-8"))
 
 
 def test_a_sliced_run_dedups_across_slices_like_one_run(tmp_path):
@@ -44,8 +46,9 @@ def test_a_sliced_run_dedups_across_slices_like_one_run(tmp_path):
     assert sliced["totals"]["articles"] == 4 and sliced["totals"]["duplicates"] == 2
     # The copies in the third slice are duplicates of the first slice's articles.
     assert sliced["by_source"][str(folder / "c-en-again.txt")]["duplicates"] == 2
-    for run_id in sliced["slices"]["runs"]:
-        assert (tmp_path / "sliced" / "_runs" / f"{run_id}.json").exists()
+    # Each slice is a run with its manifest; the sum is kept apart from them.
+    assert sorted(p.stem for p in (tmp_path / "sliced" / "_runs").glob("*.json")) == \
+        sliced["slices"]["runs"]
 
     # A later sliced run with --since_last_run reads only what is new.
     shutil.copy(SEEDS / "sample-articles.jsonl", folder / "d-new.jsonl")
