@@ -33,6 +33,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from pipelines.options import (IngestOptions, OptionsError, default_run_id,
                                detection_languages, fetch_config, source_priorities, validate)
+from pipelines.worker_guard import stop_when_a_worker_dies
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CommitRun, CountOutcomes, article_outcome,
                                    duplicate_outcome, input_outcome, manifest_path,
@@ -253,6 +254,7 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
 
 def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    stop_when_a_worker_dies()  # multi_processing: a dead worker can hang the FnApiRunner
     try:
         run(argv)
     except OptionsError as error:
