@@ -493,3 +493,15 @@ def test_feeds_on_loopback_are_refused_by_default(tmp_path, server):
     assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
     assert manifest["rejects_by_reason"] == {"fetch/address_refused": 2}
     assert server.log == []
+
+
+def test_decompression_options_reach_the_readers_and_are_checked(tmp_path):
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from pipelines.options import IngestOptions, fetch_config
+    opts = PipelineOptions(["--max_decompression_ratio", "50", "--max_decompressed_mb", "1",
+                            "--max_body_mb", "2"]).view_as(IngestOptions)
+    assert fetch_config(opts).max_decompression_ratio == 50
+    (tmp_path / "a.txt").write_text(PARA, encoding="utf-8")
+    for bad in (["--max_decompression_ratio", "-1"], ["--max_decompressed_mb", "-5"]):
+        assert cli.main(["ingest", "--input", str(tmp_path / "a.txt"), "--output",
+                         str(tmp_path / "out"), *bad]) == 2
