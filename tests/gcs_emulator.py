@@ -110,10 +110,14 @@ def gcs(tmp_path_factory):
     emulator = GcsEmulator(tmp_path_factory.mktemp("gcs")).start()
     saved = {name: os.environ.get(name) for name in emulator.env()}
     os.environ.update(emulator.env())
+    # Beam's credential lookup sets a process-wide default socket timeout;
+    # the tests that run after these get the process as it was.
+    timeout = socket.getdefaulttimeout()
     try:
         yield emulator
     finally:
         emulator.stop()
+        socket.setdefaulttimeout(timeout)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
