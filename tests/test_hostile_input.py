@@ -28,7 +28,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from pipelines import cli
-from schemas.records import FeedSource, RawDocument, Reject
+from schemas.records import RawDocument, Reject
 from tests.feed_server import FeedServer, Route, article_html
 from transforms.decompression import decompression_refusal
 from transforms.dump_formats import ReadContext, read_records

@@ -13,7 +13,6 @@ import re
 import string
 from urllib.parse import parse_qsl, urlsplit
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
