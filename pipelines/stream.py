@@ -159,7 +159,8 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
                 | "StampArticles" >> beam.ParDo(_StampIngestionTime())
                 | "DetectLanguage" >> DetectLanguage(opts.min_language_score,
                                                      detection_languages(opts)))
-    if local_runner(p.options) is not None:
+    on_fnapi = local_runner(p.options) is not None
+    if on_fnapi:
         # The FnApiRunner fires watermark timers at the end of each bundle of
         # the ticking stage; a shuffle puts dedup in a stage of its own.
         articles = articles | "DedupStage" >> beam.Reshuffle()
@@ -167,7 +168,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
                                               opts.dedup_window_days)
     unique, duplicates, index_entries = articles | "Deduplicate" >> StreamDeduplicate(
         known, run_id, opts.dedup_window_days, opts.near_threshold, not opts.no_near_dedup,
-        source_priorities(opts))
+        source_priorities(opts), separate_stages=on_fnapi)
     unique = unique | "Enrich" >> EnrichArticles()
     all_duplicates = (read_duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
     all_rejects = ((read_rejects,

@@ -148,6 +148,30 @@ def test_a_watched_glob_that_cannot_be_listed_waits_for_the_next_tick(tmp_path, 
         (str(tmp_path / "a.txt"), None)]
 
 
+def test_the_lighter_state_cache_weigher_weighs_state_values_the_same():
+    from apache_beam.runners.worker import statecache
+    from transforms.dedup import dedup_key
+    from transforms.poll_schedule import FeedSchedule
+    from transforms.state_cache import weigh_without_module_globals
+    from schemas.records import FeedState
+    article = _article("w1", "https://e/w", _story(21), T0)
+    key = dedup_key(article, {})
+    values = [(key._replace(known=True), 123), [(key, 1), (key._replace(article_id="w2"), 2)],
+              (int(T0 * 1e6), (article, key)),
+              {"https://e/feed": (FeedState("https://e/feed", seen=["a", "b"]),
+                                  FeedSchedule(60.0, 1))}, True]
+    beam_weigher = statecache.get_deep_size
+    if beam_weigher is weigh_without_module_globals:  # installed by an earlier test's setup()
+        import objsize
+        def beam_weigher(*objs):
+            return objsize.get_deep_size(
+                *objs, get_size_func=statecache._size_func,
+                get_referents_func=statecache._get_referents_func,
+                filter_func=statecache._filter_func)
+    for value in values:
+        assert weigh_without_module_globals(value) == beam_weigher(value) > 0
+
+
 # ------------------------------------------------ dedup state with expiry
 
 

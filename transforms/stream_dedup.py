@@ -60,6 +60,7 @@ from apache_beam.utils.timestamp import Timestamp
 from schemas.records import Article, IndexEntry
 from transforms import minhash
 from transforms.counters import StageCounters
+from transforms.state_cache import lighten_state_cache
 from transforms.dedup import (MAX_BUCKET_COMPARISONS, DedupDecision, DedupKey, bucket_edges,
                               cluster_near, dedup_key, index_entry, known_key, rank, split_group,
                               to_duplicate)
@@ -86,6 +87,14 @@ def wait_for(micros: int, flush_at, flush) -> None:
     if current is None or micros < current:
         flush_at.write(micros)
         flush.set(Timestamp(micros=micros))
+
+
+def _has_items(bag) -> bool:
+    """Whether articles wait for a flush. An expiry timer then leaves the state
+    alone: a runner may fire timers out of event-time order (the FnApiRunner,
+    whose watermark jumps to the end, does), and the flush judges each
+    waiting article by its own time before it sets the next expiry."""
+    return any(True for _ in bag.read())
 
 
 def take_ready(waiting, flush_at, flush, fired: int, order) -> List[Tuple[int, Any]]:
@@ -123,6 +132,9 @@ class _KeepFirstFn(beam.DoFn):
         self._dup_type = dup_type
         self._window = window_micros
         self._counters = StageCounters("dedup")
+
+    def setup(self) -> None:
+        lighten_state_cache()
 
     def _alive(self, stored, now: int):
         return None if stored is None or stored[1] <= now else stored
@@ -169,7 +181,10 @@ class _KeepFirstFn(beam.DoFn):
         expiry.set(Timestamp(micros=stored[1]))
 
     @on_timer(EXPIRY)
-    def expire(self, fired=beam.DoFn.TimestampParam, held=beam.DoFn.StateParam(HELD)):
+    def expire(self, fired=beam.DoFn.TimestampParam, held=beam.DoFn.StateParam(HELD),
+               waiting=beam.DoFn.StateParam(WAITING)):
+        if _has_items(waiting):  # the flush decides them by their own time, then sets expiry
+            return
         stored = held.read()
         if stored is not None and stored[1] <= fired.micros:
             self._counters.inc("expired")
@@ -194,6 +209,9 @@ class _NearBucketFn(beam.DoFn):
     def __init__(self, threshold: float, window_micros: int):
         self._threshold = threshold
         self._window = window_micros
+
+    def setup(self) -> None:
+        lighten_state_cache()
 
     def _keep(self, alive, members, expiry) -> None:
         alive = sorted(alive, key=lambda pair: rank(pair[0]))[:MAX_BUCKET_COMPARISONS]
@@ -234,7 +252,9 @@ class _NearBucketFn(beam.DoFn):
 
     @on_timer(EXPIRY)
     def expire(self, fired=beam.DoFn.TimestampParam, members=beam.DoFn.StateParam(MEMBERS),
-               expiry=beam.DoFn.TimerParam(EXPIRY)):
+               waiting=beam.DoFn.StateParam(WAITING), expiry=beam.DoFn.TimerParam(EXPIRY)):
+        if _has_items(waiting):  # the flush compares them by their own time, then sets expiry
+            return
         alive = [(m, until) for m, until in members.read() or [] if until > fired.micros]
         if not alive:
             members.clear()
@@ -254,6 +274,9 @@ class _DecideNearFn(beam.DoFn):
 
     def __init__(self):
         self._counters = StageCounters("dedup")
+
+    def setup(self) -> None:
+        lighten_state_cache()
 
     def process(self, element, parts=beam.DoFn.StateParam(PARTS)) -> Iterable[Any]:
         article_id, part = element
@@ -320,6 +343,10 @@ class StreamDeduplicate(beam.PTransform):
       near_threshold: least estimated Jaccard similarity of a near pair.
       near: whether to run the near-duplicate stage.
       source_priority: source name to priority (lower is preferred).
+      separate_stages: a shuffle between the stages, for the FnApiRunner:
+        there, timers that a stage sets while the stage before it fires its
+        own timers in the same fused step never fire (measured: two chained
+        stages gave no output); a shuffle makes each stage a step of its own.
 
     Returns ``(articles, duplicates, index_entries)``, each at the event time
     of its article.
@@ -327,8 +354,9 @@ class StreamDeduplicate(beam.PTransform):
 
     def __init__(self, known=None, run_id: str = "", window_days: float = 30,
                  near_threshold: float = 0.72, near: bool = True,
-                 source_priority: Optional[dict] = None):
+                 source_priority: Optional[dict] = None, separate_stages: bool = False):
         super().__init__()
+        self._separate = separate_stages
         self._known = known
         self._run_id = run_id
         # 0 days: copies read by the same tick are still duplicates, nothing older.
@@ -347,12 +375,13 @@ class StreamDeduplicate(beam.PTransform):
         with_url = keyed | "HasUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is not None)
         without_url = keyed | "NoUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is None)
         by_url = self._stage("Url", "url_key", "url", with_url, known)
-        url_survivors = (by_url.kept, without_url) | "UrlSurvivors" >> beam.Flatten()
+        url_survivors = (self._barrier("AfterUrl", by_url.kept), without_url
+                         ) | "UrlSurvivors" >> beam.Flatten()
         by_content = self._stage("Content", "content_hash", "exact", url_survivors, known)
         duplicates = [by_url[DUPLICATES], by_content[DUPLICATES]]
         kept = by_content.kept
         if self._near:
-            near = self._near_stage(kept, known)
+            near = self._near_stage(self._barrier("AfterContent", kept), known)
             duplicates.append(near[DUPLICATES])
             kept = near.kept
 
@@ -366,6 +395,9 @@ class StreamDeduplicate(beam.PTransform):
         return (unique | "UniqueArticles" >> beam.Map(lambda pair: pair[0]),
                 dups | "DuplicateRows" >> beam.Map(lambda pair: pair[0]),
                 entries)
+
+    def _barrier(self, name: str, pairs):
+        return pairs | f"{name}Stage" >> beam.Reshuffle() if self._separate else pairs
 
     def _stage(self, name: str, field: str, dup_type: str, pairs, known):
         inputs = [pairs | f"KeyBy{name}" >> beam.Map(_new, field).with_output_types(Keyed)]

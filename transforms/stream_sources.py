@@ -52,6 +52,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
 from transforms.counters import StageCounters
+from transforms.state_cache import lighten_state_cache
 from transforms.dump_formats import ReadContext, Skipped
 from transforms.feed_state import commit_feed_state, merge_states
 from transforms.fetch import host_of, shared_fetcher
@@ -122,6 +123,7 @@ class _PollDueFeedsFn(beam.DoFn):
         self._counters = StageCounters(STAGE)
 
     def setup(self) -> None:
+        lighten_state_cache()
         self._worker = shared_fetcher(self._ctx.run_id, self._ctx.fetch)
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam,
@@ -392,6 +394,9 @@ class _FirstSightingFn(beam.DoFn):
 
     def __init__(self):
         self._counters = StageCounters("watch")
+
+    def setup(self) -> None:
+        lighten_state_cache()
 
     def process(self, element, seen=beam.DoFn.StateParam(SEEN)) -> Iterable[str]:
         path, _ = element
