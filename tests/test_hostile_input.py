@@ -289,10 +289,10 @@ DOC, SHORT, LIES, TRUNC = (("RawDocument", None), ("Reject", "truncated_warc"),
     ("shorter", [(1, 0), (2, -200), (3, 0)], [DOC, LIES, DOC], [DOC, LIES, DOC]),
     # Declared longer: uncompressed, it swallows the head of the next record,
     # and warcio reads on from the next line it can parse: here the page text
-    # of record 3 as an ARC header, a phantom record that is no HTML. Per-record
-    # gzip members end it at its member, and record 3 is whole.
+    # of record 3 as an ARC header, rejected as such. Per-record gzip members
+    # end it at its member, and record 3 is whole.
     ("longer", [(1, 0), (2, 300), (3, 0)],
-     [DOC, LIES, ("Reject", "unsupported_content_type")], [DOC, SHORT, DOC]),
+     [DOC, LIES, ("Reject", "corrupt_warc")], [DOC, SHORT, DOC]),
     ("longer_than_the_file", [(1, 0), (2, 100_000)], [DOC, SHORT], [DOC, SHORT]),
 ])
 def test_warc_records_whose_length_lies(label, records, plain, gzipped):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zlib
 from typing import IO, Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
@@ -327,6 +328,7 @@ def _jsonl_document(obj: Dict[str, Any], name: str, position: str,
 
 
 _PAGE_RECORD_TYPES = ("response",)
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def _warc_records(name: str, raw: IO[bytes], ctx: ReadContext,
@@ -343,8 +345,14 @@ def _warc_records(name: str, raw: IO[bytes], ctx: ReadContext,
     try:
         warnings = 0
         for record in iterator:
-            if record.rec_type == "revisit":
-                result: Record = _revisit(record, name, ctx)
+            target = record.rec_headers.get_header("WARC-Target-URI")
+            if target and not _URI_SCHEME.match(target):  # warcio resynced inside a body
+                result: Record = Reject(
+                    "", STAGE, "corrupt_warc", "a record whose target is no URI: bytes after a "
+                    "record whose length lies, read as a header", None, kind, name, "",
+                    ctx.run_id, ctx.ingested_at)
+            elif record.rec_type == "revisit":
+                result = _revisit(record, name, ctx)
             elif record.rec_type in _PAGE_RECORD_TYPES:
                 result = _warc_response(record, name, ctx)
             elif not record.rec_type:  # garbage read as headers: not a record at all
