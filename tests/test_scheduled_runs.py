@@ -103,3 +103,37 @@ def test_second_scheduled_run_reads_only_the_new_files(tmp_path):
     assert wednesday["input_files"]["already_ingested"] == 3
     assert wednesday["totals"]["inputs"] == 0 and wednesday["status"] == "succeeded"
     assert load_cursor(str(out)).keys() == {str(p) for p in folder.iterdir()}
+
+
+def test_rerunning_a_run_id_with_feeds_fetches_its_entries_again(tmp_path):
+    from tests.feed_server import FeedServer, Route, article_html
+
+    server = FeedServer().start()
+    try:
+        for n in (1, 2):
+            server.routes[f"/story/{n}"] = Route(article_html(f"Harbour story {n}"))
+        server.routes["/feed.xml"] = Route(
+            ("<?xml version='1.0'?><rss version='2.0'><channel><title>Local</title>"
+             + "".join(f"<item><title>Story {n}</title><link>{server.url(f'/story/{n}')}"
+                       f"</link></item>" for n in (1, 2))
+             + "</channel></rss>").encode(), content_type="application/rss+xml")
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(server.url("/feed.xml") + "\n")
+        out = tmp_path / "out"
+
+        def ingest(run_id: str) -> dict:
+            assert cli.main(["ingest", "--feeds", str(feeds), "--output", str(out),
+                             "--run_id", run_id, "--allow_hosts", "127.0.0.1",
+                             "--min_host_delay_s", "0", "--runner", "DirectRunner"]) == 0
+            return json.loads((out / "_runs" / f"{run_id}.json").read_text(encoding="utf-8"))
+
+        assert ingest("night")["totals"]["articles"] == 2
+        # The rerun replaces the night's files: it must fetch its two entries again.
+        assert ingest("night")["totals"]["articles"] == 2
+        assert _rows(out, "articles") == 2
+        assert (out / "_state" / "feeds-before" / "night.json").exists()
+        # The next run finds both entries settled.
+        assert ingest("next")["totals"]["articles"] == 0
+        assert _rows(out, "articles") == 2
+    finally:
+        server.stop()

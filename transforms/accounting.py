@@ -134,7 +134,8 @@ class _CommitRunFn(beam.DoFn):
                       for name, spec in TABLES.items()},
         })
         if summary["invariant"]["holds"]:  # feed state and cursor move on only with a good run
-            manifest["feed_state"] = commit_feed_state(self._output, self._run_id, feed_state)
+            manifest["feed_state"] = commit_feed_state(self._output, self._run_id, feed_state,
+                                                       snapshot=True)
             if input_files is not None:
                 manifest["input_files"] = commit_cursor(
                     self._output, self._run_id, input_files, already_ingested,

@@ -10,6 +10,12 @@ written to a temporary file beside it, then renamed over it, through Beam's
 `FileSystems` so that ``gs://`` outputs work the same. A run that fails
 leaves the old state, so it can simply be run again.
 
+A rerun of a run id replaces that run's files, so it must fetch again what
+its earlier attempt ingested: the first commit of a run id keeps the state
+as it was before it in ``_state/feeds-before/<run_id>.json``, and a rerun
+polls from that (the last `KEEP_SNAPSHOTS` runs can be rerun so; rerunning
+an older run after later ones fetches again what those later runs settled).
+
 Entries that failed for a reason that may pass (a timeout, a 5xx, a 429)
 are tried again in later runs, up to `MAX_ENTRY_ATTEMPTS` times; while a
 feed has such entries its validators are not kept, so the next run reads
@@ -35,6 +41,8 @@ MAX_ENTRY_ATTEMPTS = 3
 # Keys of settled entries that are no longer in their feed's body are kept
 # up to this many per feed (the most recent ones), in case they come back.
 MAX_ABSENT_KEYS = 2000
+# Snapshots of the state before a run, for reruns of the latest runs.
+KEEP_SNAPSHOTS = 10
 
 
 class StateError(RuntimeError):
@@ -92,13 +100,24 @@ def record_poll(state: FeedState, poll: FeedStateUpdate) -> FeedState:
                           poll_counts=counts)
 
 
-def load_states(output: str) -> Dict[str, FeedState]:
+def snapshot_path(output: str, run_id: str) -> str:
+    """The state as it was before run `run_id` first committed (see `commit_feed_state`)."""
+    return join_path(output, "_state", "feeds-before", f"{run_id}.json")
+
+
+def load_states(output: str, run_id: Optional[str] = None) -> Dict[str, FeedState]:
     """The feed state of earlier runs, by feed URL ({} before the first run).
+
+    For a rerun of `run_id`, the state as it was before that run first
+    committed: the rerun replaces the run's files, so it must fetch again the
+    entries the earlier attempt ingested, not skip them as settled.
 
     Raises:
       StateError: the file is there but is not a state file newsbeam can read.
     """
     path = state_path(output)
+    if run_id is not None and FileSystems.exists(snapshot_path(output, run_id)):
+        path = snapshot_path(output, run_id)
     if not FileSystems.exists(path):
         return {}
     try:
@@ -176,17 +195,35 @@ def write_states(output: str, states: Dict[str, FeedState], run_id: str) -> str:
     return path
 
 
-def commit_feed_state(output: str, run_id: str,
-                      updates: Iterable[FeedStateUpdate]) -> Optional[dict]:
+def save_snapshot(output: str, run_id: str, states: Dict[str, FeedState],
+                  keep: int = KEEP_SNAPSHOTS) -> None:
+    """Keeps the state before `run_id`'s first commit, for its reruns; the
+    `keep` most recent snapshots are kept (rerun recent runs, not old ones)."""
+    path = snapshot_path(output, run_id)
+    if FileSystems.exists(path):  # a rerun: the first attempt's snapshot stands
+        return
+    write_json(path, {"version": STATE_VERSION, "before_run_id": run_id,
+                      "feeds": {url: _state_to_json(states[url]) for url in sorted(states)}})
+    found = FileSystems.match([snapshot_path(output, "*")])[0].metadata_list
+    stale = sorted(found, key=lambda m: (m.last_updated_in_seconds, m.path))[:-keep]
+    if stale:
+        FileSystems.delete([m.path for m in stale if m.path != path])
+
+
+def commit_feed_state(output: str, run_id: str, updates: Iterable[FeedStateUpdate],
+                      snapshot: bool = False) -> Optional[dict]:
     """Merges this run's updates into the stored state and writes it.
 
-    Called by the commit step once the run has succeeded. Returns what the
+    Called by the commit step once the run has succeeded; with `snapshot`,
+    the state before a run id's first commit is kept for its reruns. Returns what the
     run manifest says of it, or None when the run polled no feed.
     """
     updates = list(updates)
     if not updates:
         return None
     old = load_states(output)
+    if snapshot:  # a batch run, which may be rerun (see load_states)
+        save_snapshot(output, run_id, old)
     merged = merge_states(old, updates)
     path = write_states(output, merged, run_id)
     polls = [u for u in updates if u.kind == "poll"]
@@ -205,5 +242,6 @@ def commit_feed_state(output: str, run_id: str,
                                     for p in sorted(polls, key=lambda p: p.feed_url)}}
 
 
-__all__ = ["load_states", "merge_states", "record_poll", "write_states", "commit_feed_state",
+__all__ = ["load_states", "snapshot_path", "save_snapshot", "merge_states", "record_poll",
+           "write_states", "commit_feed_state",
            "state_path", "StateError", "MAX_ENTRY_ATTEMPTS"]

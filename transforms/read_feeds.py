@@ -359,8 +359,8 @@ class _ReadFeedListFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(SKIPPED, record)
 
 
-def _load_state(output: str) -> Iterable[Tuple[str, FeedState]]:
-    return sorted(load_states(output).items())
+def _load_state(output: str, run_id: Optional[str] = None) -> Iterable[Tuple[str, FeedState]]:
+    return sorted(load_states(output, run_id).items())
 
 
 class _PairWithStateFn(beam.DoFn):
@@ -404,7 +404,7 @@ class ReadFeeds(beam.PTransform):
                      REJECTS, SKIPPED, main="sources"))
         prior = (pbegin
                  | "StateFolder" >> beam.Create([ctx.output])
-                 | "LoadFeedState" >> beam.FlatMap(_load_state))
+                 | "LoadFeedState" >> beam.FlatMap(_load_state, ctx.run_id))
         feeds = ({"sources": lists.sources | "KeyFeedByUrl" >> beam.Map(lambda s: (s.url, s)),
                   "state": prior}
                  | "JoinFeedState" >> beam.CoGroupByKey()
