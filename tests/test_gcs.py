@@ -79,6 +79,12 @@ def test_batch_run_reads_from_and_writes_to_gcs(gcs, server, tmp_path):
     assert not [k for k in keys if k.startswith("news/_tmp/")]
     assert all(":" not in k for k in keys)
 
+    # A rerun of the run id replaces its files, the feed's article included.
+    assert cli.main(args) == 0
+    assert _keys(gcs, "news/articles") == [k for k in keys if k.startswith("news/articles/")]
+    assert len(_table(gcs, "news/articles")) == 7
+    assert len(_table(gcs, "news/duplicates")) == 2
+
 
 
 def test_scheduled_runs_on_gcs_read_only_new_files_and_reruns_replace(gcs):
