@@ -251,6 +251,9 @@ class _RouteDuplicatesFn(beam.DoFn):
 
 
 SIGNATURES = "signatures"
+# Keys grouped by a string: typed, so that Beam encodes them with the row
+# coder instead of pickling every (key, DedupKey) pair (16 a signed article).
+_KEYED = Tuple[str, DedupKey]
 
 
 class _KnownBandsFn(beam.DoFn):
@@ -311,13 +314,14 @@ class Deduplicate(beam.PTransform):
         with_url = keys | "HasUrlKey" >> beam.Filter(lambda k: k.url_key is not None)
         without_url = keys | "NoUrlKey" >> beam.Filter(lambda k: k.url_key is None)
         by_url = (with_url
-                  | "KeyByUrl" >> beam.Map(lambda k: (k.url_key, k))
+                  | "KeyByUrl" >> beam.Map(lambda k: (k.url_key, k)).with_output_types(_KEYED)
                   | "GroupByUrl" >> beam.GroupByKey()
                   | "KeepFirstPerUrl" >> beam.FlatMap(_decide, "url").with_outputs(
                       DUPLICATES, main="kept"))
         by_content = ((by_url.kept, without_url)
                       | "UrlSurvivors" >> beam.Flatten()
-                      | "KeyByContent" >> beam.Map(lambda k: (k.content_hash, k))
+                      | "KeyByContent" >> beam.Map(
+                          lambda k: (k.content_hash, k)).with_output_types(_KEYED)
                       | "GroupByContent" >> beam.GroupByKey()
                       | "KeepFirstPerContent" >> beam.FlatMap(_decide, "exact").with_outputs(
                           DUPLICATES, main="kept"))
@@ -337,7 +341,8 @@ class Deduplicate(beam.PTransform):
         """Near-duplicate decisions for the new survivors of the exact stages."""
         new_survivors = survivors | "NewSurvivors" >> beam.Filter(
             lambda k: not k.known and k.signature is not None)
-        new_bands = new_survivors | "NewBands" >> beam.FlatMap(band_entries)
+        new_bands = new_survivors | "NewBands" >> beam.FlatMap(band_entries).with_output_types(
+            _KEYED)
         band_inputs = [new_bands]
         signature_inputs = [new_survivors | "NewSignatures" >> beam.Map(
             lambda k: (k.article_id, k.signature))]
