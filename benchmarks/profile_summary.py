@@ -53,7 +53,17 @@ def parse(line: str) -> Optional[Tuple[List[Tuple[str, str]], int]]:
     return frames, int(count)
 
 
+# Python functions whose own samples are a native library's time (py-spy
+# without --native shows no frame for it).
+NATIVE_CALLERS = {
+    "KeywordExtractor.extract": "keywords: YAKE", "LanguageDetector._settle": "language: lingua",
+    "_FastText.predict": "language: fastText",
+}
+
+
 def component(frames: List[Tuple[str, str]]) -> str:
+    if frames[-1][0] in NATIVE_CALLERS:
+        return NATIVE_CALLERS[frames[-1][0]]
     for func, path in reversed(frames):
         for fragment, name in COMPONENTS:
             if fragment in path:
@@ -81,7 +91,7 @@ def summarise(path: str, top: int) -> str:
             seen = set()
             for func, file in frames:
                 ours = ("transforms/" in file or "pipelines/" in file) and \
-                    "site-packages" not in file
+                    "site-packages" not in file and "apache_beam" not in file
                 if ours and (func, file) not in seen:
                     seen.add((func, file))
                     inside[f"{func} ({_short(file)})"] += count
