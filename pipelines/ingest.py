@@ -33,6 +33,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from pipelines.options import (IngestOptions, OptionsError, default_run_id,
                                detection_languages, fetch_config, source_priorities, validate)
+from pipelines.slices import SliceFailed
 from pipelines.worker_guard import stop_when_a_worker_dies
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CommitRun, CountOutcomes, article_outcome,
@@ -260,6 +261,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OptionsError as error:
         print(f"newsbeam ingest: {error}", file=sys.stderr)
         return 2
+    except SliceFailed as error:
+        print(f"newsbeam ingest: {error}", file=sys.stderr)
+        return error.exit_code or 1
     return 0
 
 

@@ -69,6 +69,10 @@ def slice_run_id(run_id: str, index: int) -> str:
 class SliceFailed(RuntimeError):
     """A slice's run failed; the slices before it are committed."""
 
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
 
 def as_flags(settings: Dict[str, object]) -> List[str]:
     """Options as command-line flags (what `PipelineOptions.from_dictionary` reads)."""
@@ -186,7 +190,7 @@ def run_in_slices(argv: Sequence[str]) -> dict:
         if done.returncode != 0:
             raise SliceFailed(f"slice {slice_id} failed (exit code {done.returncode}); the "
                               "slices before it are committed: run again with "
-                              "--since_last_run to go on from there")
+                              "--since_last_run to go on from there", done.returncode)
         manifests.append(read_manifest(opts.output, slice_id))
     combined = combine(run_id, manifests, started, planned)
     write_json(summary_path(opts.output, run_id), combined)

@@ -57,3 +57,20 @@ def test_a_sliced_run_dedups_across_slices_like_one_run(tmp_path):
     assert later["slices"]["runs"] == ["later-s00000"]
     assert later["slices"]["already_ingested"] == 3
     assert set(later["by_source"]) == {str(folder / "d-new.jsonl")}
+
+
+def test_a_failed_slice_ends_the_run_with_its_exit_code_and_says_how_to_go_on(tmp_path, capsys):
+    import datetime as dt
+    folder, out = tmp_path / "dumps", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(SEEDS / "en-sample-dump.txt", folder / "a-en.txt")
+    # A corrupt dedup index file makes the slice's job fail.
+    broken = out / "_index" / f"dt={dt.datetime.now(dt.timezone.utc).date()}" / \
+        "part-broken-00000.parquet"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not parquet")
+    code = cli.main(["ingest", "--input", str(folder / "*"), "--output", str(out),
+                     "--run_id", "big", "--slice_files", "1", "--runner", "DirectRunner"])
+    assert code not in (0, 2)
+    assert "--since_last_run" in capsys.readouterr().err
+    assert not (out / "_runs" / "slices" / "big.json").exists()
