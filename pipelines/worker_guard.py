@@ -30,8 +30,8 @@ def _is_dead_worker(args) -> bool:
     return args.exc_type is RuntimeError and _WORKER_DIED in str(args.exc_value)
 
 
-def _descendants(pid: int) -> List[int]:
-    """This process's children, theirs, and so on (Linux /proc; [] elsewhere)."""
+def descendants(pid: int) -> List[int]:
+    """The children of process `pid`, theirs, and so on (Linux /proc; [] elsewhere)."""
     children: Dict[int, List[int]] = {}
     try:
         entries = [e for e in os.listdir("/proc") if e.isdigit()]
@@ -54,7 +54,7 @@ def _descendants(pid: int) -> List[int]:
 
 def _stop_children() -> None:
     """The other SDK workers would wait for their runner for ever: end them too."""
-    for pid in _descendants(os.getpid()):
+    for pid in descendants(os.getpid()):
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -82,4 +82,4 @@ def stop_when_a_worker_dies() -> None:
     _installed = True
 
 
-__all__ = ["stop_when_a_worker_dies", "EXIT_WORKER_DIED"]
+__all__ = ["stop_when_a_worker_dies", "descendants", "EXIT_WORKER_DIED"]

@@ -23,7 +23,7 @@ from typing import Dict, List, Optional
 import pyarrow.dataset as ds
 import pytest
 
-from pipelines.worker_guard import EXIT_WORKER_DIED
+from pipelines.worker_guard import EXIT_WORKER_DIED, descendants
 from tests.conftest import REPO
 from tests.feed_server import FeedServer, Route, article_html
 from transforms.normalize import stable_id
@@ -61,24 +61,6 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def _descendants(pid: int) -> List[int]:
-    """Process ids below `pid`, from /proc (Linux)."""
-    children: Dict[int, List[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _cmdline(pid: int) -> str:
     try:
         return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -88,7 +70,7 @@ def _cmdline(pid: int) -> str:
 
 def _sdk_workers(pid: int) -> List[int]:
     """The SDK worker processes of a run (not the shells that start them)."""
-    return [p for p in _descendants(pid)
+    return [p for p in descendants(pid)
             if "sdk_worker_main" in _cmdline(p) and not _cmdline(p).startswith("/bin/sh")]
 
 
