@@ -157,13 +157,7 @@ def validate(opts: IngestOptions) -> None:
     if not opts.input and not opts.feeds:
         raise OptionsError("--input or --feeds is required (a file glob or a feed list; "
                            "repeat either for several)")
-    if not opts.output:
-        raise OptionsError("--output is required (a local folder or gs://bucket/prefix)")
-    if opts.run_id:
-        try:
-            valid_run_id(opts.run_id)
-        except ValueError as error:
-            raise OptionsError(str(error)) from None
+    validate_output(opts)
     empty: List[str] = []
     for pattern, result in zip(opts.input or [], FileSystems.match(list(opts.input or []))):
         if not result.metadata_list:
@@ -185,6 +179,17 @@ def validate(opts: IngestOptions) -> None:
     if not 0 < opts.near_threshold <= 1:
         raise OptionsError("--near_threshold must be in (0, 1]")
     source_priorities(opts)
+
+
+def validate_output(opts: IngestOptions) -> None:
+    """Checks --output is given and --run_id, if given, can name files (ingest and stream)."""
+    if not opts.output:
+        raise OptionsError("--output is required (a local folder or gs://bucket/prefix)")
+    if opts.run_id:
+        try:
+            valid_run_id(opts.run_id)
+        except ValueError as error:
+            raise OptionsError(str(error)) from None
 
 
 def source_priorities(opts: IngestOptions) -> Dict[str, int]:

@@ -33,7 +33,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipelines.ingest import local_runner, versions
 from pipelines.options import (IngestOptions, OptionsError, StreamOptions, detection_languages,
-                               fetch_config, source_priorities, validate_feed_options)
+                               fetch_config, source_priorities, validate_feed_options,
+                               validate_output)
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
                                    input_outcome, reject_outcome, skipped_outcome)
@@ -48,7 +49,6 @@ from transforms.stream_dedup import StreamDeduplicate
 from transforms.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
                                       WatchFiles, impulse)
 from transforms.stream_write import WriteStats, WriteWindowed, output_windows
-from transforms.write import valid_run_id
 
 _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds
@@ -82,13 +82,7 @@ def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
                            "repeat either for several)")
     if opts.input:
         raise OptionsError("--input is for `newsbeam ingest`; watch a glob with --watch")
-    if not opts.output:
-        raise OptionsError("--output is required (a local folder or gs://bucket/prefix)")
-    if opts.run_id:
-        try:
-            valid_run_id(opts.run_id)
-        except ValueError as error:
-            raise OptionsError(str(error)) from None
+    validate_output(opts)
     validate_feed_options(opts)
     detection_languages(opts)
     source_priorities(opts)
