@@ -377,6 +377,33 @@ class _PairWithStateFn(beam.DoFn):
         yield host_of(url), (sources[0], states[0] if states else None)
 
 
+def listed_feeds(pbegin, feed_lists: List[str], ctx: FeedsContext, rerun_id: Optional[str]):
+    """The feeds of `feed_lists`, each once, paired with its state under ``_state/``.
+
+    Batch and streaming read feed lists alike; the steps are applied, with
+    their labels, inside the caller's transform. `rerun_id`: the run whose
+    state from before its first attempt is read if it is a rerun (None: the
+    latest state).
+
+    Returns the outputs of reading the lists (``sources``, `REJECTS`,
+    `SKIPPED`) and of pairing them with their state (``feeds``: (host,
+    (FeedSource, FeedState or None)); `SKIPPED`: feeds listed twice).
+    """
+    lists = (pbegin
+             | "FeedLists" >> beam.Create(feed_lists)
+             | "ReadFeedLists" >> beam.ParDo(_ReadFeedListFn(ctx)).with_outputs(
+                 REJECTS, SKIPPED, main="sources"))
+    prior = (pbegin
+             | "StateFolder" >> beam.Create([ctx.output])
+             | "LoadFeedState" >> beam.FlatMap(_load_state, rerun_id))
+    feeds = ({"sources": lists.sources | "KeyFeedByUrl" >> beam.Map(lambda s: (s.url, s)),
+              "state": prior}
+             | "JoinFeedState" >> beam.CoGroupByKey()
+             | "PairWithState" >> beam.ParDo(_PairWithStateFn()).with_outputs(
+                 SKIPPED, main="feeds"))
+    return lists, feeds
+
+
 class ReadFeeds(beam.PTransform):
     """Feed lists to raw documents: new entries' pages, fetched politely and safely.
 
@@ -398,18 +425,7 @@ class ReadFeeds(beam.PTransform):
 
     def expand(self, pbegin):
         ctx = self._ctx
-        lists = (pbegin
-                 | "FeedLists" >> beam.Create(self._feed_lists)
-                 | "ReadFeedLists" >> beam.ParDo(_ReadFeedListFn(ctx)).with_outputs(
-                     REJECTS, SKIPPED, main="sources"))
-        prior = (pbegin
-                 | "StateFolder" >> beam.Create([ctx.output])
-                 | "LoadFeedState" >> beam.FlatMap(_load_state, ctx.run_id))
-        feeds = ({"sources": lists.sources | "KeyFeedByUrl" >> beam.Map(lambda s: (s.url, s)),
-                  "state": prior}
-                 | "JoinFeedState" >> beam.CoGroupByKey()
-                 | "PairWithState" >> beam.ParDo(_PairWithStateFn()).with_outputs(
-                     SKIPPED, main="feeds"))
+        lists, feeds = listed_feeds(pbegin, self._feed_lists, ctx, rerun_id=ctx.run_id)
         polled = (feeds.feeds
                   | "GroupFeedsByHost" >> beam.GroupByKey()
                   | "PollFeeds" >> beam.ParDo(_PollFeedsFn(ctx)).with_outputs(
@@ -430,5 +446,5 @@ class ReadFeeds(beam.PTransform):
             state=(polled[STATE], pages[STATE]) | "FeedStateUpdates" >> beam.Flatten())
 
 
-__all__ = ["ReadFeeds", "FeedsContext", "FeedsResult", "poll_feed", "fetch_pages",
-           "entry_document"]
+__all__ = ["ReadFeeds", "FeedsContext", "FeedsResult", "listed_feeds", "poll_feed",
+           "fetch_pages", "entry_document"]

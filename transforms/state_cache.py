@@ -24,6 +24,8 @@ import logging
 import threading
 from typing import Any
 
+import apache_beam as beam
+
 _log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _INSTALLED = False
@@ -42,8 +44,8 @@ def weigh_without_module_globals(*objs: Any) -> int:
 def lighten_state_cache() -> bool:
     """Installs `weigh_without_module_globals` as the state cache's weigher.
 
-    Called from the `setup` of newsbeam's stateful DoFns; idempotent. Returns
-    whether the lighter weigher is in place.
+    Called from the `setup` of newsbeam's stateful DoFns (`StatefulDoFn`);
+    idempotent. Returns whether the lighter weigher is in place.
     """
     global _INSTALLED
     with _LOCK:
@@ -63,4 +65,14 @@ def lighten_state_cache() -> bool:
         return True
 
 
-__all__ = ["lighten_state_cache", "weigh_without_module_globals"]
+class StatefulDoFn(beam.DoFn):
+    """A DoFn with keyed state: its `setup` installs the lighter weigher first.
+
+    A subclass that has a `setup` of its own calls ``super().setup()``.
+    """
+
+    def setup(self) -> None:
+        lighten_state_cache()
+
+
+__all__ = ["StatefulDoFn", "lighten_state_cache", "weigh_without_module_globals"]

@@ -60,7 +60,7 @@ from apache_beam.utils.timestamp import Timestamp
 from schemas.records import Article, IndexEntry
 from transforms import minhash
 from transforms.counters import StageCounters
-from transforms.state_cache import lighten_state_cache
+from transforms.state_cache import StatefulDoFn
 from transforms.dedup import (MAX_BUCKET_COMPARISONS, DedupDecision, DedupKey, bucket_edges,
                               cluster_near, dedup_key, index_entry, known_key, rank, split_group,
                               to_duplicate)
@@ -97,6 +97,13 @@ def _has_items(bag) -> bool:
     return any(True for _ in bag.read())
 
 
+def wait_in_order(waiting, flush_at, flush, now: int, item) -> None:
+    """Puts `item`, read at event time `now`, in the `waiting` bag until the
+    watermark passes `now`; the flush timer's `take_ready` then hands it back."""
+    waiting.add((now, item))
+    wait_for(now, flush_at, flush)
+
+
 def take_ready(waiting, flush_at, flush, fired: int, order) -> List[Tuple[int, Any]]:
     """The waiting (event time, payload) items the watermark has passed, in
     event-time order (ties by `order`); the others wait for the next timer."""
@@ -113,7 +120,7 @@ def take_ready(waiting, flush_at, flush, fired: int, order) -> List[Tuple[int, A
     return ready
 
 
-class _KeepFirstFn(beam.DoFn):
+class _KeepFirstFn(StatefulDoFn):
     """(URL key or content hash, (kind, payload)) → kept (article, key) or a duplicate.
 
     ``known`` payloads (index entries) fill the state at once; ``new`` ones,
@@ -133,9 +140,6 @@ class _KeepFirstFn(beam.DoFn):
         self._window = window_micros
         self._counters = StageCounters("dedup")
 
-    def setup(self) -> None:
-        lighten_state_cache()
-
     def _alive(self, stored, now: int):
         return None if stored is None or stored[1] <= now else stored
 
@@ -146,8 +150,7 @@ class _KeepFirstFn(beam.DoFn):
         _, (kind, payload) = element
         now = timestamp.micros
         if kind == NEW:
-            waiting.add((now, payload))
-            wait_for(now, flush_at, flush)
+            wait_in_order(waiting, flush_at, flush, now, payload)
             return
         stored = self._alive(held.read(), now)
         until = now + self._window
@@ -191,7 +194,7 @@ class _KeepFirstFn(beam.DoFn):
             held.clear()
 
 
-class _NearBucketFn(beam.DoFn):
+class _NearBucketFn(StatefulDoFn):
     """(band key, (kind, signed key)) → (article id, verified pairs) for new keys.
 
     The bucket holds signed keys, each until it expires, at most
@@ -210,9 +213,6 @@ class _NearBucketFn(beam.DoFn):
         self._threshold = threshold
         self._window = window_micros
 
-    def setup(self) -> None:
-        lighten_state_cache()
-
     def _keep(self, alive, members, expiry) -> None:
         alive = sorted(alive, key=lambda pair: rank(pair[0]))[:MAX_BUCKET_COMPARISONS]
         members.write(alive)
@@ -226,8 +226,7 @@ class _NearBucketFn(beam.DoFn):
         _, (kind, key) = element
         now = timestamp.micros
         if kind == NEW:
-            waiting.add((now, key))
-            wait_for(now, flush_at, flush)
+            wait_in_order(waiting, flush_at, flush, now, key)
             return
         alive = [(m, until) for m, until in members.read() or [] if until > now]
         if all(m.article_id != key.article_id for m, _ in alive):
@@ -263,7 +262,7 @@ class _NearBucketFn(beam.DoFn):
         expiry.set(Timestamp(micros=min(until for _, until in alive)))
 
 
-class _DecideNearFn(beam.DoFn):
+class _DecideNearFn(StatefulDoFn):
     """(article id, part) → the article kept or a near duplicate, once all parts are in.
 
     The parts are the article itself and one list of verified pairs per band
@@ -274,9 +273,6 @@ class _DecideNearFn(beam.DoFn):
 
     def __init__(self):
         self._counters = StageCounters("dedup")
-
-    def setup(self) -> None:
-        lighten_state_cache()
 
     def process(self, element, parts=beam.DoFn.StateParam(PARTS)) -> Iterable[Any]:
         article_id, part = element

@@ -52,7 +52,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
 from transforms.counters import StageCounters
-from transforms.state_cache import lighten_state_cache
+from transforms.state_cache import StatefulDoFn
 from transforms.dump_formats import ReadContext, Skipped
 from transforms.feed_state import commit_feed_state, merge_states
 from transforms.fetch import host_of, shared_fetcher
@@ -61,8 +61,7 @@ from transforms.read_dumps import DUPLICATES as DUMP_DUPLICATES
 from transforms.read_dumps import _SplitFileFn
 from transforms.stream_write import window_label
 from transforms.read_feeds import (ENTRIES, REJECTS, SKIPPED, STATE, FeedsContext, _Count,
-                                   _load_state, _PairWithStateFn, _ReadFeedListFn,
-                                   fetch_pages, poll_feed)
+                                   fetch_pages, listed_feeds, poll_feed)
 
 STAGE = "fetch"
 _log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def feeds_by_shard(_tick, feeds: List[Tuple[str, Tuple[FeedSource, Optional[Feed
         yield shard, sorted(grouped[shard], key=lambda pair: pair[0].url)
 
 
-class _PollDueFeedsFn(beam.DoFn):
+class _PollDueFeedsFn(StatefulDoFn):
     """(group, feeds) at a tick → documents, entries, rejects, skips of the feeds due.
 
     Keyed by group of hosts: the state holds, per feed URL, its `FeedState`
@@ -123,7 +122,7 @@ class _PollDueFeedsFn(beam.DoFn):
         self._counters = StageCounters(STAGE)
 
     def setup(self) -> None:
-        lighten_state_cache()
+        super().setup()
         self._worker = shared_fetcher(self._ctx.run_id, self._ctx.fetch)
 
     def process(self, element, timestamp=beam.DoFn.TimestampParam,
@@ -288,18 +287,8 @@ class PollFeedsContinuously(beam.PTransform):
     def expand(self, ticks):
         ctx = self._ctx
         pbegin = ticks.pipeline
-        lists = (pbegin
-                 | "FeedLists" >> beam.Create(self._feed_lists)
-                 | "ReadFeedLists" >> beam.ParDo(_ReadFeedListFn(ctx)).with_outputs(
-                     REJECTS, SKIPPED, main="sources"))
-        prior = (pbegin
-                 | "StateFolder" >> beam.Create([ctx.output])
-                 | "LoadFeedState" >> beam.FlatMap(_load_state))
-        feeds = ({"sources": lists.sources | "KeyFeedByUrl" >> beam.Map(lambda s: (s.url, s)),
-                  "state": prior}
-                 | "JoinFeedState" >> beam.CoGroupByKey()
-                 | "PairWithState" >> beam.ParDo(_PairWithStateFn()).with_outputs(
-                     SKIPPED, main="feeds"))
+        # A stream always polls from the latest feed state.
+        lists, feeds = listed_feeds(pbegin, self._feed_lists, ctx, rerun_id=None)
         polled = (ticks
                   | "FeedsByShard" >> beam.FlatMap(
                       feeds_by_shard, beam.pvalue.AsList(feeds.feeds)).with_output_types(
@@ -387,16 +376,13 @@ def match_new_files(_tick, patterns: List[str]) -> Iterable[Tuple[str, None]]:
                 yield metadata.path, None
 
 
-class _FirstSightingFn(beam.DoFn):
+class _FirstSightingFn(StatefulDoFn):
     """(path, _) → path, the first time the path is seen, never again."""
 
     SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())
 
     def __init__(self):
         self._counters = StageCounters("watch")
-
-    def setup(self) -> None:
-        lighten_state_cache()
 
     def process(self, element, seen=beam.DoFn.StateParam(SEEN)) -> Iterable[str]:
         path, _ = element
