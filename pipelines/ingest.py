@@ -122,9 +122,10 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
     articles, extract_rejects = read.documents | "Extract" >> ExtractArticles(
         started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
         opts.precise_extraction)
-    known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run_id, started_at,
-                                              opts.dedup_window_days,
-                                              first_attempt_start(opts.output, run_id))
+    # Deduplicate applies the read itself (twice) and keeps only the entries
+    # that meet this run's articles: memory does not grow with the index.
+    known = ReadIndex(opts.output, run_id, started_at, opts.dedup_window_days,
+                      first_attempt_start(opts.output, run_id))
     unique, duplicates, index_entries = (
         articles
         | "DetectLanguage" >> DetectLanguage(opts.min_language_score,

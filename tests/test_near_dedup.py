@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas.records import RawDocument
+from schemas.records import IndexEntry, RawDocument
 from transforms import minhash
 from transforms.dates import parse_timestamp
-from transforms.dedup import DedupKey, Deduplicate, NearEdge, bucket_edges, cluster_near
+from transforms.dedup import (DedupKey, Deduplicate, NearEdge, bucket_edges, cluster_near,
+                              dedup_key, relevant_known)
 from transforms.extract import ExtractArticles
-from transforms.normalize import key_text
+from transforms.normalize import content_hash, key_text
 
 INGESTED = parse_timestamp("2026-11-29T12:00:00Z")
 STORY = (
@@ -150,3 +152,48 @@ def test_deduplicate_finds_near_copies_and_leaves_teasers(fnapi_pipeline):
 
 
 GOLDEN_FIRST_ROWS = "fb4a3201ad28ac00"
+
+
+def _entry(article_id, url_key, content_hash, kept_id, published, canonical=False):
+    return IndexEntry(article_id, kept_id, f"c-{kept_id}", url_key, content_hash, None,
+                      minhash.ALGORITHM_VERSION, canonical, 0, published, 1000, "old", 0)
+
+
+@pytest.mark.parametrize("as_reader", [False, True], ids=["pcollection", "reader"])
+def test_known_entries_a_slice_never_meets_still_decide_who_survives_its_url(
+        fnapi_pipeline, as_reader):
+    """Only entries meeting the new article are kept from the index, plus the
+    entries of their URL keys: `x` has the new article's text but lost its
+    URL to `y`, so the new article duplicates `z`, as with the whole index."""
+    day = parse_timestamp("2026-11-28T08:00:00Z")
+    same_text = content_hash(STORY)
+    known = [_entry("y", "example.com/a", "another-text", "y", day, canonical=True),
+             _entry("x", "example.com/a", same_text, "y", day - 10 * 86_400_000_000),
+             _entry("z", "example.com/z", same_text, "z", day - 86_400_000_000),
+             _entry("far", "example.com/far", "far-text", "far", day)]
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create([_raw("new", STORY, day)]) | ExtractArticles(
+            ingested_at=INGESTED)
+        reader = beam.Create(known)
+        _, duplicates, _ = articles | Deduplicate(
+            reader if as_reader else p | "Known" >> reader, "r", INGESTED)
+        assert_that(duplicates | beam.Map(lambda d: (d.doc_id, d.duplicate_of, d.dup_type,
+                                                     d.cluster_id)),
+                    equal_to([("new", "z", "exact", "c-z")]))
+
+
+def test_only_entries_meeting_new_keys_or_their_urls_are_kept(fnapi_pipeline):
+    day = parse_timestamp("2026-11-28T08:00:00Z")
+    same_text = content_hash(STORY)
+    known = [_entry("y", "example.com/a", "another-text", "y", day, canonical=True),
+             _entry("x", "example.com/a", same_text, "y", day),
+             _entry("far", "example.com/far", "far-text", "far", day),
+             _entry("far2", "example.com/far2", "another-text", "far2", day)]
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create([_raw("new", STORY, day)]) | ExtractArticles(
+            ingested_at=INGESTED)
+        new_keys = articles | beam.Map(dedup_key, {})
+        kept = relevant_known(new_keys, p | "First" >> beam.Create(known),
+                              p | "Again" >> beam.Create(known))
+        assert_that(kept | beam.Map(lambda k: (k.article_id, k.known)),
+                    equal_to([("x", True), ("y", True)]))

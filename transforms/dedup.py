@@ -18,9 +18,13 @@ Three stages, each over the survivors of the one before:
 
 Entries of earlier runs (`transforms.dedup_index`) take part in all three
 stages and always rank first: an article already published stays, and its
-cluster keeps its id when new members join. Known entries reach the near
-stage only for the bands that some new article has, so the shuffle grows
-with the run, not with the index.
+cluster keeps its id when new members join. They are first joined against
+the run's own keys while they stream past (`relevant_known`): only entries
+sharing a URL key, a content hash or an LSH band with a new article, and the
+entries whose URL key one of those shares, reach the stages (and only their
+signatures the side input), so the memory grows with the run, not with the
+index. The decisions are the ones all entries would give (see
+`relevant_known`).
 
 Within a group the kept copy is the first by `rank`: an entry of an earlier
 run, then an explicit canonical address, then source priority, then the
@@ -273,6 +277,82 @@ class _KnownBandsFn(beam.DoFn):
         yield from entries
 
 
+def meeting_keys(key: DedupKey) -> Iterable[str]:
+    """The keys by which a key can meet another in a stage, tagged by kind:
+    its URL key, its content hash, its LSH bands (computed last, lazily)."""
+    if key.url_key is not None:
+        yield "u" + key.url_key
+    yield f"c{key.content_hash}"
+    if key.signature is not None:
+        for band in minhash.band_keys(key.signature):
+            yield "b" + band
+
+
+SAME_URL = "same_url"
+
+
+class _MeetingKnownFn(beam.DoFn):
+    """Known entries sharing a key with a new article (first read), and the
+    URL keys of those sharing a content hash (tagged ``same_url``)."""
+
+    def setup(self) -> None:
+        self._source: Optional[List[str]] = None
+        self._keys: Set[str] = set()
+
+    def process(self, entry: IndexEntry, new_keys: List[str]) -> Iterable[DedupKey]:
+        if self._source is not new_keys:  # the side input, made a set once per bundle
+            self._source, self._keys = new_keys, set(new_keys)
+        key = known_key(entry)
+        if not any(k in self._keys for k in meeting_keys(key)):
+            return
+        yield key
+        if key.url_key is not None and f"c{key.content_hash}" in self._keys:
+            yield beam.pvalue.TaggedOutput(SAME_URL, key.url_key)
+
+
+class _SameUrlKnownFn(beam.DoFn):
+    """Known entries of the second read that the first did not take and
+    whose URL key a taken entry with a new article's content hash has."""
+
+    def setup(self) -> None:
+        self._sources: Tuple = (None, None)
+        self._keys: Set[str] = set()
+        self._urls: Set[str] = set()
+
+    def process(self, entry: IndexEntry, new_keys: List[str],
+                urls: List[str]) -> Iterable[DedupKey]:
+        if self._sources[0] is not new_keys or self._sources[1] is not urls:
+            self._sources, self._keys, self._urls = (new_keys, urls), set(new_keys), set(urls)
+        if entry.url_key is None or entry.url_key not in self._urls:
+            return
+        key = known_key(entry)
+        if not any(k in self._keys for k in meeting_keys(key)):
+            yield key
+
+
+def relevant_known(new_keys, read_first, read_again):
+    """The known entries that can change a decision about a new article.
+
+    A URL group decides a new article by its best known member: all known
+    entries with a new URL key are taken. A content group does so by its
+    best known member among the URL-stage survivors: all known entries with
+    a new content hash are taken, and with them every known entry of their
+    URL keys, which decides whether they survive (new articles never do:
+    known ones rank first). The near stage meets known entries by band. The
+    others meet no new article, in groups that decide nothing.
+
+    `read_first` and `read_again` are the known entries (two reads of the
+    index, so that none is held between them), `new_keys` the run's keys.
+    """
+    keys = beam.pvalue.AsList(new_keys | "MeetingKeys" >> beam.FlatMap(
+        meeting_keys).with_output_types(str))
+    first = read_first | "KnownMeetingNew" >> beam.ParDo(
+        _MeetingKnownFn(), keys).with_outputs(SAME_URL, main="known")
+    same_url = read_again | "KnownOfTheirUrls" >> beam.ParDo(
+        _SameUrlKnownFn(), keys, beam.pvalue.AsList(first[SAME_URL]))
+    return (first.known, same_url) | "RelevantKnown" >> beam.Flatten()
+
+
 def _verify_bucket(group: Tuple[str, Iterable[DedupKey]], threshold: float,
                    signatures: Dict[str, bytes]) -> List[NearEdge]:
     return bucket_edges(list(group[1]), threshold, lambda key: signatures[key.article_id])
@@ -283,7 +363,9 @@ class Deduplicate(beam.PTransform):
 
     Args:
       known: `IndexEntry` rows of earlier runs (see `transforms.dedup_index`),
-        or None.
+        or a PTransform reading them from the pipeline's start (such as
+        `ReadIndex`: it is applied twice, see `relevant_known`, so a slice
+        holds only the entries its articles meet), or None.
       run_id, ingested_at: stamped on the index entries this run adds.
       near_threshold: the least estimated Jaccard similarity of a near pair.
       near: whether to run the near-duplicate stage at all.
@@ -306,8 +388,15 @@ class Deduplicate(beam.PTransform):
     def expand(self, articles):
         new_keys = articles | "DedupKeys" >> beam.Map(dedup_key, self._priority)
         stage_inputs = [new_keys]
+        known_keys = None
         if self._known is not None:
-            known_keys = self._known | "KnownKeys" >> beam.Map(known_key)
+            if isinstance(self._known, beam.PTransform):
+                again = getattr(self._known, "rereading", lambda: self._known)()
+                reads = (articles.pipeline | "ReadKnown" >> self._known,
+                         articles.pipeline | "ReadKnownAgain" >> again)
+            else:
+                reads = (self._known, self._known)
+            known_keys = relevant_known(new_keys, *reads)
             stage_inputs.append(known_keys | "WithoutSignatures" >> beam.Map(_unsigned))
         keys = stage_inputs | "NewAndKnownKeys" >> beam.Flatten()
 
@@ -327,7 +416,7 @@ class Deduplicate(beam.PTransform):
                           DUPLICATES, main="kept"))
         decided = [by_url[DUPLICATES], by_content[DUPLICATES]]
         if self._near:
-            decided.append(self._near_stage(by_content.kept))
+            decided.append(self._near_stage(by_content.kept, known_keys))
         decisions = decided | "AllDecisions" >> beam.Flatten()
 
         routed = articles | "RouteDuplicates" >> beam.ParDo(
@@ -337,7 +426,7 @@ class Deduplicate(beam.PTransform):
             index_entry, beam.pvalue.AsDict(decisions), self._run_id, self._ingested_at)
         return routed.unique, routed[DUPLICATES], entries
 
-    def _near_stage(self, survivors):
+    def _near_stage(self, survivors, known_keys):
         """Near-duplicate decisions for the new survivors of the exact stages."""
         new_survivors = survivors | "NewSurvivors" >> beam.Filter(
             lambda k: not k.known and k.signature is not None)
@@ -346,10 +435,9 @@ class Deduplicate(beam.PTransform):
         band_inputs = [new_bands]
         signature_inputs = [new_survivors | "NewSignatures" >> beam.Map(
             lambda k: (k.article_id, k.signature))]
-        if self._known is not None:
+        if known_keys is not None:
             band_set = new_bands | "NewBandKeys" >> beam.Keys() | "UniqueBands" >> beam.Distinct()
-            known_signed = self._known | "KnownSignedKeys" >> beam.Map(known_key)
-            known_bands = known_signed | "KnownBands" >> beam.ParDo(
+            known_bands = known_keys | "KnownBands" >> beam.ParDo(
                 _KnownBandsFn(), beam.pvalue.AsList(band_set)).with_outputs(
                     SIGNATURES, main="bands")
             band_inputs.append(known_bands.bands)

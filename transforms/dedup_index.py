@@ -9,6 +9,7 @@ them: memory and time scale with the window, not with all history.
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import re
 from typing import Iterable, List, Optional
@@ -61,10 +62,10 @@ def read_entries(path: str) -> Iterable[IndexEntry]:
 
 
 class _ListIndexFilesFn(beam.DoFn):
-    def __init__(self, run_id: str, first_day: str):
+    def __init__(self, run_id: str, first_day: str, namespace: str):
         self._run_id = run_id
         self._first_day = first_day
-        self._files = Metrics.counter("dedup_index", "files")
+        self._files = Metrics.counter(namespace, "files")
 
     def process(self, pattern: str) -> Iterable[str]:
         for result in FileSystems.match([pattern]):
@@ -75,10 +76,10 @@ class _ListIndexFilesFn(beam.DoFn):
 
 
 class _ReadEntriesFn(beam.DoFn):
-    def __init__(self, before: int):
+    def __init__(self, before: int, namespace: str):
         self._before = before
-        self._entries = Metrics.counter("dedup_index", "entries")
-        self._later = Metrics.counter("dedup_index", "skipped:later_run")
+        self._entries = Metrics.counter(namespace, "entries")
+        self._later = Metrics.counter(namespace, "skipped:later_run")
 
     def process(self, path: str) -> Iterable[IndexEntry]:
         for entry in read_entries(path):
@@ -110,11 +111,19 @@ class ReadIndex(beam.PTransform):
         self._run_id = run_id
         self._first_day = first_day(ingested_at, window_days)
         self._before = before if before is not None else ingested_at
+        self._namespace = "dedup_index"
+
+    def rereading(self) -> ReadIndex:
+        """The same read, counted apart (``dedup_index_reread``) so that the
+        counters of the first read still count each entry once."""
+        again = copy.copy(self)
+        again._namespace = "dedup_index_reread"
+        return again
 
     def expand(self, pbegin):
         return (pbegin
                 | "IndexGlob" >> beam.Create(self._patterns)
-                | "ListIndexFiles" >> beam.ParDo(_ListIndexFilesFn(self._run_id,
-                                                                   self._first_day))
+                | "ListIndexFiles" >> beam.ParDo(_ListIndexFilesFn(
+                    self._run_id, self._first_day, self._namespace))
                 | "SpreadIndexFiles" >> beam.Reshuffle()
-                | "ReadIndexEntries" >> beam.ParDo(_ReadEntriesFn(self._before)))
+                | "ReadIndexEntries" >> beam.ParDo(_ReadEntriesFn(self._before, self._namespace)))
