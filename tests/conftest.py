@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-world data beside the checkout, and a named runner.
+"""Shared fixtures and helpers: the real-world data beside the checkout, a named
+runner, a feed server on 127.0.0.1, and an output table read back.
 
 Tests name their runner: the default DirectRunner first tries to download the
 Prism runner, which hangs on a network that swallows connections.
@@ -6,7 +7,9 @@ Prism runner, which hangs on a network that swallows connections.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List
 
+import pyarrow.dataset as ds
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -29,3 +32,21 @@ def shared_data() -> Path:
 def fnapi_pipeline():
     """A TestPipeline on the FnApiRunner."""
     return TestPipeline(runner=FnApiRunner())
+
+
+@pytest.fixture
+def server():
+    """A feed and page server on 127.0.0.1 whose robots.txt allows every path."""
+    from tests.feed_server import FeedServer, Route
+    srv = FeedServer().start()
+    srv.routes["/robots.txt"] = Route(b"User-agent: *\nAllow: /\n", content_type="text/plain")
+    yield srv
+    srv.stop()
+
+
+def read_table(out: Path, name: str) -> List[dict]:
+    """Every row of one output table (Hive partitions as columns); [] if it has none."""
+    folder = out / name
+    if not folder.exists():
+        return []
+    return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist()

@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import pyarrow.dataset as ds
 import pytest
 
 from pipelines.worker_guard import EXIT_WORKER_DIED, descendants
-from tests.conftest import REPO
+from tests.conftest import REPO, read_table
 from tests.feed_server import FeedServer, Route, article_html
 from transforms.normalize import stable_id
 
@@ -37,13 +36,6 @@ def _snapshot(out: Path) -> Dict[str, str]:
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(out.rglob("*")) if p.is_file()
             and not p.relative_to(out).as_posix().startswith("_tmp/")}
-
-
-def _table(out: Path, name: str) -> List[dict]:
-    folder = out / name
-    if not folder.exists():
-        return []
-    return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist()
 
 
 def _start(args: List[str], log: Path) -> subprocess.Popen:
@@ -125,7 +117,7 @@ def test_killed_run_leaves_index_and_feed_state_as_before(tmp_path):
         server.stop()
     manifest = json.loads((out / "_runs" / "second.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "succeeded" and manifest["totals"]["articles"] == 2
-    titles = sorted(a["title"] for a in _table(out, "articles"))
+    titles = sorted(a["title"] for a in read_table(out, "articles"))
     assert titles == [f"Story {i} of the council" for i in range(6)]
     state = json.loads((out / "_state" / "feeds.json").read_text(encoding="utf-8"))
     assert len(state["feeds"][server.url("/feed.xml")]["seen"]) == 6
@@ -186,8 +178,8 @@ def test_a_killed_worker_fails_the_run_loudly_and_the_rerun_is_exact(tmp_path):
     assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
     assert manifest["totals"] == {"inputs": len(ids), "articles": len(ids), "duplicates": 0,
                                   "rejects": 0, "skipped": 0}
-    article_ids = [a["article_id"] for a in _table(out, "articles")]
+    article_ids = [a["article_id"] for a in read_table(out, "articles")]
     assert len(article_ids) == len(set(article_ids)) and sorted(article_ids) == sorted(ids)
-    index_ids = [row for row in _table(out, "_index")]
+    index_ids = [row for row in read_table(out, "_index")]
     assert len(index_ids) == len(ids)
     assert not (out / "_tmp" / "multi").exists()

@@ -11,12 +11,11 @@ import json
 import re
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
 from pipelines import cli
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, Reject
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, read_table
 from tests.feed_server import FeedServer, Route, article_html
 from transforms.dump_formats import Skipped
 from transforms.feed_entries import UnreadableFeed, html_to_text, parse_feed, to_feed_entry
@@ -234,19 +233,11 @@ def _serve_captured(server: FeedServer, data: Path, name: str, host_prefix: byte
 
 
 @pytest.fixture
-def server():
-    srv = FeedServer().start()
-    srv.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n",
-                                      content_type="text/plain")
-    yield srv
-    srv.stop()
-
-
-def _table(out: Path, name: str):
-    folder = out / name
-    if not folder.exists():
-        return []
-    return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist()
+def server(server):
+    """The shared server, with a robots.txt that keeps /private/ out."""
+    server.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n",
+                                         content_type="text/plain")
+    return server
 
 
 def _ingest(feed_list: Path, out: Path, run_id: str, *extra: str) -> dict:
@@ -280,23 +271,23 @@ def test_two_runs_second_fetches_no_page_and_adds_no_article(tmp_path, server, s
 
     first = _ingest(feed_list, out, "first")
     assert first["status"] == "succeeded" and first["invariant"]["holds"]
-    articles = _table(out, "articles")
+    articles = read_table(out, "articles")
     by_kind = {}
     for article in articles:
         by_kind.setdefault(article["extraction_method"], []).append(article)
     assert len(by_kind["trafilatura"]) >= 60 and len(by_kind["plain_text"]) == 7
     guardian = [a for a in articles if a["source_uri"].endswith("guardian.rss")]
     assert len(guardian) + (1 if any(d["source_uri"].endswith("guardian.rss")
-                                      for d in _table(out, "duplicates")) else 0) == 55
+                                      for d in read_table(out, "duplicates")) else 0) == 55
     sample = guardian[0]
     assert sample["source_kind"] == "feed" and sample["source_name"] == "The Guardian"
     assert sample["url"].startswith(server.url("/guardian/")) and sample["published"]
     assert "us" in sample["tags"] and sample["authors"] and sample["description"]
     # The entry in two feeds was fetched once; URL dedup kept one copy.
     assert len(server.requests_to(shared)) == 1
-    duplicates = _table(out, "duplicates")
+    duplicates = read_table(out, "duplicates")
     assert [d["dup_type"] for d in duplicates] == ["url"]
-    rejects = _table(out, "rejects")
+    rejects = read_table(out, "rejects")
     assert [(r["stage"], r["reason"]) for r in rejects] == [("fetch", "unreadable_feed")]
     assert first["feed_state"]["feeds_polled"] == 5
     first_requests = len(server.log)
@@ -310,7 +301,7 @@ def test_two_runs_second_fetches_no_page_and_adds_no_article(tmp_path, server, s
     guardian_poll = [e for e in new_requests if e.path == "/feeds/guardian.rss"]
     assert [(e.status, e.if_none_match) for e in guardian_poll] == [(304, '"g1"')]
     assert second["totals"]["articles"] == 0 and second["totals"]["duplicates"] == 0
-    assert len(_table(out, "articles")) == len(articles)
+    assert len(read_table(out, "articles")) == len(articles)
     assert second["skipped_by_kind"]["feed_not_modified"] == 1
     assert second["skipped_by_kind"]["feed_unchanged"] == 3
     assert second["rejects_by_reason"] == {"fetch/unreadable_feed": 1}
@@ -351,7 +342,7 @@ def test_hostile_and_broken_entries_are_rejects_that_say_why(tmp_path, server):
     manifest = _ingest(feed_list, out, "scenarios", "--fetch_timeout_s", "0.5",
                        "--max_retries", "1", "--max_body_mb", "0.05", "--max_redirects", "3")
     assert manifest["status"] == "succeeded"
-    rejects = {(r["source_position"], r["reason"]): r for r in _table(out, "rejects")}
+    rejects = {(r["source_position"], r["reason"]): r for r in read_table(out, "rejects")}
     reasons = sorted(reason for _, reason in rejects)
     assert reasons == sorted(["robots_disallowed", "address_refused", "address_refused",
                               "timeout", "too_many_redirects", "too_large",
@@ -362,7 +353,7 @@ def test_hostile_and_broken_entries_are_rejects_that_say_why(tmp_path, server):
     feed_reject = rejects[("poll", "unsupported_content_type")]
     assert feed_reject["source_uri"].endswith("/feeds/feed.png") and feed_reject["doc_id"] is None
     assert not [e for e in server.log if e.path.startswith("/private/")]
-    articles = _table(out, "articles")
+    articles = read_table(out, "articles")
     titles = {a["title"] for a in articles}
     assert {"Fine", "Busy"} <= titles
     assert [a["extraction_method"] for a in articles if a["title"] == "No link"] == ["plain_text"]

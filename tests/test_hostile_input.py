@@ -24,12 +24,12 @@ from pathlib import Path
 
 import brotli
 import feedparser
-import pyarrow.dataset as ds
 import pytest
 
 from pipelines import cli
 from schemas.records import RawDocument, Reject
-from tests.feed_server import FeedServer, Route, article_html
+from tests.conftest import read_table
+from tests.feed_server import Route, article_html
 from transforms.decompression import decompression_refusal
 from transforms.dump_formats import ReadContext, read_records
 from transforms.extract import _ExtractFn
@@ -51,12 +51,11 @@ def _outcomes(records):
                    for r in records)
 
 
-@pytest.fixture
-def server():
-    srv = FeedServer().start()
-    srv.routes["/robots.txt"] = Route(b"User-agent: *\nAllow: /\n", content_type="text/plain")
-    yield srv
-    srv.stop()
+def _one_item_feed(title: str, item: str, link: str) -> Route:
+    """An RSS feed with one item whose page is at `link`."""
+    return Route((f"<rss version='2.0'><channel><title>{title}</title><item><title>{item}"
+                  f"</title><link>{link}</link></item></channel></rss>").encode(),
+                 content_type="application/rss+xml")
 
 
 # ------------------------------------------------------------ XML entities
@@ -143,10 +142,7 @@ def test_feed_with_entity_bomb_is_a_reject_and_the_run_goes_on(tmp_path, server)
     server.routes["/feeds/quadratic.xml"] = Route(QUADRATIC, content_type="text/xml")
     server.routes["/feeds/xxe.xml"] = Route(_external(server.url("/evil.dtd")),
                                             content_type="application/xml")
-    server.routes["/feeds/good.xml"] = Route(
-        (f"<rss version='2.0'><channel><title>Good</title><item><title>Fine</title>"
-         f"<link>{server.url('/ok')}</link></item></channel></rss>").encode(),
-        content_type="application/rss+xml")
+    server.routes["/feeds/good.xml"] = _one_item_feed("Good", "Fine", server.url("/ok"))
     server.routes["/ok"] = Route(article_html("Fine"))
     feed_list = tmp_path / "feeds.txt"
     feed_list.write_text("\n".join(server.url(f"/feeds/{n}.xml")
@@ -154,11 +150,11 @@ def test_feed_with_entity_bomb_is_a_reject_and_the_run_goes_on(tmp_path, server)
                          encoding="utf-8")
     manifest, out = _ingest(tmp_path, "--feeds", str(feed_list), "--allow_hosts", "127.0.0.1")
     assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
-    rejects = _table(out, "rejects")
+    rejects = read_table(out, "rejects")
     assert sorted((Path(r["source_uri"]).name, r["stage"], r["reason"]) for r in rejects) == [
         ("laughs.xml", "fetch", "unsafe_xml"), ("quadratic.xml", "fetch", "unsafe_xml"),
         ("xxe.xml", "fetch", "unsafe_xml")]
-    assert [a["title"] for a in _table(out, "articles")] == ["Fine"]
+    assert [a["title"] for a in read_table(out, "articles")] == ["Fine"]
     assert server.hits("/evil.dtd") == 0
 
 
@@ -316,13 +312,6 @@ def test_truncated_warc_files_keep_what_was_whole():
 # ------------------------------------------- documents, encodings, end to end
 
 
-def _table(out: Path, name: str):
-    folder = out / name
-    if not folder.exists():
-        return []
-    return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist()
-
-
 def _ingest(tmp_path: Path, *args: str, run_id: str = "hostile"):
     out = tmp_path / "out"
     assert cli.main(["ingest", "--output", str(out), "--run_id", run_id, "--min_host_delay_s",
@@ -404,7 +393,7 @@ def test_hostile_corpus_every_file_ends_as_expected_and_nothing_leaves_output(tm
     assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
     found = {}
     for table in ("articles", "duplicates", "rejects"):
-        for row in _table(out, table):
+        for row in read_table(out, table):
             what = (row["extraction_method"] if table == "articles"
                     else row.get("dup_type") if table == "duplicates"
                     else f"{row['stage']}/{row['reason']}")
@@ -420,10 +409,10 @@ def test_hostile_corpus_every_file_ends_as_expected_and_nothing_leaves_output(tm
     files = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
     assert files and all(allowed.match(f) for f in files), files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "out"]
-    paths = [a for a in _table(out, "articles") if a["source_uri"].endswith("paths.jsonl")]
+    paths = [a for a in read_table(out, "articles") if a["source_uri"].endswith("paths.jsonl")]
     assert {a["language"] for a in paths} == {"en"}
     assert [a["published"] for a in paths if "/../" in (a["title"] or "")] == [None]
-    mixed = [a for a in _table(out, "articles") if a["source_uri"].endswith("mixed.txt")]
+    mixed = [a for a in read_table(out, "articles") if a["source_uri"].endswith("mixed.txt")]
     assert "présenté" in mixed[0]["text"] and "بغداد" in mixed[0]["text"]
 
 
@@ -481,10 +470,7 @@ def test_redirect_to_a_name_resolving_inside_is_refused(server):
 
 
 def test_feeds_on_loopback_are_refused_by_default(tmp_path, server):
-    server.routes["/feed.xml"] = Route(
-        (f"<rss version='2.0'><channel><title>F</title><item><title>A</title>"
-         f"<link>{server.url('/a')}</link></item></channel></rss>").encode(),
-        content_type="application/rss+xml")
+    server.routes["/feed.xml"] = _one_item_feed("F", "A", server.url("/a"))
     server.routes["/a"] = Route(article_html("A"))
     feed_list = tmp_path / "feeds.txt"
     feed_list.write_text(f"{server.url('/feed.xml')}\nhttp://localhost:{server.port}/feed.xml\n",

@@ -7,18 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
 from pipelines import cli
-from tests.conftest import REPO, SEEDS
-
-
-def _table(out: Path, name: str):
-    folder = out / name
-    if not folder.exists():
-        return []
-    return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist()
+from tests.conftest import REPO, SEEDS, read_table
 
 
 def _manifest(out: Path, run_id: str) -> dict:
@@ -33,7 +25,7 @@ def test_seed_dump_gives_the_two_arabic_articles(tmp_path):
     out = tmp_path / "out"
     assert _ingest("--input", str(SEEDS / "rt-arabic-dump.txt"), "--output", str(out),
                    "--run_id", "seed") == 0
-    articles = sorted(_table(out, "articles"), key=lambda a: a["source_position"])
+    articles = sorted(read_table(out, "articles"), key=lambda a: a["source_position"])
     assert [a["lang"] for a in articles] == ["ar", "ar"]
     assert [a["language"] for a in articles] == ["ar", "ar"]
     assert all(a["language_score"] > 0.9 for a in articles)
@@ -63,7 +55,7 @@ def test_rerunning_a_run_id_replaces_its_rows(tmp_path):
     inputs = ["--input", str(SEEDS / "*-dump.txt"), "--input", str(SEEDS / "*.jsonl")]
     for _ in range(2):
         assert _ingest(*inputs, "--output", str(out), "--run_id", "nightly") == 0
-    articles, duplicates = _table(out, "articles"), _table(out, "duplicates")
+    articles, duplicates = read_table(out, "articles"), read_table(out, "duplicates")
     manifest = _manifest(out, "nightly")
     assert len(articles) == manifest["totals"]["articles"] == 6
     assert len(duplicates) == manifest["totals"]["duplicates"] == 2
@@ -99,7 +91,7 @@ def test_real_pages_and_warc_files_are_all_accounted_for(tmp_path, shared_data):
     manifest = _manifest(out, "real")
     totals = manifest["totals"]
     assert manifest["invariant"]["holds"]
-    articles, duplicates, rejects = (_table(out, t) for t in ("articles", "duplicates", "rejects"))
+    articles, duplicates, rejects = (read_table(out, t) for t in ("articles", "duplicates", "rejects"))
     assert (len(articles), len(duplicates), len(rejects)) == (
         totals["articles"], totals["duplicates"], totals["rejects"])
     assert totals["articles"] + totals["duplicates"] + totals["rejects"] == totals["inputs"]
@@ -161,7 +153,7 @@ def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
     _write_jsonl(tmp_path / "day1.jsonl", old)
     assert _ingest("--input", str(tmp_path / "day1.jsonl"), "--output", str(out),
                    "--run_id", "day1") == 0
-    day1_ids = {a["article_id"] for a in _table(out, "articles")}
+    day1_ids = {a["article_id"] for a in read_table(out, "articles")}
     assert len(day1_ids) == 18
 
     _write_jsonl(tmp_path / "day2.jsonl", old + new + [syndicated])
@@ -169,9 +161,9 @@ def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
                    "--run_id", "day2") == 0
     manifest = _manifest(out, "day2")
     assert manifest["totals"]["articles"] == 2 and manifest["invariant"]["holds"]
-    added = [a for a in _table(out, "articles") if a["run_id"] == "day2"]
+    added = [a for a in read_table(out, "articles") if a["run_id"] == "day2"]
     assert sorted(a["url"] for a in added) == sorted(r["url"] for r in new)
-    day2_dups = [d for d in _table(out, "duplicates") if d["run_id"] == "day2"]
+    day2_dups = [d for d in read_table(out, "duplicates") if d["run_id"] == "day2"]
     assert len(day2_dups) == 19
     assert all(d["duplicate_of"] in day1_ids for d in day2_dups)
     near = [d for d in day2_dups if d["url"] == syndicated["url"]]
@@ -181,4 +173,4 @@ def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
     # Rerunning day1 now replaces day1's rows, and day2's entries do not swallow them.
     assert _ingest("--input", str(tmp_path / "day1.jsonl"), "--output", str(out),
                    "--run_id", "day1") == 0
-    assert {a["article_id"] for a in _table(out, "articles") if a["run_id"] == "day1"} == day1_ids
+    assert {a["article_id"] for a in read_table(out, "articles") if a["run_id"] == "day1"} == day1_ids

@@ -13,14 +13,12 @@ import io
 import json
 from pathlib import Path
 
-import pyarrow.dataset as ds
-import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipelines import cli
-from tests.conftest import SEEDS
-from tests.feed_server import FeedServer, Route, article_html
+from tests.conftest import SEEDS, read_table
+from tests.feed_server import Route, article_html
 
 PORTABLE = ["--runner", "DirectRunner", "--direct_num_workers", "2",
             "--direct_running_mode", "multi_processing"]
@@ -43,20 +41,6 @@ def _rss(items) -> bytes:
     return ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
             f"<title>Local</title><link>http://127.0.0.1/</link>{body}</channel></rss>"
             ).encode("utf-8")
-
-
-@pytest.fixture
-def server():
-    srv = FeedServer().start()
-    yield srv
-    srv.stop()
-
-
-def _table(out: Path, name: str):
-    folder = out / name
-    if not folder.exists():
-        return []
-    return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist()
 
 
 def test_batch_run_on_two_worker_processes(tmp_path, server):
@@ -89,7 +73,7 @@ def test_batch_run_on_two_worker_processes(tmp_path, server):
     assert totals["inputs"] == 14
     assert totals["articles"] == 11 and totals["duplicates"] == 2
     assert manifest["rejects_by_reason"] == {"read/corrupt_gzip": 1}
-    articles = _table(out, "articles")
+    articles = read_table(out, "articles")
     assert len(articles) == 11
     assert {a["source_kind"] for a in articles} == {"text_dump", "jsonl", "html", "warc", "feed"}
     assert manifest["feed_state"]["feeds_polled"] == 1

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import apache_beam as beam
 import pyarrow.parquet as pq
-import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -27,7 +26,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from pipelines import cli
 from schemas.records import Article, IndexEntry
-from tests.feed_server import FeedServer, Route
+from tests.feed_server import Route
 from tests.gcs_emulator import gcs  # noqa: F401  (the fixture)
 from transforms import minhash
 from transforms.dates import parse_timestamp
@@ -329,14 +328,6 @@ def _page(title: str, seed: int) -> bytes:
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}"
             f"</title></head><body><article><h1>{title}</h1>{paragraphs}</article></body>"
             f"</html>").encode("utf-8")
-
-
-@pytest.fixture
-def server():
-    srv = FeedServer().start()
-    srv.routes["/robots.txt"] = Route(b"User-agent: *\nAllow: /\n", content_type="text/plain")
-    yield srv
-    srv.stop()
 
 
 def _rows(out: Path, table: str):
