@@ -320,4 +320,5 @@ def is_article_body(text: str, summary: Optional[str] = None) -> bool:
 
 
 __all__ = ["parse_feed", "to_feed_entry", "entry_key", "html_to_text", "is_article_body",
-           "body_hash", "declared_interval", "UnreadableFeed", "UnsafeXml", "xml_entity_refusal", "ParsedFeed", "ParsedItem", "MIN_BODY_CHARS"]
+           "body_hash", "declared_interval", "UnreadableFeed", "UnsafeXml", "xml_entity_refusal",
+           "ParsedFeed", "ParsedItem", "MIN_BODY_CHARS"]
