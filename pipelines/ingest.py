@@ -31,8 +31,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
-from pipelines.options import (IngestOptions, OptionsError, default_run_id,
-                               detection_languages, fetch_config, source_priorities, validate)
+from pipelines.options import (IngestOptions, OptionsError, command_help, default_run_id,
+                               detection_languages, fetch_config, source_priorities, validate,
+                               wants_help)
 from pipelines.slices import SliceFailed
 from pipelines.worker_guard import stop_when_a_worker_dies
 from schemas.tables import SCHEMA_VERSION
@@ -255,6 +256,13 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    if wants_help(sys.argv[1:] if argv is None else argv):
+        print(command_help(
+            "newsbeam ingest", "newsbeam ingest --input GLOB|--feeds LIST --output DIR "
+            "[options] [Beam options]",
+            "Read dumps (text, HTML, JSONL, WARC) and feeds into deduplicated, "
+            "partitioned Parquet.", [("ingest options", IngestOptions)]))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stop_when_a_worker_dies()  # multi_processing: a dead worker can hang the FnApiRunner
     try:

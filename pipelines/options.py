@@ -5,8 +5,9 @@ passes through unchanged; these are newsbeam's own.
 """
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
-from typing import Dict, FrozenSet, List, Optional
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Type
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -141,6 +142,33 @@ class StreamOptions(PipelineOptions):
                             help="Stop polling and watching after this many seconds.")
         parser.add_argument("--stop_after", default=None,
                             help="Stop polling and watching at this UTC time (ISO 8601).")
+
+
+def wants_help(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for the help (``-h`` or ``--help``)."""
+    return any(arg in ("-h", "--help") for arg in argv)
+
+
+def command_help(prog: str, usage: str, description: str,
+                 groups: Sequence[Tuple[str, Type[PipelineOptions]]],
+                 leave_out: Iterable[str] = ()) -> str:
+    """A command's ``--help``: newsbeam's options, one group per options class.
+
+    Beam's own parser would print an empty usage (it knows no option when
+    ``--help`` is parsed); Beam's options pass through and are not listed.
+    `leave_out`: options of a class that the command does not use.
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, usage=usage, description=description,
+        epilog="Beam's options (--runner, --project, --region, --temp_location, "
+               "--direct_num_workers, ...) pass through unchanged.")
+    for title, options_class in groups:
+        options_class._add_argparse_args(parser.add_argument_group(title))
+    hidden = {f"--{name}" for name in leave_out}
+    for action in parser._actions:
+        if hidden.intersection(action.option_strings):
+            action.help = argparse.SUPPRESS
+    return parser.format_help()
 
 
 def default_run_id(now: Optional[_dt.datetime] = None) -> str:

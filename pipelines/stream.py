@@ -32,9 +32,9 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines.ingest import local_runner, versions
-from pipelines.options import (IngestOptions, OptionsError, StreamOptions, detection_languages,
-                               fetch_config, source_priorities, validate_feed_options,
-                               validate_output)
+from pipelines.options import (IngestOptions, OptionsError, StreamOptions, command_help,
+                               detection_languages, fetch_config, source_priorities,
+                               validate_feed_options, validate_output, wants_help)
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
                                    input_outcome, reject_outcome, skipped_outcome)
@@ -52,6 +52,8 @@ from transforms.stream_write import WriteStats, WriteWindowed, output_windows
 
 _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds
+# Ingest options a stream refuses (--input) or does not use.
+NOT_FOR_STREAMS = ("input", "since_last_run", "slice_files", "slice_mb")
 
 
 def default_stream_id(now: Optional[_dt.datetime] = None) -> str:
@@ -223,6 +225,14 @@ def run(argv: Optional[Sequence[str]] = None):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    if wants_help(sys.argv[1:] if argv is None else argv):
+        print(command_help(
+            "newsbeam stream", "newsbeam stream --feeds LIST|--watch GLOB --output DIR "
+            "[options] [Beam options]",
+            "Poll feeds and watch folders continuously into the same tables as ingest.",
+            [("stream options", StreamOptions), ("options shared with ingest", IngestOptions)],
+            leave_out=NOT_FOR_STREAMS))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         run(argv)

@@ -126,6 +126,16 @@ def test_module_entry_point_and_clear_option_errors(tmp_path):
     assert cli.main(["nonsense"]) == 2
 
 
+def test_help_lists_the_ingest_options(capsys):
+    assert cli.main(["ingest", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: newsbeam ingest")
+    for option in ("--input INPUT", "--feeds FEEDS", "--output OUTPUT", "--slice_files",
+                   "--max_decompression_ratio", "--source_priority"):
+        assert option in out
+    assert "Beam's options" in out
+
+
 @pytest.mark.parametrize("bad_run_id", ["2026-11-29T10:00:00", "../escape"])
 def test_unsafe_run_ids_are_refused(tmp_path, bad_run_id):
     assert _ingest("--input", str(SEEDS / "rt-arabic-dump.txt"), "--output", str(tmp_path),

@@ -132,6 +132,17 @@ def test_stream_options_are_checked_and_the_stop_time_follows_them(tmp_path):
     assert options.view_as(IngestOptions).dedup_window_days == 30
 
 
+def test_stream_help_lists_its_options_and_not_those_of_batch_only(capsys):
+    assert cli.main(["stream", "-h"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: newsbeam stream")
+    for option in ("--watch WATCH", "--window_minutes", "--duration", "--feeds FEEDS",
+                   "--output OUTPUT", "--dedup_window_days"):
+        assert option in out
+    for batch_only in ("--input INPUT", "--since_last_run", "--slice_files", "--slice_mb"):
+        assert batch_only not in out
+
+
 def test_a_watched_glob_that_cannot_be_listed_waits_for_the_next_tick(tmp_path, monkeypatch):
     from apache_beam.io.filesystems import FileSystems
     from transforms.stream_sources import match_new_files
