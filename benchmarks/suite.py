@@ -286,8 +286,9 @@ def table(result: dict) -> str:
         targets.append(f"W1 newsbeam >= {W1_VS_BARE}x the bare loop: {got}x -> "
                        f"{verdict(got is not None and got >= W1_VS_BARE)}")
         got = ratio(nb["docs_per_s"], dt["docs_per_s"]) if dt else None
-        targets.append(f"W1 newsbeam >= {W1_VS_DATATROVE}x datatrove: {got}x -> "
-                       f"{verdict(None if got is None else got >= W1_VS_DATATROVE)}")
+        targets.append(f"W1 newsbeam >= {W1_VS_DATATROVE}x datatrove: "
+                       + (f"{got}x -> {verdict(got >= W1_VS_DATATROVE)}" if got is not None
+                          else "datatrove not run -> n/a"))
         if "newsbeam_1" in w1:
             got = ratio(nb["docs_per_s"], w1["newsbeam_1"]["docs_per_s"])
             targets.append(f"W1 1 -> {processes} local workers >= {SCALING_1_TO_2}x: {got}x -> "
