@@ -49,6 +49,7 @@ from transforms.stream_dedup import StreamDeduplicate
 from transforms.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
                                       WatchFiles, impulse)
 from transforms.stream_write import WriteStats, WriteWindowed, output_windows
+from transforms.write import remove_tree, temp_dir
 
 _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds
@@ -220,6 +221,7 @@ def run(argv: Optional[Sequence[str]] = None):
     result = p.run()
     if local_runner(options) is not None:
         result.wait_until_finish()
+        remove_tree(temp_dir(opts.output, run_id))  # every window's files were moved out
         print(f"stream {run_id}: stopped; stats under {opts.output}/_runs/{run_id}/")
     return result
 

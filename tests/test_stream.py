@@ -435,6 +435,7 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
         ingested = int(row["ingested_at"].timestamp() * 1e6)
         assert start <= ingested < start + 3_000_000, row["_file"]
     assert len({a["_file"] for a in feed_articles}) >= 2  # several windows
+    assert not (out / "_tmp" / "stream-e2e").exists()  # written files were all moved out
     # Stats per window replace the manifest; together they account for every input.
     stats = [json.loads(p.read_text()) for p in (out / "_runs" / "stream-e2e").glob("*.json")]
     assert stats and all(s["invariant"]["holds"] for s in stats)
