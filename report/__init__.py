@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from report import charts, figures
 from report import page as html
 from report.read import list_manifests, load_feed_state, read_columns, run_files, write_text
-from transforms.write import join_path
+from transforms.write import join_path, valid_run_id
 
 DEFAULT_RUNS = 30
 # Longer lists are cut in the page (flagged sources and failing feeds always shown).
@@ -35,8 +35,11 @@ class Report(NamedTuple):
 
 
 def default_report_path(output: str, run_id: str) -> str:
-    """``<output>/_reports/<run_id>.html``: beside the run manifests, out of the tables."""
-    return join_path(output, "_reports", f"{run_id}.html")
+    """``<output>/_reports/<run_id>.html``: beside the run manifests, out of the tables.
+
+    Raises ValueError for a run id that could name a file outside ``_reports/``.
+    """
+    return join_path(output, "_reports", f"{valid_run_id(run_id)}.html")
 
 
 def build_report(output: str, runs: int = DEFAULT_RUNS,

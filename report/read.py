@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
 from schemas.tables import TABLES
 from transforms.dates import parse_timestamp
-from transforms.write import join_path
+from transforms.write import join_path, valid_run_id
 
 _log = logging.getLogger(__name__)
 
@@ -26,8 +26,9 @@ _log = logging.getLogger(__name__)
 def list_manifests(output: str) -> List[dict]:
     """Every readable run manifest under ``_runs/``, oldest first.
 
-    A manifest that cannot be read is left out with a warning: one broken
-    file should not hide the other runs.
+    A manifest that cannot be read, or whose run id is not one newsbeam
+    gives (a hand-edited or hostile file), is left out with a warning: one
+    broken file should not hide the other runs.
     """
     pattern = join_path(output, "_runs", "*.json")
     manifests = []
@@ -37,8 +38,10 @@ def list_manifests(output: str) -> List[dict]:
                 with FileSystems.open(meta.path,
                                       compression_type=CompressionTypes.UNCOMPRESSED) as handle:
                     manifest = json.loads(handle.read().decode("utf-8"))
-                if not isinstance(manifest, dict) or "run_id" not in manifest:
+                if not isinstance(manifest, dict) or not isinstance(manifest.get("run_id"), str):
                     raise ValueError("not a run manifest")
+                # The run id names the report's file and globs the run's files.
+                valid_run_id(manifest["run_id"])
             except (OSError, ValueError) as error:
                 _log.warning("skipping the run manifest %s: %s", meta.path, error)
                 continue

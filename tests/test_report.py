@@ -194,12 +194,19 @@ def test_report_from_manifests_alone_and_bad_manifests_skipped(tmp_path):
                              rejects_by_reason={}, files={})
         (tmp_path / "_runs" / f"r{i}.json").write_text(json.dumps(manifest))
     (tmp_path / "_runs" / "broken.json").write_text("{")
+    # Later runs by their start, but whose run ids would name files elsewhere.
+    for name, run_id in (("escape", "../../escape"), ("glob", "*"), ("number", 7)):
+        (tmp_path / "_runs" / f"{name}.json").write_text(json.dumps(_manifest(
+            run_id, "2026-02-01T00:00:00+00:00", {}, files={})))
     assert [m["run_id"] for m in list_manifests(str(tmp_path))] == ["r0", "r1", "r2"]
     report = build_report(str(tmp_path), runs=2)
     assert report.run_ids == ["r1", "r2"]
     assert 'id="chart-runs"' in report.html and "<script" not in report.html
     path = write_report(str(tmp_path))
     assert path == default_report_path(str(tmp_path), "r2")
+    assert [p.name for p in (tmp_path / "_reports").iterdir()] == ["r2.html"]
+    with pytest.raises(ValueError):
+        default_report_path(str(tmp_path), "../r2")
     with pytest.raises(FileNotFoundError):
         build_report(str(tmp_path / "empty"))
 
