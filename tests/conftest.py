@@ -1,5 +1,5 @@
 """Shared fixtures and helpers: the real-world data beside the checkout, a named
-runner, a feed server on 127.0.0.1, and an output table read back.
+runner, a feed server and a GCS emulator on 127.0.0.1, and an output table read back.
 
 Tests name their runner: the default DirectRunner first tries to download the
 Prism runner, which hangs on a network that swallows connections.
@@ -13,6 +13,8 @@ import pyarrow.dataset as ds
 import pytest
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.testing.test_pipeline import TestPipeline
+
+from tests.gcs_emulator import gcs  # noqa: F401  (the GCS emulator fixture, for every module)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -15,7 +15,6 @@ from apache_beam.portability.api import beam_runner_api_pb2
 
 from pipelines import ingest
 from tests.conftest import REPO, SEEDS
-from tests.gcs_emulator import gcs  # noqa: F401  (the fixture)
 
 STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Extract",
          "DetectLanguage", "Deduplicate", "ReadDedupIndex", "Enrich", "WriteArticles",

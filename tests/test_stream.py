@@ -27,7 +27,6 @@ from apache_beam.transforms.window import TimestampedValue
 from pipelines import cli
 from schemas.records import Article, IndexEntry
 from tests.feed_server import Route
-from tests.gcs_emulator import gcs  # noqa: F401  (the fixture)
 from transforms import minhash
 from transforms.dates import parse_timestamp
 from transforms.dedup_index import in_window
