@@ -17,7 +17,7 @@ from pipelines import ingest
 from tests.conftest import REPO, SEEDS
 
 STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Extract",
-         "DetectLanguage", "Deduplicate", "ReadDedupIndex", "Enrich", "WriteArticles",
+         "DetectLanguage", "Deduplicate", "Enrich", "WriteArticles",
          "WriteDuplicates", "WriteRejects", "WriteDedupIndex", "CommitRun"}
 
 
@@ -39,6 +39,10 @@ def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_pa
     top_level = {t.unique_name for t in proto.components.transforms.values()
                  if "/" not in t.unique_name}
     assert STEPS <= top_level
+    # The dedup index is read inside Deduplicate, which keeps only the entries
+    # this run's articles meet.
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    assert {"Deduplicate/ReadKnown", "Deduplicate/ReadKnownAgain"} <= names
     # Nothing ran: the dry run only built the job.
     assert not gcs_keys(gcs, "dataflow/out")
 
