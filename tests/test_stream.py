@@ -19,8 +19,7 @@ import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
-from apache_beam.testing.test_pipeline import TestPipeline
-from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing import test_pipeline, test_stream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
@@ -60,8 +59,8 @@ def _article(article_id: str, url: str, text: str, at: float, language: str = "e
                    f"entry:{article_id}", "plain_text", "stream-test", int(at * 1e6))
 
 
-def _streaming_pipeline() -> TestPipeline:
-    return TestPipeline(runner=BundleBasedDirectRunner(),
+def _streaming_pipeline() -> test_pipeline.TestPipeline:
+    return test_pipeline.TestPipeline(runner=BundleBasedDirectRunner(),
                         options=PipelineOptions(["--streaming"]))
 
 
@@ -218,7 +217,7 @@ def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
     def at(article):
         return TimestampedValue(article, article.ingested_at / 1e6)
 
-    events = (TestStream()
+    events = (test_stream.TestStream()
               .add_elements([TimestampedValue(_known(c0), c0.ingested_at / 1e6),
                              TimestampedValue(_known(d0), d0.ingested_at / 1e6)], tag="known")
               .advance_watermark_to(T0 - DAY, tag="known")
@@ -277,7 +276,7 @@ def test_one_file_per_partition_per_window_and_late_rows_in_a_further_pane(tmp_p
     def at(name):
         return TimestampedValue(rows[name], rows[name].ingested_at / 1e6)
 
-    events = (TestStream()
+    events = (test_stream.TestStream()
               .advance_watermark_to(T0)
               .add_elements([at("en1"), at("ar1")])
               .add_elements([at("en2"), at("en3")])
