@@ -6,6 +6,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import Article
+from transforms import language
 from transforms.language import (DetectLanguage, LanguageDetector, detect_script,
                                  language_agrees, marker_choice, normalize_language_code,
                                  parse_languages, short_text_factor, supported_languages)
@@ -123,6 +124,22 @@ def test_formal_indonesian_is_not_called_malay(detector):
                   "setiap negara. Perkawinan hanya dapat dilaksanakan berdasarkan pilihan "
                   "bebas dan persetujuan penuh oleh kedua mempelai.")
     assert detector.identify(None, indonesian).language == "id"
+
+
+def test_second_stage_detectors_are_bounded_and_answers_unchanged(detector, monkeypatch):
+    # Dropping a candidate set's detector and building it again later gives
+    # the same probabilities: the bound costs only time, never labels.
+    texts = [("Tjedan je počeo sastankom u Zagrebu, gdje je dogovorena suradnja "
+              "sveučilišta i općine. Povijest grada privlači tisuće posjetitelja."),
+             ("Eg veit ikkje kva dei skal gjere no, men me må finne ei løysing saman "
+              "før vinteren kjem. Det er mykje som står att."),
+             "Uhulumeni uthe uzoqhubeka nokwakha izindlu ezintsha ezindaweni zasemakhaya."]
+    expected = [detector.identify(None, text) for text in texts]
+    monkeypatch.setattr(language, "SECOND_STAGE_DETECTORS", 1)
+    bounded = LanguageDetector()
+    for _ in range(2):
+        assert [bounded.identify(None, text) for text in texts] == expected
+        assert len(bounded._second) == 1
 
 
 def test_languages_lid176_does_not_know(detector):
