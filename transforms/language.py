@@ -84,7 +84,8 @@ UNKNOWN_PRIOR = 0.05
 # Second-stage detectors kept per worker, one per candidate set (least
 # recently used dropped first). They share lingua's process-wide models:
 # measured about 30 KB a detector, and a set's first use costs 0.2-0.7 ms more
-# than a known set's, so 512 stay under 20 MB; 2,000 W2 articles meet about 120 sets, 10,000 about 220.
+# than a known set's, so 512 stay under 20 MB; 2,000 W2 articles meet about
+# 120 sets, 10,000 about 220.
 SECOND_STAGE_DETECTORS = 512
 # Floors of the two probabilities in the product: lingua answers hard zeros
 # from its rules (a letter the language lacks), fastText from its top-k cut.
