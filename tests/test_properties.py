@@ -24,7 +24,10 @@ from transforms.urls import canonical_url, url_key
 from transforms.write import (article_partition, ingest_partition, safe_date, safe_language,
                               valid_run_id)
 
+# Derandomised: CI sees the same examples every run, so a red run is
+# reproducible; set NEWSBEAM_HYPOTHESIS_EXPLORE=1 to draw new ones.
 FAST = settings(max_examples=150, deadline=None,
+                derandomize=not os.environ.get("NEWSBEAM_HYPOTHESIS_EXPLORE"),
                 suppress_health_check=[HealthCheck.too_slow])
 
 # Text from every script newsbeam meets, with the characters that break parsers.
@@ -79,7 +82,9 @@ def test_url_key_ignores_scheme_mirror_prefix_and_tracking(url):
     host = urlsplit(canonical_url(url)).netloc
     if not host.startswith(("www.", "m.", "amp.", "mobile.")) and host.count(".") >= 1:
         assert url_key(canonical_url(url).replace("://", "://www.", 1)) == key
-    https = re.sub(r"^[a-zA-Z]*://", "https://", url)
+    # canonical_url strips white space around a URL, not inside it: the
+    # variants are built from the stripped URL, as a page would write them.
+    https = re.sub(r"^[a-zA-Z]*://", "https://", url.strip())
     tracked = https + ("&" if "?" in https.split("#")[0] else "?") + "utm_source=x"
     if "#" not in url:
         assert url_key(tracked) == url_key(https)

@@ -205,8 +205,9 @@ def clean_segment(text: str, title: Optional[str] = None) -> CleanArticle:
             elif line.role == "source" and line.value:
                 sources.append(line.value)
             continue
-        block.append(line.value.lstrip(_BULLETS).strip() if line.value[0] in _BULLETS
-                     else line.value)
+        value = line.value.lstrip(_BULLETS).strip() if line.value[0] in _BULLETS else line.value
+        if value:  # a line that is only a bullet adds nothing, not an empty word
+            block.append(value)
     if block:
         paragraphs.append(" ".join(block))
     inferred = False
