@@ -18,7 +18,6 @@ Both are deterministic for a seed, and written into the folder given
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import random
 import re

@@ -16,7 +16,6 @@ from pyarrow import fs
 from pipelines import cli
 from tests.conftest import SEEDS
 from tests.feed_server import FeedServer, Route, article_html
-from tests.gcs_emulator import gcs  # noqa: F401  (the fixture)
 
 RUNNER = ["--runner", "DirectRunner"]
 
