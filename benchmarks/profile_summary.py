@@ -20,6 +20,7 @@ import argparse
 import re
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -106,8 +107,12 @@ def summarise(path: str, top: int) -> str:
     return "\n".join(lines)
 
 
+_REPO = str(Path(__file__).resolve().parents[1]) + "/"
+
+
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    """A file's path from its package or this checkout, wherever they lie."""
+    for marker in ("site-packages/", _REPO, "lib/python3"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
