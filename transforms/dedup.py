@@ -258,6 +258,11 @@ SIGNATURES = "signatures"
 # Keys grouped by a string: typed, so that Beam encodes them with the row
 # coder instead of pickling every (key, DedupKey) pair (16 a signed article).
 _KEYED = Tuple[str, DedupKey]
+# Decisions by article id and signatures by article id, typed for the same reason:
+# a PCollection without a type (a string annotation reads as Any) pickles each
+# element, and a Flatten of typed and untyped inputs transcodes every element.
+_DECIDED = Tuple[str, DedupDecision]
+_SIGNED = Tuple[str, bytes]
 
 
 class _KnownBandsFn(beam.DoFn):
@@ -347,9 +352,10 @@ def relevant_known(new_keys, read_first, read_again):
     keys = beam.pvalue.AsList(new_keys | "MeetingKeys" >> beam.FlatMap(
         meeting_keys).with_output_types(str))
     first = read_first | "KnownMeetingNew" >> beam.ParDo(
-        _MeetingKnownFn(), keys).with_outputs(SAME_URL, main="known")
+        _MeetingKnownFn(), keys).with_output_types(DedupKey, **{SAME_URL: str}).with_outputs(
+            SAME_URL, main="known")
     same_url = read_again | "KnownOfTheirUrls" >> beam.ParDo(
-        _SameUrlKnownFn(), keys, beam.pvalue.AsList(first[SAME_URL]))
+        _SameUrlKnownFn(), keys, beam.pvalue.AsList(first[SAME_URL])).with_output_types(DedupKey)
     return (first.known, same_url) | "RelevantKnown" >> beam.Flatten()
 
 
@@ -386,7 +392,8 @@ class Deduplicate(beam.PTransform):
         self._priority = dict(source_priority or {})
 
     def expand(self, articles):
-        new_keys = articles | "DedupKeys" >> beam.Map(dedup_key, self._priority)
+        new_keys = articles | "DedupKeys" >> beam.Map(dedup_key, self._priority).with_output_types(
+            DedupKey)
         stage_inputs = [new_keys]
         known_keys = None
         if self._known is not None:
@@ -397,7 +404,8 @@ class Deduplicate(beam.PTransform):
             else:
                 reads = (self._known, self._known)
             known_keys = relevant_known(new_keys, *reads)
-            stage_inputs.append(known_keys | "WithoutSignatures" >> beam.Map(_unsigned))
+            stage_inputs.append(known_keys | "WithoutSignatures" >> beam.Map(
+                _unsigned).with_output_types(DedupKey))
         keys = stage_inputs | "NewAndKnownKeys" >> beam.Flatten()
 
         with_url = keys | "HasUrlKey" >> beam.Filter(lambda k: k.url_key is not None)
@@ -405,41 +413,43 @@ class Deduplicate(beam.PTransform):
         by_url = (with_url
                   | "KeyByUrl" >> beam.Map(lambda k: (k.url_key, k)).with_output_types(_KEYED)
                   | "GroupByUrl" >> beam.GroupByKey()
-                  | "KeepFirstPerUrl" >> beam.FlatMap(_decide, "url").with_outputs(
-                      DUPLICATES, main="kept"))
+                  | "KeepFirstPerUrl" >> beam.FlatMap(_decide, "url").with_output_types(
+                      DedupKey, **{DUPLICATES: _DECIDED}).with_outputs(DUPLICATES, main="kept"))
         by_content = ((by_url.kept, without_url)
                       | "UrlSurvivors" >> beam.Flatten()
                       | "KeyByContent" >> beam.Map(
                           lambda k: (k.content_hash, k)).with_output_types(_KEYED)
                       | "GroupByContent" >> beam.GroupByKey()
-                      | "KeepFirstPerContent" >> beam.FlatMap(_decide, "exact").with_outputs(
-                          DUPLICATES, main="kept"))
+                      | "KeepFirstPerContent" >> beam.FlatMap(_decide, "exact").with_output_types(
+                          DedupKey, **{DUPLICATES: _DECIDED}).with_outputs(
+                              DUPLICATES, main="kept"))
         decided = [by_url[DUPLICATES], by_content[DUPLICATES]]
         if self._near:
             decided.append(self._near_stage(by_content.kept, known_keys))
         decisions = decided | "AllDecisions" >> beam.Flatten()
 
         routed = articles | "RouteDuplicates" >> beam.ParDo(
-            _RouteDuplicatesFn(), beam.pvalue.AsDict(decisions)).with_outputs(
-                DUPLICATES, main="unique")
+            _RouteDuplicatesFn(), beam.pvalue.AsDict(decisions)).with_output_types(
+                Article, **{DUPLICATES: Duplicate}).with_outputs(DUPLICATES, main="unique")
         entries = new_keys | "IndexEntries" >> beam.Map(
-            index_entry, beam.pvalue.AsDict(decisions), self._run_id, self._ingested_at)
+            index_entry, beam.pvalue.AsDict(decisions), self._run_id,
+            self._ingested_at).with_output_types(IndexEntry)
         return routed.unique, routed[DUPLICATES], entries
 
     def _near_stage(self, survivors, known_keys):
         """Near-duplicate decisions for the new survivors of the exact stages."""
         new_survivors = survivors | "NewSurvivors" >> beam.Filter(
-            lambda k: not k.known and k.signature is not None)
+            lambda k: not k.known and k.signature is not None).with_output_types(DedupKey)
         new_bands = new_survivors | "NewBands" >> beam.FlatMap(band_entries).with_output_types(
             _KEYED)
         band_inputs = [new_bands]
         signature_inputs = [new_survivors | "NewSignatures" >> beam.Map(
-            lambda k: (k.article_id, k.signature))]
+            lambda k: (k.article_id, k.signature)).with_output_types(_SIGNED)]
         if known_keys is not None:
             band_set = new_bands | "NewBandKeys" >> beam.Keys() | "UniqueBands" >> beam.Distinct()
             known_bands = known_keys | "KnownBands" >> beam.ParDo(
-                _KnownBandsFn(), beam.pvalue.AsList(band_set)).with_outputs(
-                    SIGNATURES, main="bands")
+                _KnownBandsFn(), beam.pvalue.AsList(band_set)).with_output_types(
+                    _KEYED, **{SIGNATURES: _SIGNED}).with_outputs(SIGNATURES, main="bands")
             band_inputs.append(known_bands.bands)
             signature_inputs.append(known_bands[SIGNATURES])
         # Signatures are looked up in a side input, built once, rather than
@@ -449,6 +459,7 @@ class Deduplicate(beam.PTransform):
                 | "AllBands" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
                 | "VerifyPairs" >> beam.FlatMap(_verify_bucket, self._threshold,
-                                                beam.pvalue.AsDict(signatures))
+                                                beam.pvalue.AsDict(signatures)
+                                                ).with_output_types(NearEdge)
                 | "AllEdges" >> beam.combiners.ToList()
-                | "ClusterNear" >> beam.FlatMap(cluster_near))
+                | "ClusterNear" >> beam.FlatMap(cluster_near).with_output_types(_DECIDED))

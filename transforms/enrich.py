@@ -263,7 +263,7 @@ class EnrichArticles(beam.PTransform):
     """Cleans `tags` and fills `keywords` of every article (one in, one out)."""
 
     def expand(self, articles):
-        return articles | "TagsAndKeywords" >> beam.ParDo(_EnrichFn())
+        return articles | "TagsAndKeywords" >> beam.ParDo(_EnrichFn()).with_output_types(Article)
 
 
 def keyword_languages(languages: Sequence[str]) -> Dict[str, int]:

@@ -149,6 +149,8 @@ class ExtractArticles(beam.PTransform):
         self._fn = _ExtractFn(ingested_at, timeout_s, memory_limit_mb, min_text_chars, precise)
 
     def expand(self, raw_documents):
-        results = raw_documents | "ExtractText" >> beam.ParDo(self._fn).with_outputs(
-            REJECTS, main="articles")
+        # Typed outputs: Beam encodes the rows with their row coder (the string
+        # annotations of `process` read as Any, which pickles every element).
+        results = raw_documents | "ExtractText" >> beam.ParDo(self._fn).with_output_types(
+            Article, **{REJECTS: Reject}).with_outputs(REJECTS, main="articles")
         return results.articles, results[REJECTS]

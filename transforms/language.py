@@ -508,4 +508,5 @@ class DetectLanguage(beam.PTransform):
 
     def expand(self, articles):
         return articles | "IdentifyLanguage" >> beam.ParDo(
-            _DetectLanguageFn(self._min_score, self._languages, self._second_stage))
+            _DetectLanguageFn(self._min_score, self._languages, self._second_stage)
+        ).with_output_types(Article)

@@ -101,8 +101,9 @@ class SplitFiles(beam.PTransform):
     def expand(self, files):
         return (files
                 | "FilePaths" >> beam.Map(lambda file: file.path)
-                | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_outputs(
-                    REJECTS, DUPLICATES, SKIPPED, main="documents"))
+                | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_output_types(
+                    RawDocument, **{REJECTS: Reject, DUPLICATES: Duplicate, SKIPPED: Skipped}
+                ).with_outputs(REJECTS, DUPLICATES, SKIPPED, main="documents"))
 
 
 class ReadDumps(beam.PTransform):
