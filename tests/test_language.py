@@ -117,6 +117,24 @@ def test_serbian_in_latin_script_is_told_by_its_ekavian_forms(detector):
     assert detector.identify(None, bosnian).language in ("bs", "hr")
 
 
+def test_when_fasttext_is_unsure_lingua_proposes_candidates_too(detector):
+    # fastText's top three for this Swahili sentence are id, eo, tr; lingua,
+    # asked over all its languages, brings Swahili in (it was called Luganda,
+    # the only candidate of its family before).
+    swahili = "Wanafunzi walikwenda sokoni kununua matunda na mboga."
+    assert "sw" not in dict(detector.top(swahili, k=3))
+    found = detector.identify(None, swahili)
+    assert (found.language, found.second_stage) == ("sw", True) and found.score >= 0.5
+    # A language fastText does not know at all is still reached that way.
+    assert detector.identify(None, "Ngiyabonga kakhulu ngosizo lwakho namhlanje.").language == "zu"
+
+
+def test_lingua_reads_whole_words():
+    assert language._head("ọmọ ilẹ̀ Nàìjíríà", 7) == "ọmọ"
+    assert language._head("short", 10) == "short"
+    assert language._head("onewordonly", 4) == "onew"
+
+
 def test_formal_indonesian_is_not_called_malay(detector):
     # Both standards share most words; lingua's Malay model takes formal
     # Indonesian for Malay, so within ms/id fastText and marker words decide.

@@ -14,11 +14,13 @@ How a language is decided, per article:
 2. When its best label belongs to a cluster of languages it confuses
    (`language_data.CLUSTERS`: bs/hr/sr/sl, da/nb/nn/sv, ms/id, af/nl, ...),
    or it is unsure (best probability under 0.7: its top three and their
-   clusters; under 0.5 also the languages it does not know, such as Zulu or
-   Maori), a second model restricted to those candidates scores them too:
-   lingua (its low-accuracy trigram models, 85 MB for its 75 languages, loaded
-   once per worker in `DoFn.setup()`). The two are combined as a product of
-   probabilities, renormalised over the candidates. Between Malay and
+   clusters, and the three lingua ranks first over all its languages, with
+   theirs, which brings in the languages fastText does not know, such as Zulu
+   or Maori, only when lingua sees them), a second model restricted to those
+   candidates scores them too: lingua (its low-accuracy trigram models, 85 MB
+   for its 75 languages, loaded once per worker in `DoFn.setup()`). The two
+   are combined as a product of probabilities, renormalised over the
+   candidates. Between Malay and
    Indonesian lingua only weighs the pair as a whole (its Malay model takes
    formal Indonesian for Malay); fastText splits it.
 3. Inside Bosnian/Croatian/Serbian, Malay/Indonesian and Bokmål/Nynorsk,
@@ -74,10 +76,14 @@ SECOND_STAGE_CHARS = 1000
 # ... and at most this many characters times candidates (4 candidates: 1000).
 SECOND_STAGE_BUDGET = 4000
 # fastText's best probability under which its top three are reconsidered,
-# and under which the languages it does not know are candidates too.
+# and so are the three lingua ranks first over all its languages: when
+# fastText is unsure the right language is often outside its top three (Latin
+# or Irish it barely knows), or one it does not know at all (Zulu).
 LOW_CONFIDENCE = 0.7
-UNSURE = 0.5
 TOP_CANDIDATES = 3
+# Characters lingua reads over all its languages to propose candidates: its
+# cost grows with text and languages (about 15 µs a character for 75).
+PROPOSAL_CHARS = 200
 # What fastText is taken to say for a language it does not know (it cannot
 # give one a probability; lingua then carries the decision).
 UNKNOWN_PRIOR = 0.05
@@ -265,6 +271,17 @@ def parse_languages(spec) -> Optional[FrozenSet[str]]:
     return frozenset(codes) or None
 
 
+def _head(text: str, chars: int) -> str:
+    """The first `chars` characters of `text`, cut before a word that does not fit:
+    lingua reads a cut word (a letter without its combining accent) as a
+    language of its own (half a Yoruba word read as Vietnamese)."""
+    if len(text) <= chars:
+        return text
+    head = text[:chars]
+    space = head.rfind(" ")
+    return head[:space] if space > 0 else head
+
+
 def cluster_of(language: str, script: Optional[str]) -> FrozenSet[str]:
     """The confusable cluster of `language` ({} when it has none)."""
     if language == "sr":
@@ -314,6 +331,7 @@ class LanguageDetector:
         self._allowed = frozenset(languages) if languages else None
         self._second: "OrderedDict[FrozenSet[str], object]" = OrderedDict()
         self._second_languages: FrozenSet[str] = frozenset()
+        self._proposer = None
         if second_stage:
             self._load_second_stage()
 
@@ -328,7 +346,7 @@ class LanguageDetector:
         if len(wanted) >= 2:
             # Loads every model now (lingua keeps them in one process-wide
             # cache that the per-candidate-set detectors below share).
-            LanguageDetectorBuilder.from_iso_codes_639_1(
+            self._proposer = LanguageDetectorBuilder.from_iso_codes_639_1(
                 *self._iso.values()).with_low_accuracy_mode() \
                 .with_preloaded_language_models().build()
             self._second_languages = frozenset(wanted)
@@ -391,10 +409,10 @@ class LanguageDetector:
         best, score = ranked[0]
         fasttext_p = dict(ranked)
         likelihood = fasttext_p
-        candidates = self._candidates(ranked, script)
+        candidates, proposed = self._candidates(sample, ranked, script)
         second = False
         if len(candidates) >= 2:
-            likelihood = self._settle(sample, candidates, fasttext_p)
+            likelihood = self._settle(sample, candidates, fasttext_p, proposed)
             best = max(sorted(likelihood), key=lambda c: likelihood[c])
             score = likelihood[best]
             second = True
@@ -405,29 +423,49 @@ class LanguageDetector:
             return Identification(UNDETERMINED, score * damping, script, second)
         return Identification(best, score * damping, script, second)
 
-    def _candidates(self, ranked: List[Tuple[str, float]], script: Optional[str]
-                    ) -> FrozenSet[str]:
+    def _candidates(self, sample: str, ranked: List[Tuple[str, float]], script: Optional[str]
+                    ) -> Tuple[FrozenSet[str], Optional[Dict[str, float]]]:
+        """The languages the second model weighs, and lingua's probabilities over
+        all its languages when it was asked to propose some (fastText unsure)
+        and read the whole sample."""
         best, p = ranked[0]
         candidates = set(cluster_of(best, script))
+        proposed = None
         if p < LOW_CONFIDENCE:
-            for code, _ in ranked[:TOP_CANDIDATES]:
+            top = [code for code, _ in ranked[:TOP_CANDIDATES]]
+            if self._proposer is not None and self._second_languages:
+                values = self._lingua_values(self._proposer, _head(sample, PROPOSAL_CHARS))
+                top += sorted(values, key=lambda c: -values[c])[:TOP_CANDIDATES]
+                # They stand for the second run only when they read the whole text.
+                proposed = values if len(sample) <= PROPOSAL_CHARS else None
+            for code in top:
                 candidates.add(code)
                 candidates |= cluster_of(code, script)
-            if p < UNSURE:
-                candidates |= EXTRA_LANGUAGES
         if self._allowed is not None:
             candidates &= self._allowed
         candidates &= self._second_languages
-        return frozenset(candidates)
+        return frozenset(candidates), proposed
 
-    def _settle(self, sample: str, candidates: FrozenSet[str], fasttext_p: Dict[str, float]
-                ) -> Dict[str, float]:
-        """Each candidate's probability by fastText and lingua together (summing to 1)."""
-        # Its cost grows with text and candidates: a large set reads less.
-        chars = min(SECOND_STAGE_CHARS, SECOND_STAGE_BUDGET // len(candidates))
-        values = self._second_detector(candidates).compute_language_confidence_values(
-            sample[:chars])
-        second = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
+    @staticmethod
+    def _lingua_values(detector, text: str) -> Dict[str, float]:
+        return {v.language.iso_code_639_1.name.lower(): v.value
+                for v in detector.compute_language_confidence_values(text)}
+
+    def _settle(self, sample: str, candidates: FrozenSet[str], fasttext_p: Dict[str, float],
+                proposed: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        """Each candidate's probability by fastText and lingua together (summing to 1).
+
+        `proposed`: lingua's probabilities over all its languages, already
+        computed; restricted to the candidates, they stand for a second run.
+        """
+        if proposed is not None:
+            total = sum(proposed.get(code, 0.0) for code in candidates)
+            second = {code: proposed.get(code, 0.0) / total if total > 0 else 0.0
+                      for code in candidates}
+        else:
+            # Its cost grows with text and candidates: a large set reads less.
+            chars = min(SECOND_STAGE_CHARS, SECOND_STAGE_BUDGET // len(candidates))
+            second = self._lingua_values(self._second_detector(candidates), _head(sample, chars))
         for group in FIRST_MODEL_DECIDES:
             members = group & candidates
             if len(members) >= 2:  # lingua weighs the group; fastText splits it
