@@ -16,6 +16,16 @@ dedup index has work across slices too; the rest are distinct. With
     python benchmarks/bench_scale.py --docs 20000 --docs 80000
 
 Each size runs in its own output folder and process tree.
+
+A run that was stopped (killed, or the machine needed back) is resumed the
+way users resume one, with ``--since_last_run``: keep the folder with
+``--work DIR`` and run again with ``--resume``; the slices that finished are
+not read again (the resumed run is ``scale-resumed``; its wall clock and
+memory are those of the resumed part), and the totals printed are those of
+every slice of the workload::
+
+    python benchmarks/bench_scale.py --work /tmp/scale --docs-per-file 25000
+    python benchmarks/bench_scale.py --work /tmp/scale --docs-per-file 25000 --resume
 """
 from __future__ import annotations
 
@@ -82,23 +92,38 @@ def write_workload(folder: Path, docs: int, docs_per_file: int, seed: int = 7) -
 
 def run_size(docs: int, args: argparse.Namespace, work: Path) -> dict:
     inputs, out = work / f"in-{docs}", work / f"out-{docs}"
-    files = write_workload(inputs, docs, args.docs_per_file)
+    if args.resume:
+        files = len(list(inputs.glob("*.jsonl")))
+        if not files:
+            raise SystemExit(f"--resume: no workload in {inputs}")
+    else:
+        files = write_workload(inputs, docs, args.docs_per_file)
+    # Rerunning a run id replaces its files, so a resumed run is a new run id
+    # that skips what the cursor says earlier runs read.
+    run_id = "scale-resumed" if args.resume else "scale"
     command = [sys.executable, "-m", "pipelines.ingest", "--input", str(inputs / "*.jsonl"),
-               "--output", str(out), "--run_id", "scale", "--slice_files",
+               "--output", str(out), "--run_id", run_id, "--slice_files",
                str(args.slice_files), "--runner", "DirectRunner"]
     if args.dedup_window_days is not None:  # 0: no index read, to see what it costs
         command += ["--dedup_window_days", str(args.dedup_window_days)]
+    if args.resume:
+        command += ["--since_last_run"]
     if args.workers > 1:
         command += ["--direct_num_workers", str(args.workers),
                     "--direct_running_mode", "multi_processing"]
     measured = run_measured(command, REPO)
     require_success("newsbeam", measured)
-    manifest = json.loads((out / "_runs" / "slices" / "scale.json").read_text(encoding="utf-8"))
+    manifest = json.loads((out / "_runs" / "slices" / f"{run_id}.json").read_text(encoding="utf-8"))
+    # Totals of every slice of the workload, those of a stopped run included.
+    totals: dict = {}
+    for path in (out / "_runs").glob("scale-*.json"):
+        for name, value in json.loads(path.read_text(encoding="utf-8"))["totals"].items():
+            totals[name] = totals.get(name, 0) + value
     return {"docs": docs, "files": files, "slices": len(manifest["slices"]["runs"]),
             "wall_s": round(measured.wall_s, 1), "cpu_s": round(measured.cpu_s, 1),
-            "docs_per_s": round(docs / measured.wall_s, 1),
+            "docs_per_s": round(manifest["totals"]["inputs"] / measured.wall_s, 1),
             "peak_rss_mb": round(measured.peak_rss_bytes / 2**20),
-            "totals": manifest["totals"], "status": manifest["status"]}
+            "totals": totals, "status": manifest["status"]}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -112,9 +137,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--dedup_window_days", type=int, default=None,
                         help="passed to newsbeam (0: no dedup against earlier slices)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the workload and output (kept); default a temporary one")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with a stopped run in --work: its workload, --since_last_run")
     args = parser.parse_args(argv)
+    if args.resume and not args.work:
+        parser.error("--resume needs --work, the folder of the stopped run")
     sizes = args.docs or [1_000_000]
-    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        args.keep = True
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     results = []
     try:
         for docs in sizes:
