@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from schemas.records import Article, Duplicate, IndexEntry
 from transforms import minhash
@@ -265,6 +266,36 @@ _DECIDED = Tuple[str, DedupDecision]
 _SIGNED = Tuple[str, bytes]
 
 
+class _KeysPerBundleFn(beam.DoFn):
+    """The keys of a bundle's elements (`keys_of` each), as one list a bundle.
+
+    The filters of the known index only ask whether a key is one of the
+    run's: a side input of a few lists spares the runner one element per
+    key, 18 an article (URL key, content hash, 16 bands)."""
+
+    def __init__(self, keys_of: Callable[[DedupKey], Iterable[str]]):
+        self._keys_of = keys_of
+        self._keys: Set[str] = set()
+
+    def start_bundle(self) -> None:
+        self._keys = set()
+
+    def process(self, key: DedupKey) -> None:
+        self._keys.update(self._keys_of(key))
+
+    def finish_bundle(self):
+        if self._keys:
+            yield GlobalWindows.windowed_value(list(self._keys))
+
+
+def _key_set(lists: Iterable[List[str]]) -> Set[str]:
+    return set().union(*lists)
+
+
+def _band_keys(key: DedupKey) -> List[str]:
+    return minhash.band_keys(key.signature)
+
+
 class _KnownBandsFn(beam.DoFn):
     """Band entries of known keys, for the bands some new article has, and
     the signatures of the keys that have any (tagged ``signatures``)."""
@@ -273,9 +304,9 @@ class _KnownBandsFn(beam.DoFn):
         self._source: Optional[List[str]] = None
         self._bands: Set[str] = set()
 
-    def process(self, key: DedupKey, new_bands: List[str]):
+    def process(self, key: DedupKey, new_bands: List[List[str]]):
         if self._source is not new_bands:  # the side input, made a set once per bundle
-            self._source, self._bands = new_bands, set(new_bands)
+            self._source, self._bands = new_bands, _key_set(new_bands)
         entries = list(band_entries(key, self._bands))
         if entries:
             yield beam.pvalue.TaggedOutput(SIGNATURES, (key.article_id, key.signature))
@@ -304,9 +335,9 @@ class _MeetingKnownFn(beam.DoFn):
         self._source: Optional[List[str]] = None
         self._keys: Set[str] = set()
 
-    def process(self, entry: IndexEntry, new_keys: List[str]) -> Iterable[DedupKey]:
+    def process(self, entry: IndexEntry, new_keys: List[List[str]]) -> Iterable[DedupKey]:
         if self._source is not new_keys:  # the side input, made a set once per bundle
-            self._source, self._keys = new_keys, set(new_keys)
+            self._source, self._keys = new_keys, _key_set(new_keys)
         key = known_key(entry)
         if not any(k in self._keys for k in meeting_keys(key)):
             return
@@ -324,10 +355,11 @@ class _SameUrlKnownFn(beam.DoFn):
         self._keys: Set[str] = set()
         self._urls: Set[str] = set()
 
-    def process(self, entry: IndexEntry, new_keys: List[str],
+    def process(self, entry: IndexEntry, new_keys: List[List[str]],
                 urls: List[str]) -> Iterable[DedupKey]:
         if self._sources[0] is not new_keys or self._sources[1] is not urls:
-            self._sources, self._keys, self._urls = (new_keys, urls), set(new_keys), set(urls)
+            self._sources, self._urls = (new_keys, urls), set(urls)
+            self._keys = _key_set(new_keys)
         if entry.url_key is None or entry.url_key not in self._urls:
             return
         key = known_key(entry)
@@ -349,8 +381,8 @@ def relevant_known(new_keys, read_first, read_again):
     `read_first` and `read_again` are the known entries (two reads of the
     index, so that none is held between them), `new_keys` the run's keys.
     """
-    keys = beam.pvalue.AsList(new_keys | "MeetingKeys" >> beam.FlatMap(
-        meeting_keys).with_output_types(str))
+    keys = beam.pvalue.AsList(new_keys | "MeetingKeys" >> beam.ParDo(
+        _KeysPerBundleFn(meeting_keys)).with_output_types(List[str]))
     first = read_first | "KnownMeetingNew" >> beam.ParDo(
         _MeetingKnownFn(), keys).with_output_types(DedupKey, **{SAME_URL: str}).with_outputs(
             SAME_URL, main="known")
@@ -446,7 +478,8 @@ class Deduplicate(beam.PTransform):
         signature_inputs = [new_survivors | "NewSignatures" >> beam.Map(
             lambda k: (k.article_id, k.signature)).with_output_types(_SIGNED)]
         if known_keys is not None:
-            band_set = new_bands | "NewBandKeys" >> beam.Keys() | "UniqueBands" >> beam.Distinct()
+            band_set = new_survivors | "NewBandKeys" >> beam.ParDo(
+                _KeysPerBundleFn(_band_keys)).with_output_types(List[str])
             known_bands = known_keys | "KnownBands" >> beam.ParDo(
                 _KnownBandsFn(), beam.pvalue.AsList(band_set)).with_output_types(
                     _KEYED, **{SIGNATURES: _SIGNED}).with_outputs(SIGNATURES, main="bands")
