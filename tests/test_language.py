@@ -129,6 +129,19 @@ def test_when_fasttext_is_unsure_lingua_proposes_candidates_too(detector):
     assert detector.identify(None, "Ngiyabonga kakhulu ngosizo lwakho namhlanje.").language == "zu"
 
 
+def test_serbo_croatian_label_is_shared_by_its_three_standards(detector):
+    # lid.176's "sh" says Serbo-Croatian, not which standard: each of bs, hr
+    # and sr gets a third of it (it all went to hr, and Bosnian text with it).
+    text = "Grad je poznat po starom mostu i lijepim ulicama uz rijeku."
+    labels, scores = detector._model.predict(text, k=10)
+    raw = {label.replace("__label__", ""): float(p) for label, p in zip(labels, scores)}
+    assert raw.get("sh", 0.0) > 0.05
+    merged = dict(detector.top(text))
+    assert "sh" not in merged
+    for code in ("bs", "hr", "sr"):
+        assert merged[code] == pytest.approx(raw.get(code, 0.0) + raw["sh"] / 3, rel=1e-6)
+
+
 def test_lingua_reads_whole_words():
     assert language._head("ọmọ ilẹ̀ Nàìjíríà", 7) == "ọmọ"
     assert language._head("short", 10) == "short"

@@ -59,7 +59,8 @@ import apache_beam as beam
 
 from schemas.records import Article
 from transforms.language_data import (CLUSTERS, CYRILLIC_CLUSTER, EXTRA_LANGUAGES,
-                                      FASTTEXT_176, FASTTEXT_LABELS, FIRST_MODEL_DECIDES,
+                                      FASTTEXT_176, FASTTEXT_LABELS, FASTTEXT_SHARED,
+                                      FIRST_MODEL_DECIDES,
                                       IDEOGRAPHIC_SCRIPTS, ISO_639_ALIASES,
                                       LATIN_SERBIAN_CLUSTER, MACROLANGUAGES, MARKER_GROUPS,
                                       MARKERS, SCRIPT_RANGES)
@@ -371,6 +372,11 @@ class LanguageDetector:
         merged: Dict[str, float] = {}
         for label, score in zip(labels, scores):
             code = label.replace("__label__", "")
+            for member in FASTTEXT_SHARED.get(code, ()):
+                merged[member] = merged.get(member, 0.0) + float(score) / len(
+                    FASTTEXT_SHARED[code])
+            if code in FASTTEXT_SHARED:
+                continue
             code = FASTTEXT_LABELS.get(code, code)
             merged[code] = merged.get(code, 0.0) + float(score)
         return sorted(merged.items(), key=lambda kv: -kv[1])

@@ -27,10 +27,14 @@ from typing import Dict, FrozenSet, List, Tuple
 FASTTEXT_LABELS: Dict[str, str] = {
     "als": "gsw",   # lid.176 uses "als" for Alemannic; in ISO 639-3 "als" is Tosk Albanian
     "no": "nb",     # Norwegian there is almost all Bokmål; the Nordic cluster decides
-    "sh": "hr",     # Serbo-Croatian: the Bosnian-Croatian-Serbian cluster decides
     "bh": "bho",    # Bihari (a deprecated 639-1 collective code)
     "eml": "egl",   # Emilian-Romagnol (retired 639-3 code; Emilian)
 }
+
+# lid.176 labels of a macrolanguage, whose probability is shared equally by its
+# members: Serbo-Croatian (its Wikipedia mixes the three standards) says
+# nothing of which; counting it as Croatian sent Bosnian text there.
+FASTTEXT_SHARED: Dict[str, Tuple[str, ...]] = {"sh": ("bs", "hr", "sr")}
 
 # Declared codes that are not ISO 639-1: 639-2/B and /T, individual 639-3
 # codes of a macrolanguage's main member, and deprecated 639-1 codes.
