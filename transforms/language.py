@@ -14,15 +14,16 @@ How a language is decided, per article:
 2. When its best label belongs to a cluster of languages it confuses
    (`language_data.CLUSTERS`: bs/hr/sr/sl, da/nb/nn/sv, ms/id, af/nl, ...),
    or it is unsure (best probability under 0.7: its top three and their
-   clusters, and the three lingua ranks first over all its languages, with
-   theirs, which brings in the languages fastText does not know, such as Zulu
-   or Maori, only when lingua sees them), a second model restricted to those
+   clusters; for a text of up to 300 characters also the three lingua ranks
+   first over all its languages, with theirs, which brings in the languages
+   fastText does not know, such as Zulu or Maori, when lingua sees them; for
+   a longer text under 0.5 all of those), a second model restricted to those
    candidates scores them too: lingua (its low-accuracy trigram models, 85 MB
    for its 75 languages, loaded once per worker in `DoFn.setup()`). The two
    are combined as a product of probabilities, renormalised over the
-   candidates. Between Malay and
-   Indonesian lingua only weighs the pair as a whole (its Malay model takes
-   formal Indonesian for Malay); fastText splits it.
+   candidates. Between Malay and Indonesian lingua only weighs the pair as a
+   whole (its Malay model takes formal Indonesian for Malay); fastText splits
+   it.
 3. Inside Bosnian/Croatian/Serbian, Malay/Indonesian and Bokmål/Nynorsk,
    which both models mix up, marker words of each standard
    (`language_data.MARKERS`) decide when they point one way: for Serbian in
@@ -76,15 +77,19 @@ DETECTION_CHARS = 1000
 SECOND_STAGE_CHARS = 1000
 # ... and at most this many characters times candidates (4 candidates: 1000).
 SECOND_STAGE_BUDGET = 4000
-# fastText's best probability under which its top three are reconsidered,
-# and so are the three lingua ranks first over all its languages: when
-# fastText is unsure the right language is often outside its top three (Latin
-# or Irish it barely knows), or one it does not know at all (Zulu).
+# fastText's best probability under which its top three are reconsidered;
+# for a short text (a sentence, a title) the three lingua ranks first over
+# all its languages too: there fastText's right answer is often outside its
+# top three (Latin or Irish it barely knows), or one it does not know (Zulu).
 LOW_CONFIDENCE = 0.7
 TOP_CANDIDATES = 3
-# Characters lingua reads over all its languages to propose candidates: its
-# cost grows with text and languages (about 15 µs a character for 75).
-PROPOSAL_CHARS = 200
+# Up to this many characters a text is short: lingua reads it whole over all
+# its languages (about 15 µs a character for its 75), and those probabilities
+# also serve as the second model's.
+PROPOSAL_CHARS = 300
+# For a longer text, fastText's best probability under which the languages it
+# does not know are candidates too.
+UNSURE = 0.5
 # What fastText is taken to say for a language it does not know (it cannot
 # give one a probability; lingua then carries the decision).
 UNKNOWN_PRIOR = 0.05
@@ -432,18 +437,19 @@ class LanguageDetector:
     def _candidates(self, sample: str, ranked: List[Tuple[str, float]], script: Optional[str]
                     ) -> Tuple[FrozenSet[str], Optional[Dict[str, float]]]:
         """The languages the second model weighs, and lingua's probabilities over
-        all its languages when it was asked to propose some (fastText unsure)
-        and read the whole sample."""
+        all its languages when it was asked to propose some (fastText unsure
+        of a short text)."""
         best, p = ranked[0]
         candidates = set(cluster_of(best, script))
         proposed = None
         if p < LOW_CONFIDENCE:
             top = [code for code, _ in ranked[:TOP_CANDIDATES]]
-            if self._proposer is not None and self._second_languages:
-                values = self._lingua_values(self._proposer, _head(sample, PROPOSAL_CHARS))
-                top += sorted(values, key=lambda c: -values[c])[:TOP_CANDIDATES]
-                # They stand for the second run only when they read the whole text.
-                proposed = values if len(sample) <= PROPOSAL_CHARS else None
+            if (self._proposer is not None and self._second_languages
+                    and len(sample) <= PROPOSAL_CHARS):
+                proposed = self._lingua_values(self._proposer, sample)
+                top += sorted(proposed, key=lambda c: -proposed[c])[:TOP_CANDIDATES]
+            elif p < UNSURE:
+                candidates |= EXTRA_LANGUAGES
             for code in top:
                 candidates.add(code)
                 candidates |= cluster_of(code, script)

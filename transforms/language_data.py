@@ -11,7 +11,8 @@ Nothing here runs a model. `transforms.language` reads these tables:
   model restricted to the cluster decides.
 - `EXTRA_LANGUAGES`: languages lid.176 does not know (or knows too badly to be
   used) and the second model does; they are candidates when fastText is unsure
-  and lingua, asked over all its languages, ranks them among its first three.
+  (of a short text: when lingua, asked over all its languages, ranks them among
+  its first three).
 - `MARKERS`: words that standard Bosnian, Croatian and (Latin) Serbian, or
   Malay and Indonesian, spell or say differently: month names, ijekavian and
   ekavian forms, loanword spellings, everyday vocabulary. Written from the
