@@ -21,6 +21,9 @@ even lines only, and the later marker words (yat forms, Bokmål/Nynorsk,
 Malay/Indonesian) at the even blocks of 10 lines only, so odd lines and odd
 blocks are printed apart.
 
+Then the sentence errors over the 65 by kind: ``und``, a language of the
+same cluster (`CLUSTERS`), a language lid.176 does not know, any other.
+
 Last, what the test files of close pairs hold: per 10-sentence document,
 whether it carries only the other standard's forms of a few textbook pairs
 (Indonesian karena/bahwa/uang against Malay kerana/bahawa/wang; Croatian
@@ -42,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from transforms.language import LanguageDetector, supported_languages  # noqa: E402
-from transforms.language_data import EXTRA_LANGUAGES  # noqa: E402
+from transforms.language_data import CLUSTERS, EXTRA_LANGUAGES  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "langid" / "lingua-sentences"
 MIN_SCORE = 0.5
@@ -192,7 +195,7 @@ def main() -> int:
         docs = documents(sentences)
         s_written, s_top, wrong = score(detector, sentences, label)
         d_written, d_top, _ = score(detector, docs, label)
-        rows.append((label, s_written, s_top, d_written, d_top))
+        rows.append((label, s_written, s_top, d_written, d_top, wrong))
         common = ", ".join(f"{k} {v}" for k, v in sorted(wrong.items(), key=lambda kv: -kv[1])[:4])
         print(f"{label:5} {mean(s_written):6.1f} {mean(s_top):6.1f} {mean(d_written):6.1f} "
               f"{mean(d_top):6.1f}   {common}", flush=True)
@@ -220,6 +223,18 @@ def main() -> int:
               f"{held:.2f}%, documents {macro(selected, 3, slice(1, None, 2)):.2f}%")
     lows = sorted(rows, key=lambda row: mean(row[1]))[:8]
     print("lowest on sentences: " + ", ".join(f"{r[0]} {mean(r[1]):.1f}" for r in lows))
+    errors = {"und": 0, "same cluster": 0, "a language lid.176 does not know": 0, "other": 0}
+    for row in known:
+        for language, n in row[5].items():
+            kind = ("und" if language == "und"
+                    else "same cluster" if any({row[0], language} <= c for c in CLUSTERS)
+                    else "a language lid.176 does not know" if language in EXTRA_LANGUAGES
+                    else "other")
+            errors[kind] += n
+    total = sum(errors.values())
+    print(f"sentence errors over the {len(known)}: {total}; "
+          + ", ".join(f"{kind} {n} ({100.0 * n / max(1, total):.0f}%)"
+                      for kind, n in errors.items()))
     lows = sorted(rows, key=lambda row: mean(row[3]))[:5]
     print("lowest on documents: " + ", ".join(f"{r[0]} {mean(r[3]):.1f}" for r in lows))
     for code in ("ar", "fa", "ur"):
