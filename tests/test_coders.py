@@ -1,0 +1,49 @@
+"""The collections that carry articles and dedup keys are row-coded, never pickled.
+
+newsbeam's modules use ``from __future__ import annotations``, so the hints on
+``DoFn.process`` are strings, which Beam reads as Any: without a declared
+output type every article would be pickled at each stage boundary, and a
+Flatten of typed and untyped inputs transcodes every element. The graph is
+only built here (no runner runs it).
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines import ingest
+from pipelines.options import IngestOptions
+from tests.conftest import SEEDS
+
+ROW = "beam:coder:row:v1"
+KEYED_ROW = ("beam:coder:kv:v1", ("beam:coder:string_utf8:v1", ROW))
+# Transform -> {output tag: expected coder}; None is the main output.
+EXPECTED = {
+    "ReadDumps/SplitRecords": {"None": ROW, "rejects": ROW, "duplicates": ROW},
+    "Extract/ExtractText": {"None": ROW, "rejects": ROW},
+    "DetectLanguage/IdentifyLanguage": {"None": ROW},
+    "Deduplicate/DedupKeys": {"None": ROW},
+    "Deduplicate/NewAndKnownKeys": {"None": ROW},
+    "Deduplicate/AllBands": {"None": KEYED_ROW},
+    "Deduplicate/RouteDuplicates": {"None": ROW, "duplicates": ROW},
+    "Enrich/TagsAndKeywords": {"None": ROW},
+}
+
+
+def _coder(components, coder_id):
+    coder = components.coders[coder_id]
+    parts = tuple(components.coders[c].spec.urn for c in coder.component_coder_ids)
+    return (coder.spec.urn, parts) if parts else coder.spec.urn
+
+
+def test_articles_and_dedup_keys_are_row_coded(tmp_path):
+    options = PipelineOptions(["--input", str(SEEDS / "*.txt"), "--output", str(tmp_path)])
+    pipeline = beam.Pipeline(options=options)
+    ingest.build(pipeline, options.view_as(IngestOptions), "coders", 0)
+    components = pipeline.to_runner_api().components
+    by_name = {t.unique_name: t for t in components.transforms.values()}
+    for name, outputs in EXPECTED.items():
+        found = {tag: _coder(components, components.pcollections[pc].coder_id)
+                 for tag, pc in by_name[name].outputs.items()}
+        for tag, coder in outputs.items():
+            assert found[tag] == coder, (name, tag, found[tag])
