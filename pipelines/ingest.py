@@ -94,13 +94,29 @@ def match_inputs(p: beam.Pipeline, opts: IngestOptions, run_id: str):
                        | "CountAlreadyIngested" >> beam.combiners.Count.Globally())
 
 
+def local_workers(options: PipelineOptions) -> int:
+    """Worker processes of a local run (``--direct_num_workers``, 0 for one a
+    core, with threads or processes); 1 otherwise: the files are split so
+    that each of them has work even when there are fewer files."""
+    import multiprocessing
+
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
+        return 1
+    direct = options.view_as(DirectOptions)
+    if direct.direct_running_mode == "in_memory":
+        return 1
+    return direct.direct_num_workers or multiprocessing.cpu_count()
+
+
 def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext,
                  files: beam.PCollection) -> FeedsResult:
     """Dumps (the `InputFile`s `files`) and feeds (--feeds), flattened into one set of outputs.
 
     ``state`` holds the feed state updates (None when no feeds are read).
     """
-    dumps = files | "ReadDumps" >> SplitFiles(ctx)
+    dumps = files | "ReadDumps" >> SplitFiles(ctx, local_workers(opts))
     if not opts.feeds:
         return FeedsResult(dumps.documents, dumps[REJECTS], dumps[DUPLICATES], dumps[SKIPPED],
                            None)

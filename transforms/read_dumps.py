@@ -7,7 +7,7 @@ split per file and only paths are shuffled.
 """
 from __future__ import annotations
 
-from typing import Iterable, List
+from typing import Iterable, List, Tuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -28,22 +28,35 @@ def open_raw(path: str):
 
 
 class _SplitFileFn(beam.DoFn):
-    """Yields one file's documents; rejects, revisits and skipped records are tagged."""
+    """Yields one file's documents; rejects, revisits and skipped records are tagged.
+
+    Its input is a path, or a ``(path, shard, shards)`` `FileShard`: then it
+    reads the whole file but yields only the records whose position in it,
+    modulo `shards`, is `shard` (the reject of an unreadable file comes from
+    shard 0), so every record of the file comes out of exactly one shard.
+    """
 
     def __init__(self, ctx: ReadContext):
         self._ctx = ctx
         self._counters = StageCounters(STAGE)
 
-
-    def process(self, path: str) -> Iterable[RawDocument]:
-        self._counters.inc("files")
+    def process(self, element) -> Iterable[RawDocument]:
+        path, shard, shards = (element, 0, 1) if isinstance(element, str) else element
+        if shard == 0:
+            self._counters.inc("files")
         records = read_records(path, lambda: open_raw(path), self._ctx)
+        number = -1
         while True:
             try:
                 record = next(records)
+                number += 1
+                if number % shards != shard:
+                    continue
             except StopIteration:
                 return
             except Exception as error:  # an unreadable file is a reject, not a crash
+                if shard != 0:
+                    return
                 self._counters.inc(f"error:{type(error).__name__}")
                 yield beam.pvalue.TaggedOutput(REJECTS, Reject(
                     None, STAGE, "unreadable_file", f"{type(error).__name__}: {error}"[:500],
@@ -84,23 +97,49 @@ class MatchInputs(beam.PTransform):
                 | "Files" >> beam.Values())
 
 
+# A file read by several workers: (path, shard, shards).
+FileShard = Tuple[str, int, int]
+# The most workers that share one file (each reads all of it, keeping its share).
+MAX_SHARDS = 8
+
+
+def file_shards(path: str, workers: int, files: int) -> List[FileShard]:
+    """`path` as the shards that keep `workers` busy when there are fewer
+    `files` than workers: one shard a file when there are enough files."""
+    shards = 1 if files >= workers else min(MAX_SHARDS, -(-workers // max(files, 1)))
+    return [(path, shard, shards) for shard in range(shards)]
+
+
 class SplitFiles(beam.PTransform):
     """`InputFile`s to raw documents, spread across workers file by file.
 
+    With fewer files than `workers` (local worker processes), each file is
+    read as several shards, spread across the workers, that each keep every
+    n-th record of the file: only paths are shuffled, never documents.
+
     Args:
       ctx: run id, ingestion time and the size limit of one document.
+      workers: the worker processes that should share the files.
 
     Returns a tagged result: ``documents`` (`RawDocument`), ``rejects``
     (`Reject`), ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`).
     """
 
-    def __init__(self, ctx: ReadContext):
+    def __init__(self, ctx: ReadContext, workers: int = 1):
         super().__init__()
         self._ctx = ctx
+        self._workers = max(1, workers)
 
     def expand(self, files):
-        return (files
-                | "FilePaths" >> beam.Map(lambda file: file.path)
+        paths = files | "FilePaths" >> beam.Map(lambda file: file.path)
+        if self._workers > 1:
+            count = paths | "CountFiles" >> beam.combiners.Count.Globally()
+            paths = (paths
+                     | "FileShards" >> beam.FlatMap(
+                         file_shards, self._workers, beam.pvalue.AsSingleton(count)
+                     ).with_output_types(FileShard)
+                     | "SpreadShards" >> beam.Reshuffle())
+        return (paths
                 | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_output_types(
                     RawDocument, **{REJECTS: Reject, DUPLICATES: Duplicate, SKIPPED: Skipped}
                 ).with_outputs(REJECTS, DUPLICATES, SKIPPED, main="documents"))
