@@ -95,15 +95,15 @@ def match_inputs(p: beam.Pipeline, opts: IngestOptions, run_id: str):
 
 
 def local_workers(options: PipelineOptions) -> int:
-    """Worker processes of a local run (``--direct_num_workers``, 0 for one a
-    core, with threads or processes); 1 otherwise: the files are split so
-    that each of them has work even when there are fewer files."""
+    """Worker processes asked for by ``--direct_num_workers`` (0: one a core);
+    the files are split so that each of them has work even when there are
+    fewer files. Read from the options alone, not from the runner's name: a
+    managed runner ignores the option, whose default (1) leaves the graph as
+    it is."""
     import multiprocessing
 
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.options.pipeline_options import DirectOptions
 
-    if options.view_as(StandardOptions).runner not in (None, "DirectRunner", "direct"):
-        return 1
     direct = options.view_as(DirectOptions)
     if direct.direct_running_mode == "in_memory":
         return 1
