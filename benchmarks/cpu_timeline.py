@@ -23,32 +23,15 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+from measure import cpu_seconds, process_tree
+
 ROLES = (("transforms.isolation", "extraction"), ("sdk_worker_main", "worker"),
          ("pipelines.ingest", "runner"), ("pipelines.stream", "runner"))
 
 
 def tree_cpu(root: int) -> Dict[int, float]:
     """CPU seconds (user + system) of every live descendant of `root`."""
-    children: Dict[int, List[Tuple[int, float]]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", encoding="utf-8") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        cpu = (int(fields[11]) + int(fields[12])) / TICK
-        children.setdefault(int(fields[1]), []).append((int(name), cpu))
-    found: Dict[int, float] = {}
-    todo = [root]
-    while todo:
-        for pid, cpu in children.get(todo.pop(), []):
-            found[pid] = cpu
-            todo.append(pid)
-    return found
+    return {pid: cpu_seconds(pid) for pid in process_tree(root) if pid != root}
 
 
 def role(command_line: str) -> str:
