@@ -118,12 +118,12 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext,
     """
     dumps = files | "ReadDumps" >> SplitFiles(ctx, local_workers(opts))
     if not opts.feeds:
-        return FeedsResult(dumps.documents, dumps[REJECTS], dumps[DUPLICATES], dumps[SKIPPED],
+        return FeedsResult(dumps["documents"], dumps[REJECTS], dumps[DUPLICATES], dumps[SKIPPED],
                            None)
     feeds = p | "ReadFeeds" >> ReadFeeds(opts.feeds, FeedsContext(
         ctx.run_id, ctx.ingested_at, opts.output, fetch_config(opts), ctx.max_document_bytes))
     return FeedsResult(
-        documents=(dumps.documents, feeds.documents) | "ReadDocuments" >> beam.Flatten(),
+        documents=(dumps["documents"], feeds.documents) | "ReadDocuments" >> beam.Flatten(),
         rejects=(dumps[REJECTS], feeds.rejects) | "ReadRejects" >> beam.Flatten(),
         duplicates=(dumps[DUPLICATES], feeds.duplicates) | "ReadDuplicates" >> beam.Flatten(),
         skipped=(dumps[SKIPPED], feeds.skipped) | "ReadSkipped" >> beam.Flatten(),

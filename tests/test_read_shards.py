@@ -2,8 +2,8 @@
 
 With fewer files than local worker processes, `SplitFiles` reads each file
 as several shards that keep every n-th record (`file_shards`); the union of
-the shards must be the file's records, rejects included, with none twice.
-Plain functions, no runner.
+the shards must be the file's records, rejects included, with none twice,
+and a file that fails in any shard must leave one reject, never none.
 """
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ import apache_beam as beam
 import pytest
 
 from transforms.dump_formats import ReadContext
-from transforms.read_dumps import MAX_SHARDS, _SplitFileFn, file_shards
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.records import InputFile
+from transforms.read_dumps import (MAX_SHARDS, REJECTS, UNREADABLE_FILE, SplitFiles,
+                                   _SplitFileFn, file_shards, one_reject_per_file)
 from tests.conftest import SEEDS
 
 CTX = ReadContext("shards", 1_700_000_000_000_000, 1 << 20)
@@ -52,7 +56,41 @@ def test_shards_of_a_file_give_each_record_once(tmp_path, shards):
         whole = _outputs(path)
         assert whole, path
         parts = [record for shard in range(shards) for record in _outputs((path, shard, shards))]
+        failures = [value for tag, value in parts
+                    if tag == REJECTS and value.reason == UNREADABLE_FILE]
+        if failures:  # each shard that failed said so; SplitFiles keeps one
+            parts = [(tag, value) for tag, value in parts if value not in failures]
+            parts.append((REJECTS, one_reject_per_file(failures)))
         assert sorted(map(repr, parts)) == sorted(map(repr, whole)), path
+
+
+def test_a_shard_that_fails_alone_leaves_a_reject(tmp_path):
+    """The file is gone when the second shard opens it: its records are not
+    lost without a word."""
+    path = tmp_path / "articles.jsonl"
+    path.write_text("\n".join(json.dumps({"url": f"https://example.org/{i}", "text": "x " * 50})
+                              for i in range(6)) + "\n", encoding="utf-8")
+    first = _outputs((str(path), 0, 2))
+    assert [tag for tag, _ in first] == ["documents"] * 3
+    path.unlink()
+    second = _outputs((str(path), 1, 2))
+    assert [(tag, value.reason) for tag, value in second] == [(REJECTS, UNREADABLE_FILE)]
+
+
+def test_split_files_writes_one_reject_per_unreadable_file(tmp_path, fnapi_pipeline):
+    """Six workers, two files: each read as three shards, rejects as from one reader."""
+    inputs = _inputs(tmp_path)
+    broken, missing = inputs[2], inputs[4]
+    whole = [(tag, value) for path in (broken, missing) for tag, value in _outputs(path)]
+    files = [InputFile(path, 0, 0) for path in (broken, missing)]
+    with fnapi_pipeline as p:
+        result = p | beam.Create(files) | SplitFiles(CTX, workers=6)
+        assert_that(result["documents"] | "Ids" >> beam.Map(lambda d: d.doc_id),
+                    equal_to([d.doc_id for tag, d in whole if tag == "documents"]),
+                    label="documents")
+        assert_that(result[REJECTS] | "Files" >> beam.Map(lambda r: (r.source_uri, r.reason)),
+                    equal_to([(r.source_uri, r.reason) for tag, r in whole if tag == REJECTS]),
+                    label="rejects")
 
 
 def test_files_are_sharded_only_when_fewer_than_the_workers():

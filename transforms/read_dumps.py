@@ -20,6 +20,7 @@ from transforms.counters import StageCounters
 from transforms.input_cursor import input_file
 
 REJECTS, DUPLICATES, SKIPPED = "rejects", "duplicates", "skipped"
+UNREADABLE_FILE = "unreadable_file"
 
 
 def open_raw(path: str):
@@ -32,8 +33,10 @@ class _SplitFileFn(beam.DoFn):
 
     Its input is a path, or a ``(path, shard, shards)`` `FileShard`: then it
     reads the whole file but yields only the records whose position in it,
-    modulo `shards`, is `shard` (the reject of an unreadable file comes from
-    shard 0), so every record of the file comes out of exactly one shard.
+    modulo `shards`, is `shard`, so every record of the file comes out of
+    exactly one shard. Every shard that fails to read the file yields the
+    file's reject (an error may hit one shard only, a file gone or a network
+    read failing); `SplitFiles` keeps one per file.
     """
 
     def __init__(self, ctx: ReadContext):
@@ -55,11 +58,9 @@ class _SplitFileFn(beam.DoFn):
             except StopIteration:
                 return
             except Exception as error:  # an unreadable file is a reject, not a crash
-                if shard != 0:
-                    return
                 self._counters.inc(f"error:{type(error).__name__}")
                 yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                    None, STAGE, "unreadable_file", f"{type(error).__name__}: {error}"[:500],
+                    None, STAGE, UNREADABLE_FILE, f"{type(error).__name__}: {error}"[:500],
                     None, "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
                 return
             if isinstance(record, RawDocument):
@@ -103,6 +104,12 @@ FileShard = Tuple[str, int, int]
 MAX_SHARDS = 8
 
 
+def one_reject_per_file(rejects: Iterable[Reject]) -> Reject:
+    """The reject of an unreadable file, of all its shards that failed: the
+    first by message, so that reruns write the same row."""
+    return min(rejects, key=lambda reject: reject.message)
+
+
 def file_shards(path: str, workers: int, files: int) -> List[FileShard]:
     """`path` as the shards that keep `workers` busy when there are fewer
     `files` than workers: one shard a file when there are enough files."""
@@ -121,8 +128,9 @@ class SplitFiles(beam.PTransform):
       ctx: run id, ingestion time and the size limit of one document.
       workers: the worker processes that should share the files.
 
-    Returns a tagged result: ``documents`` (`RawDocument`), ``rejects``
-    (`Reject`), ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`).
+    Returns a dict: ``documents`` (`RawDocument`), ``rejects`` (`Reject`),
+    ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`). A file read as
+    shards that fails in several of them is one ``unreadable_file`` reject.
     """
 
     def __init__(self, ctx: ReadContext, workers: int = 1):
@@ -139,10 +147,22 @@ class SplitFiles(beam.PTransform):
                          file_shards, self._workers, beam.pvalue.AsSingleton(count)
                      ).with_output_types(FileShard)
                      | "SpreadShards" >> beam.Reshuffle())
-        return (paths
-                | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_output_types(
-                    RawDocument, **{REJECTS: Reject, DUPLICATES: Duplicate, SKIPPED: Skipped}
-                ).with_outputs(REJECTS, DUPLICATES, SKIPPED, main="documents"))
+        split = (paths
+                 | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_output_types(
+                     RawDocument, **{REJECTS: Reject, DUPLICATES: Duplicate, SKIPPED: Skipped}
+                 ).with_outputs(REJECTS, DUPLICATES, SKIPPED, main="documents"))
+        rejects = split[REJECTS]
+        if self._workers > 1:
+            failed, others = rejects | "FileFailures" >> beam.Partition(
+                lambda reject, _: 0 if reject.reason == UNREADABLE_FILE else 1, 2)
+            failed = (failed
+                      | "ByFile" >> beam.Map(lambda reject: (reject.source_uri, reject))
+                      .with_output_types(Tuple[str, Reject])
+                      | "OneRejectPerFile" >> beam.CombinePerKey(one_reject_per_file)
+                      | "FileRejects" >> beam.Values().with_output_types(Reject))
+            rejects = (failed, others) | "Rejects" >> beam.Flatten().with_output_types(Reject)
+        return {"documents": split.documents, REJECTS: rejects,
+                DUPLICATES: split[DUPLICATES], SKIPPED: split[SKIPPED]}
 
 
 class ReadDumps(beam.PTransform):
