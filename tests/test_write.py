@@ -85,3 +85,36 @@ def test_commit_leaves_other_runs_alone(tmp_path):
         commit_files(str(out), run, [WrittenFile("rejects", "dt=2026-11-29", str(temp), 1)])
     names = sorted(f.name for f in (out / "rejects").rglob("*.parquet"))
     assert names == ["part-r1-00000.parquet", "part-r2-00000.parquet"]
+
+
+def test_a_bundle_larger_than_the_pending_budget_is_written_in_row_groups(tmp_path):
+    """One bundle of 60 rows of 10 KB in two partitions, with a 100 KB budget:
+    the writer flushes as it goes (memory bounded) and every row is written once."""
+    from schemas.records import Article
+    from transforms.write import _WriteTableFn, row_bytes
+
+    def article(number, language):
+        text = f"Article {number} " + "word " * 2000
+        return Article(f"a{number}", f"https://site.example/{number}", None, None, "Title",
+                       text, None, [], None, None, None, [], [], [], language, 0.99, "Latn",
+                       None, None, f"h{number}", f"a{number}", len(text), "jsonl", "mem",
+                       f"line:{number}", "plain_text", "run-1", INGESTED)
+
+    rows = [article(n, "en" if n % 3 else "fr") for n in range(60)]
+    assert row_bytes(rows[0]) > 10_000
+    fn = _WriteTableFn("articles", str(tmp_path), "run-1", rows_per_group=10_000,
+                       pending_bytes=100_000)
+    fn.start_bundle()
+    for row in rows:
+        fn.process(row)
+        assert fn._pending <= 100_000
+    written = [value.value for value in fn.finish_bundle()]
+    assert sorted(w.partition for w in written) == sorted(
+        {article_partition(r) for r in rows})
+    ids, groups = [], 0
+    for file in written:
+        parquet = pq.ParquetFile(file.temp_path)
+        groups += parquet.metadata.num_row_groups
+        ids += parquet.read(columns=["article_id"]).column(0).to_pylist()
+    assert sorted(ids) == sorted(r.article_id for r in rows)
+    assert groups >= 60 * 10_000 // 100_000

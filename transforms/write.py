@@ -2,7 +2,9 @@
 
 Each bundle writes the rows it holds to temporary files under
 ``_tmp/<run_id>/``, one file per partition, flushing a row group every
-`rows_per_group` rows, so no body is shuffled and memory stays bounded.
+`rows_per_group` rows, or the largest partitions' rows when the bundle's
+pending rows pass `PENDING_BYTES`, so no body is shuffled and memory stays
+bounded however large a bundle the runner hands over.
 Beam hands the names of the files of committed bundles to `CommitRun`, which
 runs once when every table is written: it removes the files an earlier
 attempt of the same run id left, moves the new ones to their final,
@@ -34,6 +36,13 @@ from schemas.tables import SCHEMA_VERSION, TABLES, to_arrow
 from transforms.dates import plausible_published, utc_date
 
 ROWS_PER_GROUP = 10_000
+# What one bundle's writer may hold in pending rows before it flushes the
+# largest partition: a runner may hand a whole stage's input to one bundle
+# (the FnApiRunner does, after dedup's barrier), and rows held until
+# ROWS_PER_GROUP of every partition were all of a run's articles.
+PENDING_BYTES = 64 << 20
+# Bytes a row costs besides its strings (Python objects, list cells).
+ROW_OVERHEAD_BYTES = 600
 _LANG = re.compile(r"^[a-z]{2,3}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -86,12 +95,24 @@ def temp_dir(output: str, run_id: str) -> str:
     return join_path(output, "_tmp", run_id)
 
 
+def row_bytes(row) -> int:
+    """About what a pending row holds in memory: its strings and lists of strings."""
+    size = ROW_OVERHEAD_BYTES
+    for value in row:
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, list):
+            size += sum(len(item) for item in value if isinstance(item, str))
+    return size
+
+
 class _PartitionWriter:
     """One open Parquet file and its pending rows."""
 
     def __init__(self, path: str, schema):
         self.path = path
         self.rows = 0
+        self.pending_bytes = 0
         self._schema = schema
         self._pending: List = []
         self._writer: Optional[pq.ParquetWriter] = None
@@ -99,6 +120,7 @@ class _PartitionWriter:
 
     def add(self, row, rows_per_group: int) -> None:
         self._pending.append(row)
+        self.pending_bytes += row_bytes(row)
         if len(self._pending) >= rows_per_group:
             self.flush()
 
@@ -111,6 +133,7 @@ class _PartitionWriter:
         self._writer.write_table(to_arrow(self._pending, self._schema))
         self.rows += len(self._pending)
         self._pending = []
+        self.pending_bytes = 0
 
     def close(self) -> None:
         self.flush()
@@ -122,16 +145,20 @@ class _PartitionWriter:
 class _WriteTableFn(beam.DoFn):
     """Writes a bundle's rows of one table into temporary per-partition files."""
 
-    def __init__(self, table: str, output: str, run_id: str, rows_per_group: int):
+    def __init__(self, table: str, output: str, run_id: str, rows_per_group: int,
+                 pending_bytes: int = PENDING_BYTES):
         self._table = table
         self._output = output
         self._run_id = run_id
         self._rows_per_group = rows_per_group
+        self._max_pending = pending_bytes
         self._writers: Dict[str, _PartitionWriter] = {}
+        self._pending = 0
         self._rows = Metrics.counter("write", f"rows:{table}")
 
     def start_bundle(self) -> None:
         self._writers = {}
+        self._pending = 0
 
     def process(self, row) -> Iterable[WrittenFile]:
         partition = PARTITIONERS[self._table](row)
@@ -141,7 +168,17 @@ class _WriteTableFn(beam.DoFn):
                              f"{uuid.uuid4().hex}.parquet")
             writer = self._writers[partition] = _PartitionWriter(
                 path, TABLES[self._table].schema)
+        before = writer.pending_bytes
         writer.add(row, self._rows_per_group)
+        self._pending += writer.pending_bytes - before
+        if self._pending > self._max_pending:
+            # Flush the biggest partitions until half the budget is free:
+            # memory stays bounded however large the bundle.
+            for largest in sorted(self._writers.values(), key=lambda w: -w.pending_bytes):
+                self._pending -= largest.pending_bytes
+                largest.flush()
+                if self._pending <= self._max_pending // 2:
+                    break
         self._rows.inc()
         return []
 
@@ -163,9 +200,9 @@ class WriteTable(beam.PTransform):
     """
 
     def __init__(self, table: str, output: str, run_id: str,
-                 rows_per_group: int = ROWS_PER_GROUP):
+                 rows_per_group: int = ROWS_PER_GROUP, pending_bytes: int = PENDING_BYTES):
         super().__init__()
-        self._fn = _WriteTableFn(table, output, run_id, rows_per_group)
+        self._fn = _WriteTableFn(table, output, run_id, rows_per_group, pending_bytes)
 
     def expand(self, rows):
         return rows | "WriteParquet" >> beam.ParDo(self._fn)
