@@ -1,4 +1,4 @@
-"""Where a run's CPU goes by process, over time: is the work spread across the workers?
+"""Where a run's CPU and memory go by process, over time: is the work spread across the workers?
 
 Runs a command (a newsbeam ingest, say) and reads the CPU time of every
 process of its tree from /proc twice a second (Linux only). It prints each
@@ -7,7 +7,9 @@ which drives the FnApiRunner), Beam's worker processes (``sdk_worker_main``,
 with ``--direct_running_mode multi_processing``) and newsbeam's HTML
 extraction processes (``transforms.isolation``, one per worker); then a
 timeline of the cores each role used per step. Balanced workers busy to the
-end mean the input was split well; a role busy alone marks a serial phase::
+end mean the input was split well; a role busy alone marks a serial phase.
+Last, the resident memory of the tree at its peak, process by process, and
+the tree's memory per timeline row (read at the same samples)::
 
     .venv/bin/python benchmarks/cpu_timeline.py --step 5 -- \\
         .venv/bin/python -m pipelines.ingest --input 'W1/*.warc.gz' --output /tmp/out \\
@@ -23,7 +25,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from measure import cpu_seconds, process_tree
+from measure import cpu_seconds, process_tree, rss_bytes
 
 ROLES = (("transforms.isolation", "extraction"), ("sdk_worker_main", "worker"),
          ("pipelines.ingest", "runner"), ("pipelines.stream", "runner"))
@@ -56,14 +58,37 @@ def record(command: Sequence[str], interval: float = 0.5):
     proc = subprocess.Popen(list(command))
     names: Dict[int, str] = {}
     samples: List[Tuple[float, Dict[int, float]]] = []
+    memory: List[Dict[int, int]] = []
     while proc.poll() is None:
         snapshot = tree_cpu(os.getpid())
         for pid in snapshot:
             if pid not in names:
                 names[pid] = command_line(pid)
         samples.append((time.monotonic() - started, snapshot))
+        memory.append({pid: rss_bytes(pid) for pid in snapshot})
         time.sleep(interval)
-    return proc.returncode, time.monotonic() - started, names, samples
+    return proc.returncode, time.monotonic() - started, names, samples, memory
+
+
+def memory_report(names: Dict[int, str], samples, memory, step: float) -> List[str]:
+    """The tree's resident memory at its peak, by process, and per `step` seconds."""
+    if not memory:
+        return []
+    totals = [sum(reading.values()) for reading in memory]
+    peak = max(range(len(totals)), key=totals.__getitem__)
+    lines = [f"resident memory: peak {totals[peak] / 2 ** 20:.0f} MB at "
+             f"{samples[peak][0]:.0f} s:"]
+    for pid, size in sorted(memory[peak].items(), key=lambda kv: -kv[1]):
+        if size >= 2 ** 20:
+            lines.append(f"  {role(names.get(pid, '')):<10} pid {pid:<7} {size / 2 ** 20:7.0f} MB")
+    lines.append(f"  the tree's highest per {step:g} s:")
+    row_start, row_peak = 0.0, 0
+    for (at, _), total in zip(samples, totals):
+        row_peak = max(row_peak, total)
+        if at >= row_start + step:
+            lines.append(f"  {row_start:6.0f}  {row_peak / 2 ** 20:7.0f} MB")
+            row_start, row_peak = at, 0
+    return lines
 
 
 def report(wall: float, names: Dict[int, str], samples, step: float) -> str:
@@ -109,8 +134,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not os.path.isdir("/proc/self"):
         print("cpu_timeline: needs Linux's /proc")
         return 0
-    code, wall, names, samples = record(command)
+    code, wall, names, samples, memory = record(command)
     print(report(wall, names, samples, args.step))
+    print("\n".join(memory_report(names, samples, memory, args.step)))
     return code
 
 
