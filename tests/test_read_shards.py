@@ -13,12 +13,12 @@ import json
 import apache_beam as beam
 import pytest
 
-from transforms.dump_formats import ReadContext
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import InputFile
+from transforms.dump_formats import ReadContext
 from transforms.read_dumps import (MAX_SHARDS, REJECTS, UNREADABLE_FILE, SplitFiles,
-                                   _SplitFileFn, file_shards, one_reject_per_file)
+                                   _SplitFileFn, file_shards, one_reject_per_input, reject_key)
 from tests.conftest import SEEDS
 
 CTX = ReadContext("shards", 1_700_000_000_000_000, 1 << 20)
@@ -56,12 +56,24 @@ def test_shards_of_a_file_give_each_record_once(tmp_path, shards):
         whole = _outputs(path)
         assert whole, path
         parts = [record for shard in range(shards) for record in _outputs((path, shard, shards))]
-        failures = [value for tag, value in parts
-                    if tag == REJECTS and value.reason == UNREADABLE_FILE]
-        if failures:  # each shard that failed said so; SplitFiles keeps one
-            parts = [(tag, value) for tag, value in parts if value not in failures]
-            parts.append((REJECTS, one_reject_per_file(failures)))
+        told = {}  # each shard that failed said so; SplitFiles keeps one per input
+        for tag, value in parts:
+            if tag == REJECTS:
+                told.setdefault(reject_key(value), []).append(value)
+        parts = [(tag, value) for tag, value in parts if tag != REJECTS]
+        parts += [(REJECTS, one_reject_per_input(same)) for same in told.values()]
         assert sorted(map(repr, parts)) == sorted(map(repr, whole)), path
+
+
+@pytest.mark.parametrize("shards", [2, 3, 5])
+def test_every_shard_tells_the_reject_that_ends_the_file(tmp_path, shards):
+    """A gzip cut half-way: whichever shard owns the last record, each shard
+    stops there, so each says why."""
+    broken = _inputs(tmp_path)[2]
+    ending = _outputs(broken)[-1]
+    assert ending[0] == REJECTS and ending[1].reason == "corrupt_gzip"
+    for shard in range(shards):
+        assert _outputs((broken, shard, shards))[-1] == ending
 
 
 def test_a_shard_that_fails_alone_leaves_a_reject(tmp_path):

@@ -34,9 +34,10 @@ class _SplitFileFn(beam.DoFn):
     Its input is a path, or a ``(path, shard, shards)`` `FileShard`: then it
     reads the whole file but yields only the records whose position in it,
     modulo `shards`, is `shard`, so every record of the file comes out of
-    exactly one shard. Every shard that fails to read the file yields the
-    file's reject (an error may hit one shard only, a file gone or a network
-    read failing); `SplitFiles` keeps one per file.
+    exactly one shard. A failure may hit one shard only (a file gone, a
+    network read failing half-way), so every shard yields the reject that
+    ends its reading: the error it caught, or the file's last record when
+    that is a reject another shard owns. `SplitFiles` keeps one row per input.
     """
 
     def __init__(self, ctx: ReadContext):
@@ -49,13 +50,18 @@ class _SplitFileFn(beam.DoFn):
             self._counters.inc("files")
         records = read_records(path, lambda: open_raw(path), self._ctx)
         number = -1
+        ending = None  # another shard's reject, yielded if no record follows it
         while True:
             try:
                 record = next(records)
                 number += 1
                 if number % shards != shard:
+                    ending = record if isinstance(record, Reject) else None
                     continue
+                ending = None
             except StopIteration:
+                if ending is not None:
+                    yield beam.pvalue.TaggedOutput(REJECTS, ending)
                 return
             except Exception as error:  # an unreadable file is a reject, not a crash
                 self._counters.inc(f"error:{type(error).__name__}")
@@ -104,9 +110,15 @@ FileShard = Tuple[str, int, int]
 MAX_SHARDS = 8
 
 
-def one_reject_per_file(rejects: Iterable[Reject]) -> Reject:
-    """The reject of an unreadable file, of all its shards that failed: the
-    first by message, so that reruns write the same row."""
+def reject_key(reject: Reject) -> str:
+    """What names one input of a file: a second reject with this key is the
+    same input told by another shard."""
+    return "\x00".join((reject.source_uri, reject.stage, reject.reason, reject.source_position))
+
+
+def one_reject_per_input(rejects: Iterable[Reject]) -> Reject:
+    """One of the rejects the shards wrote for one input: the first by message
+    (shards that failed differently), so that reruns write the same row."""
     return min(rejects, key=lambda reject: reject.message)
 
 
@@ -129,8 +141,8 @@ class SplitFiles(beam.PTransform):
       workers: the worker processes that should share the files.
 
     Returns a dict: ``documents`` (`RawDocument`), ``rejects`` (`Reject`),
-    ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`). A file read as
-    shards that fails in several of them is one ``unreadable_file`` reject.
+    ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`). A failure
+    that several shards of a file report is one reject.
     """
 
     def __init__(self, ctx: ReadContext, workers: int = 1):
@@ -152,15 +164,12 @@ class SplitFiles(beam.PTransform):
                      RawDocument, **{REJECTS: Reject, DUPLICATES: Duplicate, SKIPPED: Skipped}
                  ).with_outputs(REJECTS, DUPLICATES, SKIPPED, main="documents"))
         rejects = split[REJECTS]
-        if self._workers > 1:
-            failed, others = rejects | "FileFailures" >> beam.Partition(
-                lambda reject, _: 0 if reject.reason == UNREADABLE_FILE else 1, 2)
-            failed = (failed
-                      | "ByFile" >> beam.Map(lambda reject: (reject.source_uri, reject))
-                      .with_output_types(Tuple[str, Reject])
-                      | "OneRejectPerFile" >> beam.CombinePerKey(one_reject_per_file)
-                      | "FileRejects" >> beam.Values().with_output_types(Reject))
-            rejects = (failed, others) | "Rejects" >> beam.Flatten().with_output_types(Reject)
+        if self._workers > 1:  # rejects are small rows: shuffling them costs little
+            rejects = (rejects
+                       | "ByInput" >> beam.Map(lambda reject: (reject_key(reject), reject))
+                       .with_output_types(Tuple[str, Reject])
+                       | "OneRejectPerInput" >> beam.CombinePerKey(one_reject_per_input)
+                       | "Rejects" >> beam.Values().with_output_types(Reject))
         return {"documents": split.documents, REJECTS: rejects,
                 DUPLICATES: split[DUPLICATES], SKIPPED: split[SKIPPED]}
 
