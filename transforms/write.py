@@ -37,9 +37,8 @@ from transforms.dates import plausible_published, utc_date
 
 ROWS_PER_GROUP = 10_000
 # What one bundle's writer may hold in pending rows before it flushes the
-# largest partition: a runner may hand a whole stage's input to one bundle
-# (the FnApiRunner does, after dedup's barrier), and rows held until
-# ROWS_PER_GROUP of every partition were all of a run's articles.
+# largest partitions: a runner may hand a large input to one bundle, and rows
+# held until ROWS_PER_GROUP of every partition could then be all of them.
 PENDING_BYTES = 64 << 20
 # Bytes a row costs besides its strings (Python objects, list cells).
 ROW_OVERHEAD_BYTES = 600
