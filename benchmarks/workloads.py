@@ -111,7 +111,8 @@ def _near_copy(rng: random.Random, paragraphs: List[str], language: Optional[str
     return copy
 
 
-def _articles(count: int, rng: random.Random) -> Iterator[Tuple[str, List[str], str, List[str]]]:
+def draw_articles(count: int, rng: random.Random
+                  ) -> Iterator[Tuple[str, List[str], str, List[str]]]:
     """(title, paragraphs, source, tags) of `count` articles, with near and exact copies."""
     pools = sentence_pools()
     names = sorted(pools)
@@ -171,7 +172,7 @@ def write_text_dumps(folder: Path, articles: int, seed: int = SEED,
         made["megabytes"] += path.stat().st_size / 2 ** 20
         batch.clear()
 
-    for article in _articles(articles, rng):
+    for article in draw_articles(articles, rng):
         batch.append(article)
         if len(batch) == per_file:
             flush()
