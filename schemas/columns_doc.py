@@ -43,20 +43,24 @@ COLUMNS: Dict[str, Dict[str, str]] = {
                 "links, a dump's keywords line, the page's categories.",
         "categories": "The page's categories or sections (trafilatura, `article:section`, "
                       "JSON-LD `articleSection`).",
-        "keywords": "Up to 10 keywords of title and body, best first (YAKE in the article's "
-                    "language); empty for `und` and for languages written without spaces.",
+        "keywords": "Up to 10 keywords of title and body, best first, extracted by YAKE in "
+                    "the article's language; empty for `und` and for languages written "
+                    "without spaces (Chinese, Japanese, Thai, ...).",
         "language": "ISO 639-1 code where one exists, else 639-3; `und` when unknown or "
                     "when the score is under `--min_language_score`.",
         "language_score": "The probability of `language` (fastText, combined with the second "
                           "model for close languages); damped for texts of fewer than 15 "
                           "letters.",
-        "script": "ISO 15924 code of most letters of title and body (`Latn`, `Arab`, `Cyrl`, "
-                  "`Hani`, `Jpan`, ...); none when the text has no letters.",
+        "script": "ISO 15924 code of most letters of title and body: `Latn`, `Arab`, `Cyrl`, "
+                  "`Hani`, `Jpan` (Han with kana), `Hang`, `Deva`, ...; none when the text "
+                  "has no letters.",
         "declared_language": "The language the source or page declared (`<html lang>`, JSONL "
                              "`language`, the feed list).",
-        "language_agrees": "Whether `language` is the declared one after normalising its code "
-                           "(`en-GB` is `en`, `no` agrees with `nb`/`nn`); none when nothing "
-                           "was declared or the language is `und`.",
+        "language_agrees": "Whether `language` is the declared one, after normalising the "
+                           "declared code (`en-GB` to `en`, `ara` to `ar`, `zh-Hans` to `zh`, "
+                           "`iw` to `he`; a macrolanguage agrees with its members: `no` with "
+                           "`nb`/`nn`, `ms` with `id`); none when nothing was declared or the "
+                           "language is `und`.",
         "content_hash": "xxh3-128 of the normalised body (case, accents, Arabic diacritics and "
                         "letter variants, digit scripts and punctuation folded; digits kept).",
         "cluster_id": "The story cluster: the `article_id` of the cluster's first kept "
