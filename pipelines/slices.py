@@ -26,6 +26,7 @@ replace its files (the slice ids follow from the plan).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -157,15 +158,36 @@ def combine(run_id: str, manifests: List[dict], started: float, planned: dict) -
 
 def run_in_slices(argv: Sequence[str]) -> dict:
     """Runs the job once per slice of the input files; returns the combined manifest."""
-    from pipelines.ingest import format_summary, read_manifest
+    from pipelines.ingest import INHERITED_LEASE, received_signal, started_run, take_lease
     from pipelines.options import IngestOptions, default_run_id, validate
-    from transforms.write import write_json
 
     options = PipelineOptions(list(argv))
     opts = options.view_as(IngestOptions)
     validate(opts)
     started = time.time()
     run_id = opts.run_id or default_run_id()
+    print(f"run {run_id}: starting in slices, output {opts.output}", flush=True)
+    started_run(run_id)
+    # One lease for all the slices: each slice's process finds its token.
+    lease, _ = take_lease(opts, run_id)
+    try:
+        combined = _run_slices(argv, options, opts, run_id, started,
+                               {**os.environ, INHERITED_LEASE: lease.token})
+    except BaseException:
+        if received_signal() is not None:
+            lease.stop_renewing()  # a slice may be committing: see pipelines.ingest
+        else:
+            lease.release()
+        raise
+    lease.release()
+    return combined
+
+
+def _run_slices(argv: Sequence[str], options: PipelineOptions, opts, run_id: str,
+                started: float, env: Dict[str, str]) -> dict:
+    from pipelines.ingest import format_summary, read_manifest
+    from transforms.write import write_json
+
     matched = matched_files(opts.input or [])
     files = not_yet_ingested(matched, opts.output, run_id) if opts.since_last_run else matched
     slices = plan_slices(files, opts.slice_files, int(opts.slice_mb * MB))
@@ -186,7 +208,8 @@ def run_in_slices(argv: Sequence[str]) -> dict:
               flush=True)
         # A fresh process per slice: what one slice's run leaves allocated
         # (the runner's caches, a fragmented heap) is not carried to the next.
-        done = subprocess.run([sys.executable, "-m", "pipelines.ingest", *as_flags(settings)])
+        done = subprocess.run([sys.executable, "-m", "pipelines.ingest", *as_flags(settings)],
+                              env=env)
         if done.returncode != 0:
             raise SliceFailed(f"slice {slice_id} failed (exit code {done.returncode}); the "
                               "slices before it are committed: run again with "

@@ -52,7 +52,7 @@ def descendants(pid: int) -> List[int]:
     return found
 
 
-def _stop_children() -> None:
+def stop_children() -> None:
     """The other SDK workers would wait for their runner for ever: end them too."""
     for pid in descendants(os.getpid()):
         try:
@@ -75,7 +75,7 @@ def stop_when_a_worker_dies() -> None:
                 f"newsbeam: an SDK worker process died ({args.exc_value}); the run is "
                 "stopped and nothing of it was committed: run the same --run_id again\n")
             sys.stderr.flush()
-            _stop_children()
+            stop_children()
             os._exit(EXIT_WORKER_DIED)  # the main thread may be waiting forever
 
     threading.excepthook = hook

@@ -64,7 +64,9 @@ class GcsEmulator:
 
     def start(self) -> "GcsEmulator":
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
+            # The emulator with GCS's ifGenerationMatch checks (see that script).
+            [sys.executable, str(Path(__file__).with_name("gcs_preconditions.py")),
+             "start", "--host", "127.0.0.1",
              "--port", str(self.port), "--in-memory", "--default-bucket", self.bucket, "-q"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30

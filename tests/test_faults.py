@@ -32,10 +32,12 @@ WORDS = ("council budget bridge school residents timetable officials answer week
 
 
 def _snapshot(out: Path) -> Dict[str, str]:
-    """Every committed file under the output and a hash of its bytes (``_tmp`` aside)."""
+    """Every committed file under the output and a hash of its bytes (``_tmp`` aside,
+    and the lease a killed run leaves for the next to take over)."""
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(out.rglob("*")) if p.is_file()
-            and not p.relative_to(out).as_posix().startswith("_tmp/")}
+            and not p.relative_to(out).as_posix().startswith("_tmp/")
+            and p.relative_to(out).as_posix() != "_runs/_lease"}
 
 
 def _start(args: List[str], log: Path) -> subprocess.Popen:

@@ -68,12 +68,13 @@ def test_batch_run_on_two_worker_processes(tmp_path, server):
     manifest = json.loads((out / "_runs" / "portable.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
     totals = manifest["totals"]
-    # Seeds: 8 inputs (6 articles, 2 duplicates); here: 1 page, 2 WARC pages,
+    # Seeds: 8 inputs (7 articles, 1 duplicate: the "(updated)" story is another
+    # article under the first one's URL); here: 1 page, 2 WARC pages,
     # 1 broken WARC, 2 feed entries.
     assert totals["inputs"] == 14
-    assert totals["articles"] == 11 and totals["duplicates"] == 2
+    assert totals["articles"] == 12 and totals["duplicates"] == 1
     assert manifest["rejects_by_reason"] == {"read/corrupt_gzip": 1}
     articles = read_table(out, "articles")
-    assert len(articles) == 11
+    assert len(articles) == 12
     assert {a["source_kind"] for a in articles} == {"text_dump", "jsonl", "html", "warc", "feed"}
     assert manifest["feed_state"]["feeds_polled"] == 1

@@ -4,7 +4,8 @@ Each run appends, when it commits, one `IndexEntry` per article and per
 duplicate it wrote (`transforms.dedup.Deduplicate` makes them; they are
 written and committed like any table). The next run reads back the entries
 of the last `--dedup_window_days` days, except those of its own run id (a
-rerun of a run id replaces its entries), and dedups its new articles against
+rerun of a run id replaces its entries) and, for a rerun, those of runs
+committed after its first commit, and dedups its new articles against
 them: memory and time scale with the window, not with all history.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import re
-from typing import Iterable, List, Optional
+from typing import FrozenSet, Iterable, List, Optional
 
 import apache_beam as beam
 import pyarrow as pa
@@ -75,15 +76,26 @@ class _ListIndexFilesFn(beam.DoFn):
                     yield metadata.path
 
 
+class DamagedIndexFile(RuntimeError):
+    """A file under ``_index/`` cannot be read; the message names it."""
+
+
 class _ReadEntriesFn(beam.DoFn):
-    def __init__(self, before: int, namespace: str):
+    def __init__(self, before: int, namespace: str, ignore_runs: FrozenSet[str] = frozenset()):
         self._before = before
+        self._ignore_runs = ignore_runs
         self._entries = Metrics.counter(namespace, "entries")
         self._later = Metrics.counter(namespace, "skipped:later_run")
 
     def process(self, path: str) -> Iterable[IndexEntry]:
-        for entry in read_entries(path):
-            if entry.ingested_at >= self._before:
+        try:
+            entries = list(read_entries(path))
+        except Exception as error:  # pyarrow says what is wrong, not in which file
+            raise DamagedIndexFile(
+                f"cannot read the dedup index file {path}: {error}; move it aside (its "
+                "run's articles are then not deduplicated against) and run again") from None
+        for entry in entries:
+            if entry.ingested_at >= self._before or entry.run_id in self._ignore_runs:
                 self._later.inc()
                 continue
             self._entries.inc()
@@ -99,18 +111,21 @@ class ReadIndex(beam.PTransform):
       ingested_at: this run's start; the window counts back from its date.
       window_days: how many days of index to read (0 reads none).
       before: only entries of runs that started before this time are read.
-        For a rerun of a run id it is the first attempt's start, so entries
-        of runs made since then, which may point at this run's articles, do
-        not turn them into duplicates of themselves.
+      ignore_runs: runs whose entries are not read. For a rerun of a run id
+        they are the runs committed after its first commit
+        (`transforms.commit.runs_committed_after`): their entries may point
+        at this run's articles and would turn them into duplicates of
+        themselves.
     """
 
     def __init__(self, output: str, run_id: str, ingested_at: int, window_days: int,
-                 before: Optional[int] = None):
+                 before: Optional[int] = None, ignore_runs: Iterable[str] = ()):
         super().__init__()
         self._patterns: List[str] = [index_glob(output)] if window_days > 0 else []
         self._run_id = run_id
         self._first_day = first_day(ingested_at, window_days)
         self._before = before if before is not None else ingested_at
+        self._ignore_runs = frozenset(ignore_runs)
         self._namespace = "dedup_index"
 
     def rereading(self) -> ReadIndex:
@@ -126,4 +141,5 @@ class ReadIndex(beam.PTransform):
                 | "ListIndexFiles" >> beam.ParDo(_ListIndexFilesFn(
                     self._run_id, self._first_day, self._namespace))
                 | "SpreadIndexFiles" >> beam.Reshuffle()
-                | "ReadIndexEntries" >> beam.ParDo(_ReadEntriesFn(self._before, self._namespace)))
+                | "ReadIndexEntries" >> beam.ParDo(_ReadEntriesFn(self._before, self._namespace,
+                                                                 self._ignore_runs)))

@@ -32,7 +32,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas.records import FeedState, FeedStateUpdate
 from transforms.dates import from_micros, parse_timestamp
-from transforms.write import join_path, write_json
+from transforms.write import join_path, json_text, write_json
 
 _log = logging.getLogger(__name__)
 
@@ -178,12 +178,20 @@ def merge_states(old: Dict[str, FeedState], updates: Iterable[FeedStateUpdate],
     return merged
 
 
+def states_payload(states: Dict[str, FeedState], run_id: str) -> dict:
+    return {"version": STATE_VERSION, "run_id": run_id,
+            "feeds": {url: _state_to_json(states[url]) for url in sorted(states)}}
+
+
+def states_text(states: Dict[str, FeedState], run_id: str) -> str:
+    return json_text(states_payload(states, run_id))
+
+
 def write_states(output: str, states: Dict[str, FeedState], run_id: str) -> str:
     """Writes the whole state atomically: a temporary file, renamed over the old one."""
     path = state_path(output)
     temp = f"{path}.tmp-{run_id}-{uuid.uuid4().hex[:8]}"
-    write_json(temp, {"version": STATE_VERSION, "run_id": run_id,
-                      "feeds": {url: _state_to_json(states[url]) for url in sorted(states)}})
+    write_json(temp, states_payload(states, run_id))
     try:
         FileSystems.rename([temp], [path])
     except Exception:
@@ -195,28 +203,79 @@ def write_states(output: str, states: Dict[str, FeedState], run_id: str) -> str:
     return path
 
 
+def plan_snapshot(output: str, run_id: str, states: Dict[str, FeedState],
+                  keep: int = KEEP_SNAPSHOTS):
+    """The snapshot to write before `run_id`'s first commit, and the old ones to delete.
+
+    Returns ``(writes, deletes)``: a rerun keeps its first attempt's snapshot
+    (nothing to write); the `keep` most recent snapshots are kept.
+    """
+    path = snapshot_path(output, run_id)
+    if FileSystems.exists(path):
+        return {}, []
+    text = json_text({"version": STATE_VERSION, "before_run_id": run_id,
+                      "feeds": {url: _state_to_json(states[url]) for url in sorted(states)}})
+    found = FileSystems.match([snapshot_path(output, "*")])[0].metadata_list
+    ordered = sorted(found, key=lambda m: (m.last_updated_in_seconds, m.path))
+    stale = ordered[:max(0, len(ordered) - (keep - 1))]
+    return {path: text}, [m.path for m in stale if m.path != path]
+
+
 def save_snapshot(output: str, run_id: str, states: Dict[str, FeedState],
                   keep: int = KEEP_SNAPSHOTS) -> None:
     """Keeps the state before `run_id`'s first commit, for its reruns; the
     `keep` most recent snapshots are kept (rerun recent runs, not old ones)."""
-    path = snapshot_path(output, run_id)
-    if FileSystems.exists(path):  # a rerun: the first attempt's snapshot stands
-        return
-    write_json(path, {"version": STATE_VERSION, "before_run_id": run_id,
-                      "feeds": {url: _state_to_json(states[url]) for url in sorted(states)}})
-    found = FileSystems.match([snapshot_path(output, "*")])[0].metadata_list
-    stale = sorted(found, key=lambda m: (m.last_updated_in_seconds, m.path))[:-keep]
+    writes, stale = plan_snapshot(output, run_id, states, keep)
+    for path, text in writes.items():
+        write_json(path, json.loads(text))
     if stale:
-        FileSystems.delete([m.path for m in stale if m.path != path])
+        FileSystems.delete(stale)
+
+
+def plan_feed_state(output: str, run_id: str, updates: Iterable[FeedStateUpdate],
+                    snapshot: bool = False):
+    """What the commit of a successful run does to the feed state, read before any write.
+
+    Returns ``(writes, deletes, summary)``: the files to write whole (path to
+    text), the old snapshots to delete, and what the run manifest says of
+    it (None, with nothing to write, when the run polled no feed).
+
+    Raises:
+      StateError: the state file is damaged; nothing has been written.
+    """
+    updates = list(updates)
+    if not updates:
+        return {}, [], None
+    old = load_states(output)
+    writes, deletes = plan_snapshot(output, run_id, old) if snapshot else ({}, [])
+    merged = merge_states(old, updates)
+    path = state_path(output)
+    writes[path] = states_text(merged, run_id)
+    polls = [u for u in updates if u.kind == "poll"]
+    by_status: Dict[str, int] = {}
+    for poll in polls:
+        by_status[poll.status] = by_status.get(poll.status, 0) + 1
+    conditional = [p for p in polls
+                   if p.feed_url in old and (old[p.feed_url].etag or old[p.feed_url].last_modified)]
+    summary = {"path": path, "feeds_polled": len(polls),
+               "polls_by_status": dict(sorted(by_status.items())),
+               "feeds_known": len(merged),
+               # Added for the run report; absent from manifests of earlier versions.
+               "conditional_polls": len(conditional),
+               "not_modified": sum(1 for p in conditional if p.status == "not_modified"),
+               "poll_status_by_feed": {p.feed_url: p.status
+                                       for p in sorted(polls, key=lambda p: p.feed_url)}}
+    return writes, deletes, summary
 
 
 def commit_feed_state(output: str, run_id: str, updates: Iterable[FeedStateUpdate],
                       snapshot: bool = False) -> Optional[dict]:
-    """Merges this run's updates into the stored state and writes it.
+    """Merges this run's updates into the stored state and writes it (streaming runs).
 
-    Called by the commit step once the run has succeeded; with `snapshot`,
-    the state before a run id's first commit is kept for its reruns. Returns what the
-    run manifest says of it, or None when the run polled no feed.
+    Batch runs commit the same through their intent (`plan_feed_state`,
+    `transforms.commit`). With `snapshot`, the state before a run id's first
+    commit is kept for its reruns. Returns what the run manifest says of it,
+    or None when the run polled no feed.
     """
     updates = list(updates)
     if not updates:
@@ -224,24 +283,12 @@ def commit_feed_state(output: str, run_id: str, updates: Iterable[FeedStateUpdat
     old = load_states(output)
     if snapshot:  # a batch run, which may be rerun (see load_states)
         save_snapshot(output, run_id, old)
-    merged = merge_states(old, updates)
-    path = write_states(output, merged, run_id)
-    polls = [u for u in updates if u.kind == "poll"]
-    by_status: Dict[str, int] = {}
-    for poll in polls:
-        by_status[poll.status] = by_status.get(poll.status, 0) + 1
-    conditional = [p for p in polls
-                   if p.feed_url in old and (old[p.feed_url].etag or old[p.feed_url].last_modified)]
-    return {"path": path, "feeds_polled": len(polls),
-            "polls_by_status": dict(sorted(by_status.items())),
-            "feeds_known": len(merged),
-            # Added for the run report; absent from manifests of earlier versions.
-            "conditional_polls": len(conditional),
-            "not_modified": sum(1 for p in conditional if p.status == "not_modified"),
-            "poll_status_by_feed": {p.feed_url: p.status
-                                    for p in sorted(polls, key=lambda p: p.feed_url)}}
+    _, _, summary = plan_feed_state(output, run_id, updates)
+    write_states(output, merge_states(old, updates), run_id)
+    return summary
 
 
-__all__ = ["load_states", "snapshot_path", "save_snapshot", "merge_states", "record_poll",
+__all__ = ["load_states", "snapshot_path", "save_snapshot", "plan_feed_state", "plan_snapshot",
+           "merge_states", "record_poll",
            "write_states", "commit_feed_state",
            "state_path", "StateError", "MAX_ENTRY_ATTEMPTS"]

@@ -13,7 +13,8 @@ succeeded, written whole to a temporary file and renamed over the old one
 (`commit_cursor`), like the feed state: a failed run leaves it as it was and
 can simply be run again. A rerun of a run id reads again the files that its
 earlier attempt read (its files are replaced), and its record replaces that
-attempt's. Runs over one output are meant to run one at a time.
+attempt's. Runs over one output run one at a time (the lease of
+`transforms.commit`).
 
 The filter is a join on the file path inside the pipeline, so neither the
 list of files nor the cursor is held by the launching process or shipped in
@@ -30,7 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas.records import InputFile
 from transforms.counters import StageCounters
-from transforms.write import join_path, write_json
+from transforms.write import join_path, json_text, write_json
 
 CURSOR_VERSION = 1
 ALREADY_INGESTED = "already_ingested"
@@ -98,22 +99,39 @@ def replace_file(temp: str, path: str) -> None:
         FileSystems.rename([temp], [path])
 
 
-def commit_cursor(output: str, run_id: str, files: Iterable[InputFile],
-                  skipped: int = 0, since_last_run: bool = False) -> dict:
-    """Records the files this run read; called by the commit step of a successful run.
+def plan_cursor(output: str, run_id: str, files: Iterable[InputFile],
+                skipped: int = 0, since_last_run: bool = False) -> Tuple[Dict[str, str], dict]:
+    """The cursor after a successful run, read before any write of the commit.
 
-    Returns what the run manifest says of the input files.
+    Returns ``(writes, summary)``: the cursor's path and new text, and what
+    the run manifest says of the input files.
+
+    Raises:
+      CursorError: the cursor is damaged; nothing has been written.
     """
     files = sorted(set(files))
     path = cursor_path(output)
     merged = merge_cursor(load_cursor(output), run_id, files)
-    temp = f"{path}.tmp-{run_id}-{uuid.uuid4().hex[:8]}"
-    write_json(temp, {"version": CURSOR_VERSION, "run_id": run_id,
+    text = json_text({"version": CURSOR_VERSION, "run_id": run_id,
                       "files": {p: merged[p] for p in sorted(merged)}})
-    replace_file(temp, path)
-    return {"cursor": path, "since_last_run": since_last_run, "read": len(files),
-            "bytes_read": sum(f.size for f in files), ALREADY_INGESTED: skipped,
-            "files_known": len(merged)}
+    return {path: text}, {"cursor": path, "since_last_run": since_last_run, "read": len(files),
+                          "bytes_read": sum(f.size for f in files), ALREADY_INGESTED: skipped,
+                          "files_known": len(merged)}
+
+
+def commit_cursor(output: str, run_id: str, files: Iterable[InputFile],
+                  skipped: int = 0, since_last_run: bool = False) -> dict:
+    """Records the files this run read, written whole and renamed over the old cursor.
+
+    Batch runs commit the same through their intent (`plan_cursor`).
+    Returns what the run manifest says of the input files.
+    """
+    writes, summary = plan_cursor(output, run_id, files, skipped, since_last_run)
+    for path, text in writes.items():
+        temp = f"{path}.tmp-{run_id}-{uuid.uuid4().hex[:8]}"
+        write_json(temp, json.loads(text))
+        replace_file(temp, path)
+    return summary
 
 
 class _CursorEntriesFn(beam.DoFn):
@@ -172,5 +190,5 @@ class SkipIngestedFiles(beam.PTransform):
                     ALREADY_INGESTED, main="files"))
 
 
-__all__ = ["SkipIngestedFiles", "commit_cursor", "load_cursor", "merge_cursor",
+__all__ = ["SkipIngestedFiles", "commit_cursor", "plan_cursor", "load_cursor", "merge_cursor",
            "already_ingested", "input_file", "cursor_path", "CursorError"]

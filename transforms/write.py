@@ -6,11 +6,12 @@ Each bundle writes the rows it holds to temporary files under
 pending rows pass `PENDING_BYTES`, so no body is shuffled and memory stays
 bounded however large a bundle the runner hands over.
 Beam hands the names of the files of committed bundles to `CommitRun`, which
-runs once when every table is written: it removes the files an earlier
-attempt of the same run id left, moves the new ones to their final,
-deterministic names ``part-<run_id>-<NNNNN>.parquet`` and writes the run
-manifest. A retried bundle's files are never committed, and a rerun of a run
-id replaces its files instead of adding to them.
+runs once when every table is written and, through the commit protocol of
+`transforms.commit`, removes the files an earlier attempt of the same run id
+left, moves the new ones to their final, deterministic names
+``part-<run_id>-<NNNNN>.parquet`` and writes the run manifest last. A
+retried bundle's files are never committed, and a rerun of a run id
+replaces its files instead of adding to them.
 
 Partition values come from untrusted data and are reduced to what they may
 be: ``dt`` a real date, ``lang`` a 2-3 letter code, ``und`` otherwise.
@@ -43,15 +44,20 @@ PENDING_BYTES = 64 << 20
 # Bytes a row costs besides its strings (Python objects, list cells).
 ROW_OVERHEAD_BYTES = 600
 _LANG = re.compile(r"^[a-z]{2,3}$")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+MAX_RUN_ID = 100
+_RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_RUN_ID - 1}}}")
 
 _log = logging.getLogger(__name__)
 
 
 def valid_run_id(run_id: str) -> str:
-    """The run id, if it is safe in a file name (no ``:``, ``/`` or spaces)."""
-    if not _RUN_ID.match(run_id):
-        raise ValueError(f"run id {run_id!r} may hold only letters, digits, '_', '.' and '-'")
+    """The run id, if it is safe in a file name (no ``:``, ``/``, spaces or a newline).
+
+    Matched whole: ``re.match`` with ``$`` lets a trailing newline through.
+    """
+    if not _RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run id {run_id!r} must be 1 to {MAX_RUN_ID} characters, letters, "
+                         "digits, '_', '.' and '-', starting with a letter or digit")
     return run_id
 
 
@@ -226,13 +232,21 @@ def plan_commit(output: str, run_id: str,
     return moves
 
 
-def _existing_run_files(output: str, run_id: str) -> List[str]:
+def existing_run_files(output: str, run_id: str) -> List[str]:
+    """The committed files of exactly this run id.
+
+    The glob also matches other runs whose id starts with this one (``daily``
+    and ``daily-2``, a sliced run's ``daily-s00000``); the name is then
+    checked whole: ``part-<run_id>-<5 digits>.parquet``.
+    """
     patterns = [join_path(output, spec.folder, *(["*"] * len(spec.partition_keys)),
                           f"part-{run_id}-*.parquet")
                 for spec in TABLES.values()]
+    exact = re.compile(rf"part-{re.escape(run_id)}-\d{{5}}\.parquet")
     found = []
     for result in FileSystems.match(patterns):
-        found.extend(m.path for m in result.metadata_list)
+        found.extend(m.path for m in result.metadata_list
+                     if exact.fullmatch(m.path.replace("\\", "/").rsplit("/", 1)[-1]))
     return found
 
 
@@ -249,7 +263,7 @@ def commit_files(output: str, run_id: str, written: Iterable[WrittenFile]) -> Li
     local disk a rename into a missing folder fails.
     """
     moves = plan_commit(output, run_id, written)
-    stale = _existing_run_files(output, run_id)
+    stale = existing_run_files(output, run_id)
     if stale:
         _log.info("replacing %d files of an earlier attempt of run %s", len(stale), run_id)
         FileSystems.delete(stale)
@@ -260,11 +274,74 @@ def commit_files(output: str, run_id: str, written: Iterable[WrittenFile]) -> Li
     return [m[1] for m in moves]
 
 
+def json_text(payload: dict) -> str:
+    """How newsbeam writes its JSON files (manifests, state, intents)."""
+    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+# The tables a reader opens; each exists after every run, with its schema.
+READER_TABLES = ("articles", "duplicates", "rejects")
+
+
+def empty_partition(table: str, day: str) -> str:
+    """Where a table with no rows gets its empty file: the run's day (``lang=und``
+    for articles), a partition like any other, so hive-partitioned readers
+    (DuckDB, Spark, BigQuery) find the same keys in every file."""
+    return f"dt={day}/lang=und" if table == "articles" else f"dt={day}"
+
+
+def empty_table_moves(output: str, run_id: str, started_at: int,
+                      moves: Iterable[Tuple[str, str]], stale: Iterable[str],
+                      tables: Iterable[str] = READER_TABLES) -> List[Tuple[str, str]]:
+    """(temporary, final) pairs that give each table with no file one file with no rows.
+
+    A run with no duplicates or no rejects would otherwise leave no folder,
+    and ``read_parquet('out/duplicates/**/*.parquet')`` (DuckDB) or
+    ``pd.read_parquet('out/duplicates')`` fail on it. The file is an ordinary
+    part file of the run (``part-<run_id>-00000.parquet``), written under
+    ``_tmp/<run_id>/`` now and committed by the same intent as the run's other
+    files: a rerun replaces it, readers that skip ``_``/``.`` files (Spark,
+    BigQuery, pyarrow) read it, and it carries the schema.
+    """
+    day = safe_date(utc_date(started_at), "1970-01-01")
+    targets = [target for _, target in moves]
+    leaving = set(stale)
+    pairs = []
+    for table in tables:
+        spec = TABLES[table]
+        folder = join_path(output, spec.folder) + "/"
+        if any(target.startswith(folder) for target in targets):
+            continue
+        pattern = join_path(output, spec.folder, *(["*"] * len(spec.partition_keys)),
+                            "*.parquet")
+        if any(m.path not in leaving for result in FileSystems.match([pattern])
+               for m in result.metadata_list):
+            continue
+        temp = join_path(temp_dir(output, run_id), table, "empty.parquet")
+        _ensure_parent(temp)
+        with FileSystems.create(temp) as handle:
+            pq.write_table(spec.schema.empty_table(), handle, compression="zstd")
+        pairs.append((temp, join_path(output, spec.folder, empty_partition(table, day),
+                                      final_name(run_id, 0))))
+    return pairs
+
+
+def write_empty_tables(output: str, run_id: str, started_at: int,
+                       tables: Iterable[str] = READER_TABLES) -> List[str]:
+    """Writes `empty_table_moves`' files in place at once (a stream, which has no
+    commit step, calls it when it starts and when it stops)."""
+    pairs = empty_table_moves(output, run_id, started_at, (), (), tables)
+    if pairs:
+        for _, final in pairs:
+            _ensure_parent(final)
+        FileSystems.rename([a for a, _ in pairs], [b for _, b in pairs])
+    return [b for _, b in pairs]
+
+
 def write_json(path: str, payload: dict) -> None:
     _ensure_parent(path)
     with FileSystems.create(path) as handle:
-        handle.write(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
-                     .encode("utf-8"))
+        handle.write(json_text(payload).encode("utf-8"))
 
 
 def remove_tree(path: str) -> None:
@@ -277,6 +354,6 @@ def remove_tree(path: str) -> None:
         _log.warning("could not remove %s: %s", path, error)
 
 
-__all__ = ["WriteTable", "commit_files", "write_json", "remove_tree", "temp_dir",
+__all__ = ["WriteTable", "commit_files", "write_empty_tables", "empty_table_moves", "write_json", "remove_tree", "temp_dir",
            "valid_run_id", "safe_language", "safe_date", "article_partition",
            "ingest_partition", "SCHEMA_VERSION"]
