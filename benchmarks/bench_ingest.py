@@ -89,7 +89,7 @@ _NOT_TEXT = re.compile(r"<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?
 _WORD = re.compile(r"\S+")
 # A copy tag before every TAG_EVERY-th word of the text: with 5-word shingles,
 # two copies share about 2 in 12 shingles (Jaccard ~0.17), far below the
-# near-duplicate threshold of 0.72.
+# near-duplicate threshold (0.70 by default).
 TAG_EVERY = 6
 
 

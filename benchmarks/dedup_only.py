@@ -26,7 +26,7 @@ from transforms import minhash  # noqa: E402
 from transforms.dedup import DedupKey, bucket_edges, cluster_near, split_group  # noqa: E402
 from transforms.normalize import content_hash_of_key, key_text  # noqa: E402
 
-THRESHOLD = 0.72
+THRESHOLD = minhash.DEFAULT_THRESHOLD  # the pipeline's --near_threshold default
 
 
 def write_bodies(dumps: Path, out: Path) -> int:
@@ -46,13 +46,17 @@ def write_bodies(dumps: Path, out: Path) -> int:
 
 def deduplicate(path: Path) -> dict:
     keys: List[DedupKey] = []
+    sketches: Dict[str, bytes] = {}
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             body = json.loads(line)
             key = key_text(body["text"])
+            signature, sketched = minhash.sketch(key)  # as the pipeline's DedupKeys
             keys.append(DedupKey(body["id"], None, content_hash_of_key(key),
-                                 minhash.signature(key), False, 0, None, len(body["text"]),
+                                 signature, False, 0, None, len(body["text"]),
                                  False, body["id"], body["id"]))
+            if sketched is not None:
+                sketches[body["id"]] = sketched
     by_content: Dict[str, List[DedupKey]] = {}
     for key in keys:
         by_content.setdefault(key.content_hash, []).append(key)
@@ -61,12 +65,14 @@ def deduplicate(path: Path) -> dict:
         kept, losers = split_group(members, "exact")
         survivors.append(kept)
         exact += len(losers)
-    signatures = {k.article_id: k.signature for k in survivors if k.signature is not None}
+    signatures = {k.article_id: sketches[k.article_id] for k in survivors
+                  if k.signature is not None}
+    params = minhash.lsh_parameters(THRESHOLD)
     buckets: Dict[str, List[DedupKey]] = {}
     for key in survivors:
         if key.signature is not None:
             unsigned = key._replace(signature=None)
-            for band in minhash.band_keys(key.signature):
+            for band in minhash.band_keys(key.signature, params):
                 buckets.setdefault(band, []).append(unsigned)
     edges = [edge for members in buckets.values() if len(members) > 1
              for edge in bucket_edges(members, THRESHOLD, lambda k: signatures[k.article_id])]

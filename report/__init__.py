@@ -63,6 +63,9 @@ def build_report(output: str, runs: int = DEFAULT_RUNS,
                             "articles", ARTICLE_COLUMNS)
     rejects = read_columns([p for m in manifests for p in run_files(output, m, "rejects")],
                            "rejects", REJECT_COLUMNS)
+    duplicates = read_columns(
+        [p for m in manifests for p in run_files(output, m, "duplicates")], "duplicates",
+        figures.DUPLICATE_COLUMNS)
     timings["read_parquet_s"] = time.perf_counter() - clock
     timings["article_rows"] = articles.num_rows
     timings["reject_rows"] = rejects.num_rows
@@ -75,11 +78,13 @@ def build_report(output: str, runs: int = DEFAULT_RUNS,
     latest_id = manifests[-1]["run_id"]
     latest_rejects = rejects.filter(pc.equal(rejects["run_id"], latest_id))
     examples = figures.reject_examples(rejects)
+    syndication = figures.syndication(duplicates)
     latest_examples = figures.reject_examples(latest_rejects)
     timings["aggregate_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    body = _sections(output, manifests, history, examples, latest_examples, states)
+    body = _sections(output, manifests, history, examples, latest_examples, states,
+                     syndication)
     timings["charts_and_page_s"] = time.perf_counter() - clock
     now = now or datetime.now(timezone.utc)
     meta = (f"Output <code>{html.esc(output)}</code> · {len(manifests)} runs shown, "
@@ -100,7 +105,8 @@ def write_report(output: str, runs: int = DEFAULT_RUNS, path: Optional[str] = No
 # ------------------------------------------------------------------ layout
 
 
-def _sections(output, manifests, history, examples, latest_examples, states) -> List[str]:
+def _sections(output, manifests, history, examples, latest_examples, states,
+              syndication) -> List[str]:
     rows = figures.run_rows(manifests)
     latest = manifests[-1]
     sources = figures.source_summary(history)
@@ -110,8 +116,10 @@ def _sections(output, manifests, history, examples, latest_examples, states) -> 
     return [
         _headline(rows[-1], latest, flagged, failing),
         _runs_section(rows),
+        _windows_section(manifests),
         _articles_section(manifests, latest),
         _duplicates_section(manifests, latest),
+        _syndication_section(syndication),
         _rejects_section(manifests, latest, examples, latest_examples),
         _sources_section(sources),
         _feeds_section(feeds, figures.feed_polls_by_run(manifests)),
@@ -152,6 +160,32 @@ def _runs_section(rows) -> str:
             + table + "</section>")
 
 
+def _windows_section(manifests) -> str:
+    """The windows of the streams among the runs shown (``newsbeam stream``), latest first."""
+    streams = [m for m in manifests if m.get("windows") is not None]
+    if not streams:
+        return ""
+    rows, classes = [], []
+    for manifest in reversed(streams):
+        for w in reversed(manifest["windows"]):
+            totals = w.get("totals") or {}
+            rows.append([html.esc(manifest["run_id"]),
+                         html.esc((w.get("window_start") or "")[:19].replace("T", " ")),
+                         html.esc((w.get("window_end") or "")[:19].replace("T", " ")),
+                         html.num(w.get("pane") or 0) + (" late" if w.get("late") else ""),
+                         html.num(totals.get("inputs", 0)), html.num(totals.get("articles", 0)),
+                         html.num(totals.get("duplicates", 0)),
+                         html.num(totals.get("rejects", 0)), html.esc(w.get("status"))])
+            classes.append("flagged" if w.get("status") != "balanced" else "")
+    return ("<section id=\"windows-section\"><h2>Stream windows</h2>"
+            "<p class=\"note\">Each output window of the streams shown, from the stats file "
+            "it wrote; a late pane is a further file of its window.</p>"
+            + html.table("windows", ["stream", "window start", "window end", "pane", "inputs",
+                                     "articles", "duplicates", "rejects", "status"],
+                         rows, numeric=range(3, 8), row_classes=classes)
+            + "</section>")
+
+
 def _articles_section(manifests, latest) -> str:
     window = figures.sum_counts(manifests, "articles_by_language")
     now = figures.sum_counts([latest], "articles_by_language")
@@ -189,7 +223,45 @@ def _duplicates_section(manifests, latest) -> str:
                         "MinHash near-duplicate; revisit: WARC revisit record.")
              if window else '<p class="note">No duplicates in the runs shown.</p>')
     return ("<section id=\"duplicates-section\"><h2>Duplicates</h2>" + chart
-            + html.counts_table("duplicates", "type", now, window) + "</section>")
+            + html.counts_table("duplicates", "type", now, window)
+            + _url_conflicts_note(manifests) + "</section>")
+
+
+def _url_conflicts_note(manifests) -> str:
+    """Sites whose pages shared a URL key without being one article (or
+    declared a site root as their address): their templates lie."""
+    by_site = figures.sum_counts([{"c": (m.get("url_conflicts") or {}).get("by_site")}
+                                  for m in manifests], "c")
+    if not by_site:
+        return ""
+    top = sorted(by_site.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TABLE_ROWS]
+    sites = ", ".join(f"{html.esc(site or '(no host)')} {html.num(n)}" for site, n in top)
+    return (f'<p class="note" id="url-conflicts">URL conflicts (pages kept apart though they '
+            f'share a URL key, or whose declared canonical/og:url was a site root or section '
+            f'page), by site: {sites}.</p>')
+
+
+def _syndication_section(syn) -> str:
+    head = "<section id=\"syndication-section\"><h2>Syndication</h2>"
+    if not syn["clusters"]:
+        return head + '<p class="note">No duplicates in the runs shown.</p></section>'
+    lag = syn["median_lag_seconds"]
+    lag_text = "unknown" if lag is None else f"{lag / 3600:.1f} h"
+    clusters = html.table(
+        "syndication-clusters", ["story (cluster)", "copies", "hosts", "kept copy from",
+                                 "title"],
+        ([html.esc(c["cluster_id"]), html.num(c["copies"]), html.num(c["hosts"]),
+          html.esc(c["kept_source"] or "–"), html.esc(c["title"] or "–")]
+         for c in syn["clusters"]), numeric=(1, 2))
+    hosts = html.table(
+        "syndication-hosts", ["host", "copies of other hosts' stories", "of whom"],
+        ([html.esc(h["host"]), html.num(h["copies"]),
+          html.esc(", ".join(f"{k} {v}" for k, v in sorted(
+              h["of_hosts"].items(), key=lambda kv: (-kv[1], kv[0]))[:5]))]
+         for h in syn["copying_hosts"]), numeric=(1,))
+    return (head + f'<p class="note">Median lag of a copy after the copy kept: {lag_text} '
+            f'({html.num(syn["cross_host_copies"])} copies published by another host than '
+            f'the kept copy\'s).</p>' + clusters + hosts + "</section>")
 
 
 def _rejects_section(manifests, latest, examples, latest_examples) -> str:
@@ -254,13 +326,20 @@ def _feeds_section(feeds, polls_by_run) -> str:
     rows, classes = [], []
     shown = [f for i, f in enumerate(feeds) if f["failing"] or i < MAX_TABLE_ROWS]
     for f in shown:
-        rows.append([html.source_cell(f["feed"]), html.esc(f["last_status"]),
+        cell = html.source_cell(f["feed"])
+        if f.get("name"):
+            cell = f'<b>{html.esc(f["name"])}</b><br>{cell}'
+        why = ("entries all rejected" if f["entries_failing"] and not f["polls_failing"]
+               else html.esc(f["last_status"]))
+        rows.append([cell, why,
                      html.num(f["consecutive_failures"]),
                      html.esc((f["last_success"] or "never")[:19].replace("T", " ")),
                      html.pct(f["hit_rate"]),
                      f'{html.num(f["failed_in_window"])} / {html.num(f["polled_in_window"])}',
                      f'{html.num(f["failed_polls"])} / {html.num(f["polls"])}',
                      html.esc((f["last_poll"] or "–")[:19].replace("T", " ")),
+                     f'{html.num(f["failed_entries_in_window"])} / '
+                     f'{html.num(f["entries_in_window"])}',
                      html.num(f["entries_pending"])])
         classes.append("flagged" if f["failing"] else "")
     run_rows = [[html.esc(r["run_id"]), html.num(r["feeds_polled"]),
@@ -270,11 +349,13 @@ def _feeds_section(feeds, polls_by_run) -> str:
             "<p class=\"note\">From the feed state (all runs) and the manifests of the runs "
             "shown. Hit rate: of the polls sent with an ETag or Last-Modified, the share "
             f"answered 304 Not Modified. Highlighted: {figures.FEED_FAILURES_FLAG} or more "
-            "failed polls in a row, or never a successful one.</p>"
-            + html.table("feeds", ["feed", "last status", "failures in a row",
-                                   "last success", "304 hit rate", "failed (runs shown)",
-                                   "failed (all time)", "last poll", "entries to retry"],
-                         rows, numeric=(2, 4, 5, 6, 8), row_classes=classes,
+            "failed polls in a row, never a successful one, or polls that succeed while "
+            "every entry of the runs shown was rejected.</p>"
+            + html.table("feeds", ["feed", "last status", "failed polls in a row",
+                                   "last success", "304 hit rate", "failed polls (runs shown)",
+                                   "failed polls (all time)", "last poll",
+                                   "rejected entries (runs shown)", "entries to retry"],
+                         rows, numeric=(2, 4, 5, 6, 8, 9), row_classes=classes,
                          cell_classes={0: "src"})
             + _more(len(feeds), "feeds", len(shown))
             + "<h3>Polls per run</h3>"

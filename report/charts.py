@@ -55,22 +55,42 @@ def _run_ticks(axis, run_ids: Sequence[str]) -> None:
                          fontsize=7)
 
 
+# Up to this many runs the rows per run are grouped bars: a line through one
+# or two points is a dot or a segment that says little.
+MAX_BAR_RUNS = 8
+RUN_SERIES = ("inputs", "articles", "duplicates", "rejects")
+
+
 def runs_chart(rows: Sequence[dict]) -> str:
-    """Inputs, articles, duplicates and rejects per run, one line each."""
+    """Inputs, articles, duplicates and rejects per run (`runs_figure`), as SVG."""
+    with matplotlib.rc_context(_STYLE):
+        return _svg(runs_figure(rows), "Inputs, articles, duplicates and rejects per run")
+
+
+def runs_figure(rows: Sequence[dict]) -> Figure:
+    """Grouped bars for a few runs, one line per series for more; the legend
+    sits outside the data, on the right."""
     with matplotlib.rc_context(_STYLE):
         figure = _figure(7.5, 3.2)
         axis = figure.subplots()
         xs = list(range(len(rows)))
-        for name in ("inputs", "articles", "duplicates", "rejects"):
-            marker = "o" if len(rows) <= 40 else None
-            axis.plot(xs, [r[name] for r in rows], label=name, color=COLOURS[name],
-                      marker=marker, markersize=3, linewidth=1.5)
+        if len(rows) <= MAX_BAR_RUNS:
+            width = 0.8 / len(RUN_SERIES)
+            for i, name in enumerate(RUN_SERIES):
+                axis.bar([x + (i - 1.5) * width for x in xs], [r[name] for r in rows],
+                         width=width, label=name, color=COLOURS[name])
+        else:
+            for name in RUN_SERIES:
+                marker = "o" if len(rows) <= 40 else None
+                axis.plot(xs, [r[name] for r in rows], label=name, color=COLOURS[name],
+                          marker=marker, markersize=3, linewidth=1.5)
         axis.set_title("Rows per run")
         axis.set_ylim(bottom=0)
+        axis.set_xlim(-0.6, len(rows) - 0.4)
         axis.grid(axis="y", alpha=0.3)
-        axis.legend(loc="upper left", ncols=4, fontsize=8)
+        axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         _run_ticks(axis, [r["run_id"] for r in rows])
-        return _svg(figure, "Inputs, articles, duplicates and rejects per run")
+        return figure
 
 
 def wall_chart(rows: Sequence[dict]) -> str:

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.urls import site_of
+
 # A source's latest figures are compared with the median of its own earlier
 # runs (at least MIN_HISTORY of them). These thresholds decide a flag.
 MIN_HISTORY = 2
@@ -253,7 +255,12 @@ def source_summary(history: Dict[str, List[dict]]) -> List[dict]:
 
 
 def feed_health(states: Dict[str, dict], manifests: Sequence[dict]) -> List[dict]:
-    """Per feed: last poll and success, failures, conditional-request hit rate.
+    """Per feed: its name, last poll and success, failures, conditional-request
+    hit rate, and its entries in the runs shown.
+
+    A feed is failing when its polls fail (`FEED_FAILURES_FLAG` in a row, or
+    never a success), or when its polls succeed but every entry of the runs
+    shown was rejected: the feed answers, yet gives nothing.
 
     From the feed state (all time) and the manifests of the runs shown
     (failed polls among them). The hit rate is the share of conditional
@@ -262,11 +269,14 @@ def feed_health(states: Dict[str, dict], manifests: Sequence[dict]) -> List[dict
     """
     failed_in_window: Dict[str, int] = defaultdict(int)
     polled_in_window: Dict[str, int] = defaultdict(int)
+    names: Dict[str, str] = {}
     for manifest in manifests:
+        names.update(manifest.get("feed_names") or {})  # the latest listing wins
         for url, status in ((manifest.get("feed_state") or {})
                             .get("poll_status_by_feed") or {}).items():
             polled_in_window[url] += 1
             failed_in_window[url] += status == "failed"
+    entries = feed_entry_counts(manifests, set(states) | set(polled_in_window))
     rows = []
     for url in sorted(set(states) | set(polled_in_window)):
         state = states.get(url) or {}
@@ -274,10 +284,15 @@ def feed_health(states: Dict[str, dict], manifests: Sequence[dict]) -> List[dict
         conditional = int(counts.get("conditional", 0))
         polls = sum(int(n) for k, n in counts.items() if k != "conditional")
         consecutive = int(state.get("consecutive_failures") or 0)
-        failing = consecutive >= FEED_FAILURES_FLAG or (
+        polls_failing = consecutive >= FEED_FAILURES_FLAG or (
             polls > 0 and not state.get("last_success") and int(counts.get("failed", 0)) > 0)
+        entry = entries.get(url, {})
+        entries_failing = entry.get("entries", 0) > 0 and entry.get("kept", 0) == 0
         rows.append({
-            "feed": url, "last_status": state.get("last_status"),
+            "feed": url, "name": names.get(url), "last_status": state.get("last_status"),
+            "polls_failing": polls_failing, "entries_failing": entries_failing,
+            "entries_in_window": entry.get("entries", 0),
+            "failed_entries_in_window": entry.get("rejects", 0),
             "last_poll": state.get("last_poll"), "last_success": state.get("last_success"),
             "consecutive_failures": consecutive, "polls": polls,
             "failed_polls": int(counts.get("failed", 0)),
@@ -287,9 +302,25 @@ def feed_health(states: Dict[str, dict], manifests: Sequence[dict]) -> List[dict
             "hit_rate": (int(counts.get("not_modified", 0)) / conditional
                          if conditional else None),
             "entries_pending": len(state.get("failures") or {}),
-            "failing": failing,
+            "failing": polls_failing or entries_failing,
         })
     return sorted(rows, key=lambda r: (not r["failing"], -r["consecutive_failures"], r["feed"]))
+
+
+def feed_entry_counts(manifests: Sequence[dict], feeds) -> Dict[str, Dict[str, int]]:
+    """Per feed, its entries in the runs shown: how many, how many rejected, how
+    many kept (an article or a duplicate), from the manifests' per-source counts
+    (an entry's source is its feed)."""
+    counts: Dict[str, Dict[str, int]] = {}
+    for manifest in manifests:
+        for url, c in (manifest.get("by_source") or {}).items():
+            if url not in feeds:
+                continue
+            mine = counts.setdefault(url, {"entries": 0, "rejects": 0, "kept": 0})
+            mine["entries"] += int(c.get("inputs", 0))
+            mine["rejects"] += int(c.get("rejects", 0))
+            mine["kept"] += int(c.get("articles", 0)) + int(c.get("duplicates", 0))
+    return counts
 
 
 def feed_polls_by_run(manifests: Sequence[dict]) -> List[dict]:
@@ -307,3 +338,53 @@ def feed_polls_by_run(manifests: Sequence[dict]) -> List[dict]:
                      "hit_rate": (feed_state.get("not_modified", 0) / conditional
                                   if conditional else None)})
     return rows
+
+
+# ------------------------------------------------------------------ syndication
+
+SYNDICATION_ROWS = 10
+DUPLICATE_COLUMNS = ("cluster_id", "url", "title", "kept_source", "lag_seconds", "dup_type")
+
+
+def kept_host(kept_source: Optional[str]) -> Optional[str]:
+    """The host of a duplicate's `kept_source` (``name (host)``, or a host alone)."""
+    if not kept_source:
+        return None
+    if kept_source.endswith(")") and " (" in kept_source:
+        return kept_source.rsplit(" (", 1)[1][:-1]
+    return kept_source if "." in kept_source else None
+
+
+def syndication(duplicates: pa.Table, rows: int = SYNDICATION_ROWS) -> dict:
+    """Who republishes whose stories: from the duplicates table's provenance.
+
+    The largest story clusters (copies counts the kept article too), the
+    hosts that most often publish a copy of another host's story (a copy
+    whose host differs from its kept copy's), and the median lag of copies
+    after their kept copy."""
+    data = duplicates.select(list(DUPLICATE_COLUMNS)).to_pylist()
+    clusters: Dict[str, dict] = {}
+    copying: Dict[str, Dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    lags = []
+    for row in data:
+        host, kept = site_of(row["url"]), kept_host(row["kept_source"])
+        cluster = clusters.setdefault(row["cluster_id"] or "", {
+            "cluster_id": row["cluster_id"], "copies": 1, "hosts": {kept} - {None},
+            "kept_source": row["kept_source"], "title": row["title"]})
+        cluster["copies"] += 1
+        if host:
+            cluster["hosts"].add(host)
+        if host and kept and host != kept:
+            copying[host][kept] += 1
+        if row["lag_seconds"] is not None:
+            lags.append(row["lag_seconds"])
+    largest = sorted(clusters.values(), key=lambda c: (-c["copies"], str(c["cluster_id"])))
+    hosts = sorted(({"host": h, "copies": sum(of.values()), "of_hosts": dict(sorted(of.items()))}
+                    for h, of in copying.items()), key=lambda h: (-h["copies"], h["host"]))
+    return {
+        "clusters": [dict(c, hosts=len(c["hosts"])) for c in largest[:rows]],
+        "copying_hosts": hosts[:rows],
+        "cross_host_copies": sum(h["copies"] for h in hosts),
+        "median_lag_seconds": statistics.median(lags) if lags else None,
+        "duplicates": len(data),
+    }

@@ -50,8 +50,11 @@ def test_signatures_are_pinned():
     # A change of any hash choice changes these rows: bump ALGORITHM_VERSION then.
     assert minhash.signature(key_text(STORY)) == sig
     assert sig[:8].hex() == GOLDEN_FIRST_ROWS
-    assert len(minhash.band_keys(sig)) == minhash.BANDS
-    assert minhash.band_keys(sig)[0].startswith("00-")
+    # The rows are v3's: what lets v3 index entries meet new articles by band.
+    assert "minhash-v3:xxh3w5:cjk30:lin32:p128:b16r8" in minhash.COMPATIBLE_VERSIONS
+    bands, rows = minhash.lsh_parameters()
+    assert len(minhash.band_keys(sig)) == bands
+    assert minhash.band_keys(sig)[0].startswith(f"{bands}x{rows}-00-")
 
 
 def test_estimates_follow_true_jaccard():
@@ -197,3 +200,97 @@ def test_only_entries_meeting_new_keys_or_their_urls_are_kept(fnapi_pipeline):
                               p | "Again" >> beam.Create(known))
         assert_that(kept | beam.Map(lambda k: (k.article_id, k.known)),
                     equal_to([("x", True), ("y", True)]))
+
+
+def _lingua_text(data, language: str, start: int, words: int = 260) -> str:
+    lines = (data / "langid" / "lingua-sentences" / f"{language}.txt").read_text(
+        encoding="utf-8").splitlines()
+    out, i = [], start
+    while len(" ".join(out).split()) < words:
+        out.append(lines[i].strip())
+        i += 1
+    return " ".join(out)
+
+
+def _edited_to(text: str, low: float, high: float, seed: int) -> str:
+    """A copy with one word in every `step` replaced, the step chosen so that
+    the true Jaccard falls in [low, high)."""
+    import random
+    rng = random.Random(seed)
+    words = text.split()
+    for step in range(6, 80):
+        offset = rng.randrange(step)
+        copy = " ".join(f"zq{i}" if i % step == offset else w for i, w in enumerate(words))
+        if low <= _jaccard(text, copy) < high:
+            return copy
+    raise AssertionError("no edit step gives that Jaccard")
+
+
+def test_lsh_layout_follows_the_threshold():
+    """Failed before: 16 x 8 bands were fixed whatever the threshold."""
+    for threshold in (0.5, 0.6, 0.7, 0.72, 0.8, 0.9):
+        bands, rows = minhash.lsh_parameters(threshold)
+        assert bands * rows <= minhash.NUM_PERM
+        assert minhash.candidate_probability(threshold + 0.03, bands, rows) >= 0.99
+        # not needlessly loose: pairs far below the threshold are mostly no candidates
+        assert minhash.candidate_probability(max(0.0, threshold - 0.3), bands, rows) < 0.5
+    assert minhash.lsh_parameters(0.6) != minhash.lsh_parameters(0.7)
+
+
+def test_edited_copies_at_jaccard_0_70_to_0_76_are_found_within_a_run(fnapi_pipeline,
+                                                                        shared_data):
+    """Failed before: with 16 x 8 bands and the 0.72 estimate about half of
+    the copies at Jaccard ~0.70 stayed articles."""
+    docs, originals = [], {}
+    for i, language in enumerate(("en", "de", "fr", "ar", "es", "ru", "el", "tr") * 3):
+        text = _lingua_text(shared_data, language, 30 * i)
+        copy = _edited_to(text, 0.70, 0.76, seed=i)
+        docs += [_raw(f"o{i}", text, None), _raw(f"e{i}", copy, None)]
+        originals[f"e{i}"] = f"o{i}"
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
+        _, duplicates, _ = articles | Deduplicate(run_id="r", ingested_at=INGESTED)
+        pairs = duplicates | beam.Map(lambda d: frozenset((d.doc_id, d.duplicate_of)))
+
+        def enough(found):
+            hits = sum(1 for e, o in originals.items() if frozenset((e, o)) in set(found))
+            assert hits >= 0.9 * len(originals), (hits, len(originals))
+            assert len(found) == hits  # nothing else merged
+        assert_that(pairs, enough)
+
+
+def test_index_entries_of_an_unknown_algorithm_meet_only_by_url_and_content(fnapi_pipeline):
+    """Entries of a version whose signatures differ are compared by URL key
+    and content hash only; v3 entries (same rows as v4) still meet by band."""
+    day = parse_timestamp("2026-11-28T08:00:00Z")
+    signature = minhash.signature(key_text(STORY))
+
+    def entry(article_id, algorithm):
+        return IndexEntry(article_id, article_id, f"c-{article_id}", None, f"h-{article_id}",
+                          signature, algorithm, False, 0, day, len(STORY), "old", 0)
+    known = [entry("v2", "minhash-v2:xxh3w5:p128:b16r8"),
+             entry("v3", "minhash-v3:xxh3w5:cjk30:lin32:p128:b16r8")]
+    exact = IndexEntry("exact-old", "exact-old", "c-exact-old", None, content_hash(STORY), None,
+                       "minhash-v2:xxh3w5:p128:b16r8", False, 0, day, len(STORY), "old", 0)
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create([_raw("near", _edit(STORY, 45), day),
+                                       _raw("same", STORY, day)]) | ExtractArticles(
+            ingested_at=INGESTED)
+        _, duplicates, _ = articles | Deduplicate(p | "Known" >> beam.Create(known + [exact]),
+                                                  "r", INGESTED)
+        assert_that(duplicates | beam.Map(lambda d: (d.doc_id, d.duplicate_of, d.dup_type)),
+                    equal_to([("near", "v3", "near"), ("same", "exact-old", "exact")]))
+
+
+def test_duplicate_rows_say_how_late_and_after_whom_they_came(fnapi_pipeline):
+    """Failed before: duplicate rows had no lag_seconds nor kept_source."""
+    day = parse_timestamp("2026-11-28T08:00:00Z")
+    docs = [_raw("original", STORY, day)._replace(source_name="Rail Daily",
+                                                  url="https://www.raildaily.example/budget"),
+            _raw("copy", _edit(STORY, 45), day + 5_400_000_000)._replace(
+                source_name="Wire", url="https://wire.example/rail-budget-doubles")]
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
+        _, duplicates, _ = articles | Deduplicate(run_id="r", ingested_at=INGESTED)
+        assert_that(duplicates | beam.Map(lambda d: (d.doc_id, d.lag_seconds, d.kept_source)),
+                    equal_to([("copy", 5400.0, "Rail Daily (raildaily.example)")]))

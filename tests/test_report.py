@@ -6,7 +6,7 @@ import json
 import pyarrow as pa
 import pytest
 
-from report import build_report, default_report_path, figures, write_report
+from report import build_report, charts, default_report_path, figures, write_report
 from report.read import list_manifests, read_columns, run_files
 from schemas.records import FeedStateUpdate
 from schemas.tables import TABLES
@@ -215,3 +215,74 @@ def test_report_schema_columns_exist():
     for table, columns in (("articles", ("run_id", "source_uri", "text_length")),
                            ("rejects", ("run_id", "source_uri", "stage", "reason", "message"))):
         assert set(columns) <= set(TABLES[table].schema.names)
+
+
+def test_feed_health_names_feeds_and_flags_one_whose_entries_all_fail():
+    ok_polls = {"last_status": "fetched", "consecutive_failures": 0,
+                "last_success": "2026-01-02T00:00:00+00:00",
+                "poll_counts": {"fetched": 2, "conditional": 0}}
+    states = {"https://a.example/rss": ok_polls, "https://b.example/rss": ok_polls}
+    manifests = [{"run_id": f"r{i}", "feed_names": {"https://a.example/rss": "A News",
+                                                    "https://b.example/rss": "B Daily"},
+                  "by_source": {"https://a.example/rss": {"inputs": 3, "articles": 2,
+                                                          "duplicates": 0, "rejects": 1},
+                                "https://b.example/rss": {"inputs": 4, "articles": 0,
+                                                          "duplicates": 0, "rejects": 4}}}
+                 for i in range(2)]
+    b, a = figures.feed_health(states, manifests)
+    assert (b["name"], b["failing"], b["polls_failing"], b["entries_failing"]) == (
+        "B Daily", True, False, True)
+    assert (b["failed_entries_in_window"], b["entries_in_window"]) == (8, 8)
+    assert (a["name"], a["failing"]) == ("A News", False)
+
+
+@pytest.mark.parametrize("runs", [1, 2, 50])
+def test_the_runs_chart_reads_with_one_run_as_with_fifty(runs):
+    rows = [{"run_id": f"r{i}", "inputs": 10 + i, "articles": 8, "duplicates": 1,
+             "rejects": 1} for i in range(runs)]
+    figure = charts.runs_figure(rows)
+    (axis,) = figure.axes
+    if runs <= charts.MAX_BAR_RUNS:  # bars, not dots
+        assert len(axis.patches) == 4 * runs and not axis.lines
+    else:
+        assert len(axis.lines) == 4
+    figure.canvas.draw()
+    legend = axis.get_legend().get_window_extent()
+    assert legend.x0 >= axis.get_window_extent().x1  # beside the data, never on it
+    assert "<svg" in charts.runs_chart(rows)
+
+
+def _duplicates(rows):
+    names = ("cluster_id", "url", "title", "kept_source", "lag_seconds", "dup_type")
+    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+
+def test_syndication_names_the_largest_stories_the_copying_hosts_and_the_lag():
+    rows = [("s1", "https://wire.example/a", "Budget", "Rail Daily (raildaily.example)",
+             3600.0, "near"),
+            ("s1", "https://www.copycat.example/a", "Budget", "Rail Daily (raildaily.example)",
+             7200.0, "exact"),
+            ("s1", "https://raildaily.example/a?utm_source=x", "Budget",
+             "Rail Daily (raildaily.example)", None, "url"),
+            ("s2", "https://wire.example/b", "Storm", "coast.example", 600.0, "near")]
+    out = figures.syndication(_duplicates(rows))
+    assert out["clusters"][0] == {"cluster_id": "s1", "copies": 4, "hosts": 3,
+                                  "kept_source": "Rail Daily (raildaily.example)",
+                                  "title": "Budget"}
+    assert out["copying_hosts"][0] == {"host": "wire.example", "copies": 2,
+                                       "of_hosts": {"coast.example": 1, "raildaily.example": 1}}
+    assert out["median_lag_seconds"] == 3600.0
+    assert out["cross_host_copies"] == 3
+
+
+def test_report_has_a_syndication_section_and_names_sites_with_url_conflicts(tmp_path):
+    (tmp_path / "_runs").mkdir()
+    manifest = _manifest("r0", "2026-01-01T00:00:00+00:00",
+                         {"a.jsonl": {"inputs": 4, "articles": 4}},
+                         articles_by_language={"en": 4}, duplicates_by_type={},
+                         rejects_by_reason={}, files={},
+                         url_conflicts={"total": 10, "by_site": {"site.example": 10}})
+    (tmp_path / "_runs" / "r0.json").write_text(json.dumps(manifest))
+    page = build_report(str(tmp_path)).html
+    assert 'id="syndication-section"' in page
+    assert "site.example" in page and "URL conflicts" in page

@@ -236,12 +236,12 @@ def test_report_opens_in_chromium_with_its_charts_and_figures(output_with_runs, 
     head = tables["feeds"][0]
     fcol = {name: head.index(name) for name in head}
     assert feeds["dead.xml"][fcol["last status"]] == "failed"
-    assert feeds["dead.xml"][fcol["failures in a row"]] == "3"
-    assert feeds["dead.xml"][fcol["failed (runs shown)"]] == "3 / 4"
+    assert feeds["dead.xml"][fcol["failed polls in a row"]] == "3"
+    assert feeds["dead.xml"][fcol["failed polls (runs shown)"]] == "3 / 4"
     assert feeds["dead.xml"][fcol["last success"]] not in ("", "never")  # its first run
     assert feeds["good.xml"][fcol["last status"]] == "not_modified"
     assert feeds["good.xml"][fcol["304 hit rate"]] == "100%"
-    assert feeds["good.xml"][fcol["failures in a row"]] == "0"
+    assert feeds["good.xml"][fcol["failed polls in a row"]] == "0"
     cards = dom.decode("utf-8")
     assert "feeds failing" in cards and "sources flagged" in cards
 

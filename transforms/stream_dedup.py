@@ -8,7 +8,12 @@ the global window, keyed by what it compares:
    and when it expires. An article whose key is held is a duplicate of it
    (`transforms.dedup.split_group`, the batch decision: what is held ranks
    first, like an index entry in batch); otherwise it is kept and held.
-3. ``NearBuckets``, keyed by LSH band key: the state holds the signed keys
+   By URL, as in batch, only when it is the same article
+   (`transforms.dedup.same_article`, by the held key's signature): a
+   dissimilar page under a held URL key is kept and counted
+   (``dedup:url_conflicts``).
+3. ``NearBuckets``, keyed by LSH band key (the layout batch derives from the
+   threshold, `transforms.minhash.lsh_parameters`): the state holds the signed keys
    of the bucket. A new article is compared with them
    (`transforms.dedup.bucket_edges`, as in batch) and ``DecideNear``, keyed
    by article id, gathers its verified pairs from all its bands and decides
@@ -44,6 +49,9 @@ Differences from batch, by nature of a stream: the earliest copy is kept
 later). An article kept by the URL stage and later found an exact or near
 duplicate stays held for its URL, so a later copy with its URL names it (a
 duplicate) as ``duplicate_of``; follow ``duplicate_of`` to the kept row.
+Near pairs are verified by the signature estimate (batch computes the
+Jaccard similarity of two articles of one run exactly): holding every
+bucket member's shingles in state would cost some 2 KB per band per article.
 """
 from __future__ import annotations
 
@@ -51,6 +59,7 @@ from typing import Any, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (BagStateSpec, ReadModifyWriteStateSpec,
                                               TimerSpec, on_timer)
@@ -61,9 +70,10 @@ from schemas.records import Article, IndexEntry
 from transforms import minhash
 from transforms.counters import StageCounters
 from transforms.state_cache import StatefulDoFn
-from transforms.dedup import (MAX_BUCKET_COMPARISONS, DedupDecision, DedupKey, bucket_edges,
-                              cluster_near, dedup_key, index_entry, known_key, rank, split_group,
-                              to_duplicate)
+from transforms.dedup import (MAX_BUCKET_COMPARISONS, URL_CONFLICTS, DedupDecision, DedupKey,
+                              bucket_edges, cluster_near, dedup_key, index_entry, known_key, rank,
+                              refused_claim, same_article, split_group, to_duplicate)
+from transforms.urls import site_of
 
 KNOWN, NEW = "known", "new"
 DUPLICATES = "duplicates"
@@ -72,9 +82,10 @@ DAY_MICROS = 86_400 * 1_000_000
 Keyed = Tuple[str, Any]
 
 
-def _held_key(key: DedupKey) -> DedupKey:
-    """A key as held in state: it ranks first, like an index entry in batch."""
-    return key._replace(known=True, signature=None)
+def _held_key(key: DedupKey, keep_signature: bool = False) -> DedupKey:
+    """A key as held in state: it ranks first, like an index entry in batch.
+    The URL stage keeps its signature, to tell another article under one URL."""
+    return key._replace(known=True, signature=key.signature if keep_signature else None)
 
 
 def _at(value, micros: int) -> TimestampedValue:
@@ -135,10 +146,16 @@ class _KeepFirstFn(StatefulDoFn):
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
     FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
 
-    def __init__(self, dup_type: str, window_micros: int):
+    def __init__(self, dup_type: str, window_micros: int, threshold: Optional[float] = None):
         self._dup_type = dup_type
         self._window = window_micros
+        # Set for the URL stage: a held key is a duplicate only of the same article.
+        self._threshold = threshold
         self._counters = StageCounters("dedup")
+        self._conflicts = Metrics.counter("dedup", URL_CONFLICTS)
+
+    def _hold(self, key: DedupKey) -> DedupKey:
+        return _held_key(key, keep_signature=self._threshold is not None)
 
     def _alive(self, stored, now: int):
         return None if stored is None or stored[1] <= now else stored
@@ -155,7 +172,7 @@ class _KeepFirstFn(StatefulDoFn):
         stored = self._alive(held.read(), now)
         until = now + self._window
         if stored is None or rank(payload) < rank(stored[0]):
-            stored = (_held_key(payload), max(until, stored[1] if stored else until))
+            stored = (self._hold(payload), max(until, stored[1] if stored else until))
         else:
             stored = (stored[0], max(until, stored[1]))
         held.write(stored)
@@ -173,8 +190,14 @@ class _KeepFirstFn(StatefulDoFn):
             stored = self._alive(stored, now)
             until = now + self._window
             if stored is None:
-                stored = (_held_key(key), until)
+                stored = (self._hold(key), until)
                 yield _at((article, key), now)
+                continue
+            if self._threshold is not None and not same_article(stored[0], key, self._threshold):
+                self._conflicts.inc()  # another article under a held URL: kept
+                yield _at((article, key), now)
+                yield beam.pvalue.TaggedOutput(URL_CONFLICTS, _at(
+                    (URL_CONFLICTS, "", site_of(key.url_key) or ""), now))
                 continue
             _, decisions = split_group([stored[0], key], self._dup_type)
             stored = (stored[0], max(until, stored[1]))
@@ -266,12 +289,13 @@ class _DecideNearFn(StatefulDoFn):
     """(article id, part) → the article kept or a near duplicate, once all parts are in.
 
     The parts are the article itself and one list of verified pairs per band
-    (`minhash.BANDS`); the decision is batch's `cluster_near` over the pairs.
+    (`bands` of them); the decision is batch's `cluster_near` over the pairs.
     """
 
     PARTS = BagStateSpec("parts", PickleCoder())
 
-    def __init__(self):
+    def __init__(self, bands: int):
+        self._bands = bands
         self._counters = StageCounters("dedup")
 
     def process(self, element, parts=beam.DoFn.StateParam(PARTS)) -> Iterable[Any]:
@@ -280,7 +304,7 @@ class _DecideNearFn(StatefulDoFn):
         gathered = list(parts.read())
         articles = [p[1] for p in gathered if p[0] == "article"]
         bands = [p[1] for p in gathered if p[0] == "edges"]
-        if not articles or len(bands) < minhash.BANDS:
+        if not articles or len(bands) < self._bands:
             return
         parts.clear()
         article, key = articles[0]
@@ -306,15 +330,24 @@ def _known_at_ingestion(entry: IndexEntry):
     return TimestampedValue(known_key(entry), entry.ingested_at / 1e6)
 
 
-def _new_bands(pair: Tuple[Article, DedupKey]):
+def _new_bands(pair: Tuple[Article, DedupKey], params: minhash.LshParameters):
     _, key = pair
-    for band in minhash.band_keys(key.signature):
+    for band in minhash.band_keys(key.signature, params):
         yield band, (NEW, key)
 
 
-def _known_bands(key: DedupKey):
-    for band in minhash.band_keys(key.signature):
+def _known_bands(key: DedupKey, params: minhash.LshParameters):
+    for band in minhash.band_keys(key.signature, params):
         yield band, (KNOWN, key)
+
+
+def _refused_claims(pair: Tuple[Article, DedupKey], counter):
+    """The pair, and a conflict (tagged) when its article's claim was refused."""
+    yield pair
+    conflict = refused_claim(pair[0])
+    if conflict is not None:
+        counter.inc()
+        yield beam.pvalue.TaggedOutput(URL_CONFLICTS, conflict)  # at the article's time
 
 
 def _unique_row(pair, run_id: str):
@@ -336,7 +369,8 @@ class StreamDeduplicate(beam.PTransform):
       run_id: stamped on the index entries the stream adds.
       window_days: how long a key is remembered (``--dedup_window_days``; 0:
         only copies read by the same tick are duplicates).
-      near_threshold: least estimated Jaccard similarity of a near pair.
+      near_threshold: least estimated Jaccard similarity of a near pair (and
+        of two pages under one URL key); the LSH layout is derived from it.
       near: whether to run the near-duplicate stage.
       source_priority: source name to priority (lower is preferred).
       separate_stages: a shuffle between the stages, for the FnApiRunner:
@@ -345,11 +379,12 @@ class StreamDeduplicate(beam.PTransform):
         stages gave no output); a shuffle makes each stage a step of its own.
 
     Returns ``(articles, duplicates, index_entries)``, each at the event time
-    of its article.
+    of its article. After it is applied, `url_conflicts` holds one
+    ``("url_conflicts", "", site)`` a conflict, as batch's `Deduplicate`.
     """
 
     def __init__(self, known=None, run_id: str = "", window_days: float = 30,
-                 near_threshold: float = 0.72, near: bool = True,
+                 near_threshold: float = minhash.DEFAULT_THRESHOLD, near: bool = True,
                  source_priority: Optional[dict] = None, separate_stages: bool = False):
         super().__init__()
         self._separate = separate_stages
@@ -358,8 +393,10 @@ class StreamDeduplicate(beam.PTransform):
         # 0 days: copies read by the same tick are still duplicates, nothing older.
         self._window = max(1, int(window_days * DAY_MICROS))
         self._threshold = near_threshold
+        self._params = minhash.lsh_parameters(near_threshold)
         self._near = near
         self._priority = dict(source_priority or {})
+        self.url_conflicts = None
 
     def expand(self, articles):
         keyed = articles | "DedupKeys" >> beam.Map(lambda a, p: (a, dedup_key(a, p)),
@@ -368,9 +405,15 @@ class StreamDeduplicate(beam.PTransform):
         if self._known is not None:
             known = self._known | "KnownAtIngestionTime" >> beam.Map(_known_at_ingestion)
 
+        claims = keyed | "RefusedClaims" >> beam.FlatMap(
+            _refused_claims, Metrics.counter("dedup", URL_CONFLICTS)).with_outputs(
+                URL_CONFLICTS, main="pairs")
+        keyed = claims.pairs
         with_url = keyed | "HasUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is not None)
         without_url = keyed | "NoUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is None)
-        by_url = self._stage("Url", "url_key", "url", with_url, known)
+        by_url = self._stage("Url", "url_key", "url", with_url, known, self._threshold)
+        self.url_conflicts = ((claims[URL_CONFLICTS], by_url[URL_CONFLICTS])
+                              | "AllUrlConflicts" >> beam.Flatten())
         url_survivors = (self._barrier("AfterUrl", by_url.kept), without_url
                          ) | "UrlSurvivors" >> beam.Flatten()
         by_content = self._stage("Content", "content_hash", "exact", url_survivors, known)
@@ -395,7 +438,8 @@ class StreamDeduplicate(beam.PTransform):
     def _barrier(self, name: str, pairs):
         return pairs | f"{name}Stage" >> beam.Reshuffle() if self._separate else pairs
 
-    def _stage(self, name: str, field: str, dup_type: str, pairs, known):
+    def _stage(self, name: str, field: str, dup_type: str, pairs, known,
+               threshold: Optional[float] = None):
         inputs = [pairs | f"KeyBy{name}" >> beam.Map(_new, field).with_output_types(Keyed)]
         if known is not None:
             inputs.append(known
@@ -405,16 +449,19 @@ class StreamDeduplicate(beam.PTransform):
         return (inputs
                 | f"New{name}AndKnown" >> beam.Flatten()
                 | f"DedupBy{name}" >> beam.ParDo(
-                    _KeepFirstFn(dup_type, self._window)).with_outputs(DUPLICATES, main="kept"))
+                    _KeepFirstFn(dup_type, self._window, threshold)).with_outputs(
+                        DUPLICATES, URL_CONFLICTS, main="kept"))
 
     def _near_stage(self, pairs, known):
         signed = pairs | "Signed" >> beam.Filter(lambda pair: pair[1].signature is not None)
         unsigned = pairs | "Unsigned" >> beam.Filter(lambda pair: pair[1].signature is None)
-        bands = [signed | "NewBands" >> beam.FlatMap(_new_bands).with_output_types(Keyed)]
+        bands = [signed | "NewBands" >> beam.FlatMap(_new_bands, self._params
+                                                     ).with_output_types(Keyed)]
         if known is not None:
             bands.append(known
                          | "KnownSigned" >> beam.Filter(lambda k: k.signature is not None)
-                         | "KnownBands" >> beam.FlatMap(_known_bands).with_output_types(Keyed))
+                         | "KnownBands" >> beam.FlatMap(_known_bands, self._params
+                                                        ).with_output_types(Keyed))
         edges = (bands
                  | "NewAndKnownBands" >> beam.Flatten()
                  | "NearBuckets" >> beam.ParDo(_NearBucketFn(self._threshold, self._window))
@@ -424,7 +471,7 @@ class StreamDeduplicate(beam.PTransform):
             lambda pair: (pair[0].article_id, ("article", pair))).with_output_types(Keyed)
         decided = ((articles, edges)
                    | "AllParts" >> beam.Flatten()
-                   | "DecideNear" >> beam.ParDo(_DecideNearFn()).with_outputs(
+                   | "DecideNear" >> beam.ParDo(_DecideNearFn(self._params.bands)).with_outputs(
                        DUPLICATES, main="kept"))
         kept = (decided.kept, unsigned) | "NearSurvivors" >> beam.Flatten()
         return _Stage(kept, decided[DUPLICATES])

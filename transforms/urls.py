@@ -60,3 +60,39 @@ def url_key(url: Optional[str]) -> Optional[str]:
         path = path.rstrip("/")
     query = f"?{parts.query}" if parts.query else ""
     return f"{host}{path or '/'}{query}"
+
+
+# Paths that name a site's front page rather than an article.
+_INDEX_FILE = re.compile(r"/(index|default|home|main)\.(html?|php|aspx?|jsp)$", re.IGNORECASE)
+# A one-segment path made of letters only (``/news/``, ``/politics``, ``/el``)
+# names a section; an article's path has a slug, an id or a date.
+_SECTION_SEGMENT = re.compile(r"^[^\W\d_]{1,30}$")
+_LANGUAGE_SEGMENT = re.compile(r"^[a-z]{2}(-[a-z]{2})?$", re.IGNORECASE)
+
+
+def plausible_claim(url: Optional[str]) -> bool:
+    """Whether a URL a page declares for itself (rel=canonical, og:url) can be
+    its article's address: not a site root or a section page.
+
+    Templates often declare the home page on every article; trusting that
+    made distinct articles URL duplicates of one another."""
+    canonical = canonical_url(url)
+    if canonical is None:
+        return False
+    path = _INDEX_FILE.sub("/", urlsplit(canonical).path)
+    segments = [s for s in path.split("/") if s]
+    if segments and _LANGUAGE_SEGMENT.match(segments[0]):  # /el/politics: a language prefix
+        segments = segments[1:]
+    if not segments:
+        return False
+    return not (len(segments) == 1 and _SECTION_SEGMENT.match(segments[0]))
+
+
+def site_of(key: Optional[str]) -> Optional[str]:
+    """The site (host without mirror prefixes) of a URL key or URL."""
+    if not key:
+        return None
+    if "://" in key:
+        key = url_key(key) or ""
+    host = key.split("/", 1)[0].split("?", 1)[0]
+    return host or None
