@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Type
+import difflib
+import os
+import uuid
+from typing import Any,  Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Type
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -41,7 +44,7 @@ class IngestOptions(PipelineOptions):
                             help="A feed list (text, one URL a line, or OPML; local or "
                                  "gs://). Repeat for several; combines with --input.")
         parser.add_argument("--output", default=None,
-                            help="The output folder (local or gs://).")
+                            help="The output folder (local or gs://); required.")
         parser.add_argument("--run_id", default=None,
                             help="The run's id; a rerun of an id replaces its files. "
                                  "Default: the UTC start time, YYYYMMDDTHHMMSSZ.")
@@ -56,6 +59,14 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--slice_mb", type=float, default=0.0,
                             help="Likewise, slices of at most this many MB of input files "
                                  "(0: no bound).")
+        parser.add_argument("--wait_for_lease", type=float, default=0.0,
+                            help="Seconds to wait for another run into the same --output to "
+                                 "finish (0: refuse at once, exit code 2). See "
+                                 "docs/reliability.md.")
+        parser.add_argument("--lease_ttl_s", type=float, default=600.0,
+                            help="A run renews its lease on --output every third of this; a "
+                                 "lease not renewed for this long (its run died) is taken "
+                                 "over by the next run.")
         parser.add_argument("--max_document_mb", type=float, default=20.0,
                             help="Larger documents are rejected as too_large.")
         parser.add_argument("--extract_timeout_s", type=float, default=30.0,
@@ -109,8 +120,9 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--dedup_window_days", type=int, default=30,
                             help="Days of the dedup index of earlier runs to dedup against "
                                  "(0: this run only).")
-        parser.add_argument("--near_threshold", type=float, default=0.72,
-                            help="Least estimated Jaccard similarity of near-duplicates.")
+        parser.add_argument("--near_threshold", type=float, default=0.70,
+                            help="Least Jaccard similarity of near-duplicates (exact within a "
+                                 "run, estimated against the index); the LSH bands follow it.")
         parser.add_argument("--no_near_dedup", **SWITCH,
                             help="Dedup by URL and exact content only.")
         parser.add_argument("--source_priority", action="append", default=None,
@@ -159,7 +171,7 @@ def command_help(prog: str, usage: str, description: str,
     `leave_out`: options of a class that the command does not use.
     """
     parser = argparse.ArgumentParser(
-        prog=prog, usage=usage, description=description,
+        prog=prog, usage=usage, description=description, formatter_class=DefaultsHelpFormatter,
         epilog="Beam's options (--runner, --project, --region, --temp_location, "
                "--direct_num_workers, ...) pass through unchanged.")
     for title, options_class in groups:
@@ -169,6 +181,111 @@ def command_help(prog: str, usage: str, description: str,
         if hidden.intersection(action.option_strings):
             action.help = argparse.SUPPRESS
     return parser.format_help()
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, so ``--help`` alone
+    tells what a run does when the option is not given."""
+
+    def _get_help_string(self, action) -> str:
+        text = action.help or ""
+        if action.default is argparse.SUPPRESS or not action.option_strings \
+                or "default" in text.lower() or "required" in text.lower() \
+                or action.dest == "help":
+            return text
+        return f"{text} (default: {describe_default(action.default)})"
+
+
+def describe_default(value: Any) -> str:
+    """An option's default as a user would type it (``none`` for no value)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def known_option_names() -> List[str]:
+    """Every option Beam or newsbeam understands, as ``--name`` strings.
+
+    The same set of `PipelineOptions` subclasses Beam itself parses with
+    (every subclass imported, newsbeam's included).
+    """
+    return sorted({string for action in _beam_parser()._actions
+                   for string in action.option_strings if string.startswith("--")})
+
+
+def _beam_parser() -> argparse.ArgumentParser:
+    """The parser Beam's `PipelineOptions.get_all_options` builds: one class per
+    name among the direct subclasses of `PipelineOptions` (newsbeam's included)."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    subset: Dict[str, Type[PipelineOptions]] = {}
+    for cls in PipelineOptions.__subclasses__():
+        subset.setdefault(str(cls), cls)
+    for cls in subset.values():
+        cls._add_argparse_args(parser)
+    return parser
+
+
+def unknown_arguments(argv: Sequence[str]) -> List[str]:
+    """The arguments of `argv` that no Beam or newsbeam option takes.
+
+    Beam drops them with a warning and the run goes on with the default:
+    ``--min_text_char 5000`` would run with 100 and exit 0. newsbeam stops.
+    """
+    _, unknown = _beam_parser().parse_known_args(list(argv))
+    return unknown
+
+
+def did_you_mean(argument: str, names: Sequence[str]) -> str:
+    """`` (did you mean --x?)`` for the closest known option name, or ''."""
+    name = argument.split("=", 1)[0]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def check_arguments(argv: Sequence[str], own: Sequence[str] = ()) -> None:
+    """Raises `OptionsError` for the first argument no option takes.
+
+    `own`: the command's own option names, preferred in the suggestion.
+    """
+    unknown = unknown_arguments(argv)
+    if not unknown:
+        return
+    first = next((a for a in unknown if a.startswith("-")), unknown[0])
+    names = list(own) + [n for n in known_option_names() if n not in own]
+    if not first.startswith("-"):
+        raise OptionsError(f"unexpected argument {first!r}: every value follows its --option")
+    raise OptionsError(f"unknown option {first.split('=', 1)[0]}{did_you_mean(first, names)}; "
+                       "--help lists the options")
+
+
+def option_names(*classes: Type[PipelineOptions]) -> List[str]:
+    """The ``--name`` strings of newsbeam's options classes."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for options_class in classes:
+        options_class._add_argparse_args(parser)
+    return [s for action in parser._actions for s in action.option_strings]
+
+
+def options_in_effect(options: PipelineOptions,
+                      *classes: Type[PipelineOptions]) -> Dict[str, Any]:
+    """What the run manifest records: every newsbeam option with its value,
+    defaults included, and the Beam options that were given.
+
+    Beam's own defaults (a few hundred, most of them for other runners) are
+    left out; they are the Beam version's, which the manifest names.
+    """
+    given = options.get_all_options(drop_default=True)
+    recorded = {}
+    for options_class in classes:
+        parser = argparse.ArgumentParser(add_help=False)
+        options_class._add_argparse_args(parser)
+        for action in parser._actions:
+            recorded[action.dest] = getattr(options.view_as(options_class), action.dest)
+    recorded.update({k: v for k, v in given.items() if k not in recorded})
+    return dict(sorted(recorded.items()))
 
 
 def default_run_id(now: Optional[_dt.datetime] = None) -> str:
@@ -181,32 +298,46 @@ class OptionsError(ValueError):
 
 
 def validate(opts: IngestOptions) -> None:
-    """Checks the options before graph construction, with messages a user can act on."""
+    """Checks the options of `newsbeam ingest` before graph construction, with
+    messages a user can act on."""
+    check_arguments(getattr(opts, "_flags", ()), option_names(IngestOptions))
     if not opts.input and not opts.feeds:
         raise OptionsError("--input or --feeds is required (a file glob or a feed list; "
                            "repeat either for several)")
-    validate_output(opts)
+    if opts.slice_files < 0 or opts.slice_mb < 0:
+        raise OptionsError("--slice_files and --slice_mb must be 0 (no slices) or more")
+    validate_common(opts)
+    check_output_location(opts.output, opts.input or [])
     empty: List[str] = []
     for pattern, result in zip(opts.input or [], FileSystems.match(list(opts.input or []))):
         if not result.metadata_list:
             empty.append(pattern)
     if empty:
         raise OptionsError("no file matches --input " + ", ".join(empty))
-    validate_feed_options(opts)
-    detection_languages(opts)
+
+
+def validate_common(opts: IngestOptions) -> None:
+    """The checks of the options that ingest and stream share: one validator,
+    so a value refused by one command is refused by the other."""
     for name in ("max_document_mb", "extract_timeout_s"):
         if getattr(opts, name) <= 0:
             raise OptionsError(f"--{name} must be positive")
-    for name in ("max_decompression_ratio", "max_decompressed_mb"):
+    for name in ("max_decompression_ratio", "max_decompressed_mb", "extract_memory_mb",
+                 "min_text_chars"):
         if getattr(opts, name) < 0:
-            raise OptionsError(f"--{name} must be 0 (no bound) or more")
-    if opts.slice_files < 0 or opts.slice_mb < 0:
-        raise OptionsError("--slice_files and --slice_mb must be 0 (no slices) or more")
+            raise OptionsError(f"--{name} must be 0 or more")
+    if not 0 <= opts.min_language_score <= 1:
+        raise OptionsError("--min_language_score must be in [0, 1]")
     if opts.dedup_window_days < 0:
         raise OptionsError("--dedup_window_days must be 0 or more")
+    if opts.wait_for_lease < 0 or opts.lease_ttl_s <= 0:
+        raise OptionsError("--wait_for_lease must be 0 or more and --lease_ttl_s positive")
     if not 0 < opts.near_threshold <= 1:
         raise OptionsError("--near_threshold must be in (0, 1]")
+    detection_languages(opts)
     source_priorities(opts)
+    validate_output(opts)
+    validate_feed_options(opts)
 
 
 def validate_output(opts: IngestOptions) -> None:
@@ -218,6 +349,85 @@ def validate_output(opts: IngestOptions) -> None:
             valid_run_id(opts.run_id)
         except ValueError as error:
             raise OptionsError(str(error)) from None
+    check_output(opts.output)
+
+
+def check_output(output: str) -> None:
+    """Checks --output can be a writable folder, before the graph is built.
+
+    Without it a file given as --output, or a folder or bucket that cannot
+    be written, fails only once the whole pipeline ran, in a long traceback.
+    On gs:// (and other object stores) a small object is written under
+    ``_tmp/`` and removed: only a write tells whether the bucket exists and
+    the credentials may write there.
+    """
+    if "://" in output:
+        probe = FileSystems.join(output, "_tmp", f".write-check-{uuid.uuid4().hex}")
+        try:
+            with FileSystems.create(probe) as handle:
+                handle.write(b"")
+            FileSystems.delete([probe])
+        except Exception as error:  # each file system raises its own errors
+            raise OptionsError(f"--output {output} cannot be written: "
+                               f"{type(error).__name__}: {str(error)[:300]}") from None
+        return
+    path = os.path.abspath(output)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OptionsError(f"--output {output} is a file, not a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise OptionsError(f"--output {output}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OptionsError(f"--output {output}: {existing} is not writable")
+
+
+# Paths a run writes under its output, to test an --input glob against.
+_OUTPUT_PROBES = ("articles/dt=2026-01-01/lang=en/part-run-00000.parquet",
+                  "duplicates/dt=2026-01-01/part-run-00000.parquet",
+                  "rejects/dt=2026-01-01/part-run-00000.parquet",
+                  "_index/dt=2026-01-01/part-run-00000.parquet", "_runs/run.json",
+                  "_state/inputs.json", "_tmp/run/articles/0.parquet")
+
+
+def check_output_location(output: str, inputs: Sequence[str]) -> None:
+    """Checks, before any graph, that --output can be written and is no input.
+
+    An --input glob that matches what a run writes there would make each run
+    read the earlier runs' output. Locally the folder is created if missing
+    (a path through a file, or a folder that cannot be written, is refused).
+    """
+    import os
+    import re
+
+    from apache_beam.io.filesystem import FileSystem
+
+    root = output.rstrip("/")
+    for pattern in inputs:
+        matcher = re.compile(FileSystem.translate_pattern(pattern))
+        hits = [probe for probe in _OUTPUT_PROBES if matcher.match(f"{root}/{probe}")]
+        if "://" not in pattern and "://" not in root:
+            absolute = re.compile(FileSystem.translate_pattern(os.path.abspath(pattern)))
+            hits += [probe for probe in _OUTPUT_PROBES
+                     if absolute.match(f"{os.path.abspath(root)}/{probe}")]
+        if hits:
+            raise OptionsError(f"--input {pattern} matches files that runs write under "
+                               f"--output {output} (such as {hits[0]}): each run would read "
+                               "the output of the runs before it; put the output elsewhere")
+    if "://" in root:
+        return
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise OptionsError(f"--output {output} is a file, not a folder")
+    try:
+        os.makedirs(root, exist_ok=True)
+        probe = os.path.join(root, f".newsbeam-write-test-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as error:
+        raise OptionsError(f"--output {output} cannot be written: {error.strerror or error}") \
+            from None
 
 
 def source_priorities(opts: IngestOptions) -> Dict[str, int]:
@@ -238,6 +448,8 @@ def validate_feed_options(opts: IngestOptions) -> None:
     missing = [path for path in opts.feeds or [] if not FileSystems.exists(path)]
     if missing:
         raise OptionsError("no feed list at --feeds " + ", ".join(missing))
+    for path in opts.feeds or []:
+        check_feed_list(path)
     for name in ("min_host_delay_s", "retry_backoff_s", "max_retry_after_s"):
         if getattr(opts, name) < 0:
             raise OptionsError(f"--{name} must be 0 or more")
@@ -248,6 +460,37 @@ def validate_feed_options(opts: IngestOptions) -> None:
         if getattr(opts, name) < 0:
             raise OptionsError(f"--{name} must be 0 or more")
     fetch_config(opts)
+
+
+def check_feed_list(path: str) -> None:
+    """Reads a --feeds list and raises `OptionsError` if it cannot be read or
+    holds no feed: a wrong list stops the command instead of a run that
+    "succeeds" with one reject or with no input."""
+    from transforms.feed_list import MAX_LIST_BYTES, feed_list_problem
+    try:
+        with FileSystems.open(path) as handle:
+            data = handle.read(MAX_LIST_BYTES + 1)
+    except Exception as error:  # each file system raises its own errors
+        raise OptionsError(f"--feeds {path} cannot be read: {type(error).__name__}: "
+                           f"{str(error)[:300]}") from None
+    problem = feed_list_problem(data, path)
+    if problem:
+        raise OptionsError(f"--feeds {problem}")
+
+
+def listed_feed_names(paths: Sequence[str]) -> Dict[str, str]:
+    """Feed URL → the name its list gives it, for the manifest (the report names
+    feeds by it). Lists were checked readable by `check_feed_list`."""
+    from transforms.feed_list import MAX_LIST_BYTES, parse_feed_list
+    from schemas.records import FeedSource
+    names: Dict[str, str] = {}
+    for path in paths or []:
+        with FileSystems.open(path) as handle:
+            data = handle.read(MAX_LIST_BYTES + 1)
+        for record in parse_feed_list(data, path, "names", 0):
+            if isinstance(record, FeedSource) and record.name:
+                names.setdefault(record.url, record.name)
+    return names
 
 
 def fetch_config(opts: IngestOptions):

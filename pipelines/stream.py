@@ -17,7 +17,7 @@ The steps are batch's (`pipelines.ingest`): extract, detect language,
 deduplicate, enrich, write. What differs: the sources tick
 (`transforms.stream_sources`), dedup holds its keys in expiring state
 (`transforms.stream_dedup`), and the tables are cut into event-time windows
-with a stats file per window instead of a run manifest
+with a stats file per window, summed into the run manifest when the stream stops
 (`transforms.stream_write`).
 """
 from __future__ import annotations
@@ -29,15 +29,17 @@ import time
 from typing import List, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
-from pipelines.ingest import local_runner, versions
-from pipelines.options import (IngestOptions, OptionsError, StreamOptions, command_help,
-                               detection_languages, fetch_config, source_priorities,
-                               validate_feed_options, validate_output, wants_help)
+from pipelines.ingest import format_summary, local_runner, versions
+from pipelines.options import (IngestOptions, OptionsError, StreamOptions, check_arguments,
+                               command_help, detection_languages, fetch_config,
+                               listed_feed_names, option_names, options_in_effect,
+                               source_priorities, validate_common, wants_help)
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
                                    input_outcome, reject_outcome, skipped_outcome)
+from transforms.commit import mark_stream_temp
 from transforms.dates import parse_timestamp
 from transforms.dedup_index import ReadIndex
 from transforms.dump_formats import ReadContext
@@ -48,8 +50,10 @@ from transforms.read_feeds import FeedsContext
 from transforms.stream_dedup import StreamDeduplicate
 from transforms.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
                                       WatchFiles, impulse)
-from transforms.stream_write import WriteStats, WriteWindowed, output_windows
-from transforms.write import remove_tree, temp_dir
+from transforms.accounting import manifest_path
+from transforms.stream_write import (WriteStats, WriteWindowed, format_windows, output_windows,
+                                     read_stats, stream_manifest)
+from transforms.write import remove_tree, temp_dir, write_empty_tables, write_json
 
 _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds
@@ -79,23 +83,23 @@ def tick_interval(stream: StreamOptions, has_feeds: bool, has_watch: bool) -> fl
 
 
 def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
-    """Checks the options of `newsbeam stream` before graph construction."""
+    """Checks the options of `newsbeam stream` before graph construction: its
+    own, and those it shares with ingest by ingest's validator."""
+    check_arguments(getattr(opts, "_flags", ()),
+                    option_names(StreamOptions) + option_names(IngestOptions))
     if not opts.feeds and not stream.watch:
         raise OptionsError("--feeds or --watch is required (a feed list or a file glob; "
                            "repeat either for several)")
     if opts.input:
         raise OptionsError("--input is for `newsbeam ingest`; watch a glob with --watch")
-    validate_output(opts)
-    validate_feed_options(opts)
-    detection_languages(opts)
-    source_priorities(opts)
+    validate_common(opts)
     for name in ("min_poll_s", "watch_interval_s", "window_minutes"):
         if getattr(stream, name) <= 0:
             raise OptionsError(f"--{name} must be positive")
     if stream.max_poll_s < stream.min_poll_s:
         raise OptionsError("--max_poll_s must be at least --min_poll_s")
-    if stream.allowed_lateness_minutes < 0 or opts.dedup_window_days < 0:
-        raise OptionsError("--allowed_lateness_minutes and --dedup_window_days must be 0 or more")
+    if stream.allowed_lateness_minutes < 0:
+        raise OptionsError("--allowed_lateness_minutes must be 0 or more")
     if stream.duration is not None and stream.stop_after:
         raise OptionsError("give --duration or --stop_after, not both")
     if stream.duration is not None and stream.duration <= 0:
@@ -104,8 +108,6 @@ def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
         raise OptionsError(f"--stop_after {stream.stop_after!r}: expected an ISO 8601 UTC time")
     if stream.stop_after and parse_timestamp(stream.stop_after) <= time.time() * 1e6:
         raise OptionsError(f"--stop_after {stream.stop_after!r} is already past")
-    if not 0 < opts.near_threshold <= 1:
-        raise OptionsError("--near_threshold must be in (0, 1]")
 
 
 class _StampIngestionTime(beam.DoFn):
@@ -126,8 +128,11 @@ def _flatten(p: beam.Pipeline, label: str, parts: List):
 
 
 def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: str,
-          started: float) -> None:
-    """Wires the streaming graph onto `p`; `started` is the job's start (epoch seconds)."""
+          started: float) -> dict:
+    """Wires the streaming graph onto `p`; `started` is the job's start (epoch seconds).
+
+    Returns the header of its stats files (options, versions), which the
+    stream's manifest repeats."""
     started_at = int(started * 1e6)
     ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024),
                       opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
@@ -163,9 +168,10 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
         articles = articles | "DedupStage" >> beam.Reshuffle()
     known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run_id, started_at,
                                               opts.dedup_window_days)
-    unique, duplicates, index_entries = articles | "Deduplicate" >> StreamDeduplicate(
+    dedup = StreamDeduplicate(
         known, run_id, opts.dedup_window_days, opts.near_threshold, not opts.no_near_dedup,
         source_priorities(opts), separate_stages=on_fnapi)
+    unique, duplicates, index_entries = articles | "Deduplicate" >> dedup
     unique = unique | "Enrich" >> EnrichArticles()
     all_duplicates = (read_duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
     all_rejects = ((read_rejects,
@@ -191,10 +197,14 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
         windowed["rejects"] | "CountRejects" >> CountOutcomes(reject_outcome),
         skipped | "WindowSkipped" >> windows() | "CountSkipped" >> CountOutcomes(
             skipped_outcome),
+        # Already (table, source, site) outcomes, as in batch.
+        dedup.url_conflicts | "WindowUrlConflicts" >> windows()
+        | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
     ]
     header = {"schema_version": SCHEMA_VERSION, "versions": versions(),
               "started_at": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
-              "options": {k: v for k, v in opts.get_all_options(drop_default=True).items()}}
+              "options": options_in_effect(opts, StreamOptions, IngestOptions),
+              "feed_names": listed_feed_names(opts.feeds or [])}
     _ = (tuple(counts)
          | "AllCounts" >> beam.Flatten()
          | "WriteStats" >> WriteStats(opts.output, run_id, header))
@@ -202,6 +212,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
         _ = (sources[0].state
              | "WindowFeedState" >> windows()
              | "CommitFeedState" >> CommitFeedState(opts.output, run_id))
+    return header
 
 
 def run(argv: Optional[Sequence[str]] = None):
@@ -216,14 +227,41 @@ def run(argv: Optional[Sequence[str]] = None):
     if stop_time(stream, started) >= FOREVER and local_runner(options) is not None:
         _log.warning("no --duration or --stop_after: the local runner writes nothing until "
                      "it is stopped, and then nothing at all")
+    if str(options.view_as(TestOptions).dry_run).lower() not in ("true", "1"):
+        mark_stream_temp(opts.output, run_id)  # batch runs' recovery leaves this _tmp/ alone
     p = beam.Pipeline(runner=local_runner(options), options=options)
-    build(p, opts, stream, run_id, started)
+    header = build(p, opts, stream, run_id, started)
+    if local_runner(options) is None:
+        # A managed runner's stream may never stop: its empty tables get their files now.
+        write_empty_tables(opts.output, run_id, int(started * 1e6))
     result = p.run()
     if local_runner(options) is not None:
         result.wait_until_finish()
         remove_tree(temp_dir(opts.output, run_id))  # every window's files were moved out
-        print(f"stream {run_id}: stopped; stats under {opts.output}/_runs/{run_id}/")
+        write_empty_tables(opts.output, run_id, int(started * 1e6))
+        manifest = finish(opts.output, run_id, header, started)
+        print(format_stream_summary(manifest, opts.output))
     return result
+
+
+def finish(output: str, run_id: str, header: dict, started: float) -> dict:
+    """Writes the stopped stream's manifest, ``_runs/<run_id>.json``, from its windows."""
+    finished = time.time()
+    manifest = stream_manifest(
+        run_id, read_stats(output, run_id), header,
+        _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
+        _dt.datetime.fromtimestamp(finished, _dt.timezone.utc).isoformat(),
+        round(finished - started, 3))
+    write_json(manifest_path(output, run_id), manifest)
+    return manifest
+
+
+def format_stream_summary(manifest: dict, output: str) -> str:
+    """What a stream prints when it stops: batch's summary, then each window."""
+    lines = format_summary(manifest).splitlines()
+    lines[0] = lines[0].replace(f"run {manifest['run_id']}:", f"stream {manifest['run_id']}:")
+    return "\n".join(lines + [f"  windows: {len(manifest['windows'])}", format_windows(manifest),
+                              f"  manifest {manifest_path(output, manifest['run_id'])}"])
 
 
 def main(argv: Optional[List[str]] = None) -> int:

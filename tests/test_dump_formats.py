@@ -72,6 +72,25 @@ def test_jsonl_fields_bad_lines_and_positions():
     assert records[-1].payload_format == "html"
 
 
+def test_jsonl_reads_description_and_rejects_fields_of_the_wrong_type():
+    lines = [
+        json.dumps({"url": "https://a.example/1", "text": "body", "description": "The gist",
+                    "published": 1714557600}),
+        json.dumps({"url": {"nested": 1}, "text": "body"}),
+        json.dumps({"url": "https://a.example/3", "text": "body", "title": ["a", "b"]}),
+        json.dumps({"url": "https://a.example/4", "text": "body", "tags": ["ok", {"x": 1}]}),
+        json.dumps({"url": "https://a.example/5", "html": 42}),
+    ]
+    first, nested, title, tags, html = _records("typed.jsonl", "\n".join(lines).encode())
+    assert isinstance(first, RawDocument)
+    assert first.description == "The gist" and first.published == 1714557600000000
+    for reject, field in ((nested, "url"), (title, "title"), (tags, "tags"), (html, "html")):
+        assert isinstance(reject, Reject) and reject.reason == "invalid_field"
+        assert f"field '{field}'" in reject.message
+    assert "an object" in nested.message and nested.url is None
+    assert title.url == "https://a.example/3"
+
+
 def test_oversized_jsonl_line_is_rejected_and_the_next_line_still_read():
     small = ReadContext("r", 0, 100)
     data = (json.dumps({"text": "x" * 500}) + "\n" + json.dumps({"text": "ok"}) + "\n").encode()

@@ -19,7 +19,7 @@ from tests.conftest import SEEDS, read_table
 from tests.feed_server import FeedServer, Route, article_html
 from transforms.dump_formats import Skipped
 from transforms.feed_entries import UnreadableFeed, html_to_text, parse_feed, to_feed_entry
-from transforms.feed_list import parse_feed_list
+from transforms.feed_list import feed_list_problem, parse_feed_list
 from transforms.feed_state import (StateError, load_states, merge_states, state_path,
                                    write_states)
 
@@ -76,6 +76,25 @@ def test_opml_feed_list():
         ("outline:2", "invalid_feed_line")]
     bad = _parse_list("<?xml version='1.0'?><opml><body><outline", "bad.opml")
     assert [r.reason for r in bad] == ["invalid_feed_list"]
+
+
+def test_feed_lists_are_sniffed_after_their_comments():
+    text = ("# converted from my reader's <opml> export\n\n"
+            "https://a.example/rss | A | en\nhttps://b.example/atom\n")
+    feeds = _parse_list(text, "feeds.txt")
+    assert [f.url for f in feeds] == ["https://a.example/rss", "https://b.example/atom"]
+    assert all(isinstance(f, FeedSource) for f in feeds)
+    commented_opml = ("\ufeff# my feeds\n<?xml version='1.0'?><opml><body>"
+                      "<outline text='A' xmlUrl='https://a.example/rss'/></body></opml>")
+    assert [f.name for f in _parse_list(commented_opml, "feeds.opml")] == ["A"]
+
+
+def test_a_list_with_no_feed_is_a_problem_before_the_run():
+    assert feed_list_problem(b"https://a.example/rss\n", "ok.txt") is None
+    assert "no feed (only blank lines and comments)" in feed_list_problem(b"# none\n\n", "e")
+    problem = feed_list_problem(b"not a url\nftp://x.example/\n", "bad.txt")
+    assert problem.startswith("bad.txt holds no feed: line:1:") and "1 more" in problem
+    assert "not well-formed" in feed_list_problem(b"<opml><body><outline", "cut.opml")
 
 
 def test_the_seed_feed_list_is_curated_and_multilingual():
@@ -375,3 +394,11 @@ def test_feed_options_are_checked(tmp_path):
                      "--allow_hosts", "http://bad/"]) == 2
     assert cli.main(["ingest", "--feeds", str(feed_list), "--output", str(tmp_path),
                      "--max_per_host", "0"]) == 2
+
+
+def test_the_manifest_names_feeds_as_their_list_does(tmp_path):
+    from pipelines.options import listed_feed_names
+    listing = tmp_path / "feeds.txt"
+    listing.write_text("https://a.example/rss | A News | en\nhttps://b.example/rss\n",
+                       encoding="utf-8")
+    assert listed_feed_names([str(listing)]) == {"https://a.example/rss": "A News"}

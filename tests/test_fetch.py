@@ -158,6 +158,27 @@ def test_unreachable_robots_means_nothing_is_fetched(server):
     assert not server.requests_to("/a")
 
 
+def test_robots_rejects_say_why_the_host_was_unreachable(server):
+    config = _config(max_retries=0, resolve=())
+    dns = _run(config, lambda f: f.fetch_page("http://news.invalid/a"))
+    assert dns.error == "robots_unavailable"
+    assert dns.message.startswith("robots.txt unavailable: DNS lookup failed for news.invalid")
+    closed = _closed_port()
+    refused = _run(config, lambda f: f.fetch_page(f"http://127.0.0.1:{closed}/a"))
+    assert refused.error == "robots_unavailable"
+    assert f"connection refused by 127.0.0.1:{closed}" in refused.message
+    server.routes["/robots.txt"] = Route(b"down", status=503, content_type="text/plain")
+    down = _run(config, lambda f: f.fetch_page(server.url("/a")))
+    assert "robots.txt unavailable: HTTP status 503" in down.message
+
+
+def _closed_port() -> int:
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_missing_robots_allows_everything(server):
     del server.routes["/robots.txt"]
     server.routes["/private/b"] = Route(article_html("B"))

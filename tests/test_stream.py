@@ -25,6 +25,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from pipelines import cli
 from schemas.records import Article, IndexEntry
+from tests.conftest import SEEDS
 from tests.feed_server import Route
 from transforms import minhash
 from transforms.dates import parse_timestamp
@@ -199,7 +200,10 @@ def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
     def short(seed):
         return _story(seed, words=8)
     a1 = _article("a1", "https://news.example/a?utm_source=x", story, T0)
-    a2 = _article("a2", "https://www.news.example/a", short(2), T0 + HOUR)           # same URL
+    # Same URL and title (a short version of a1): one article, a URL duplicate.
+    # With another title it would be another article under a1's URL (a conflict).
+    a2 = _article("a2", "https://www.news.example/a", short(2), T0 + HOUR)._replace(
+        title="Title a1")
     a3 = _article("a3", "https://news.example/copy", story, T0 + 2 * HOUR)          # same text
     a4 = _article("a4", "https://news.example/edited", _edited(story, 60), T0 + 3 * HOUR)  # near
     # After the 1-day window has expired (the watermark passed it: timers ran).
@@ -256,6 +260,33 @@ def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
                ("index", "a5", "a5", True), ("index", "b1", "b1", False),
                ("index", "b2", "b2", False), ("index", "c1", "c0", False),
                ("index", "d1", "d1", False)]))
+
+
+def test_the_stream_keeps_dissimilar_pages_under_one_url_and_counts_the_conflict():
+    """As batch: a page under a held URL key is a URL duplicate only if it
+    is the same article (before: x2 was a url duplicate of x1)."""
+    x1 = _article("x1", "https://live.example/blog", _story(21), T0)
+    x2 = _article("x2", "https://www.live.example/blog", _story(22), T0 + HOUR)
+    x3 = _article("x3", "https://live.example/blog?utm_source=x", _edited(_story(21)),
+                  T0 + 2 * HOUR)
+
+    def at(article):
+        return TimestampedValue(article, article.ingested_at / 1e6)
+
+    events = (test_stream.TestStream()
+              .add_elements([at(x1), at(x2), at(x3)])
+              .advance_watermark_to(T0 + 3 * DAY)  # finite first, as above
+              .advance_watermark_to_infinity())
+    with _streaming_pipeline() as p:
+        dedup = StreamDeduplicate(None, "stream-test", window_days=1)
+        unique, duplicates, _ = p | events | dedup
+        outcomes = (
+            unique | "Kept" >> beam.Map(lambda a: ("kept", a.article_id)),
+            duplicates | "Duplicates" >> beam.Map(lambda d: (d.dup_type, d.doc_id)),
+            dedup.url_conflicts | "Conflicts" >> beam.Map(lambda c: ("conflict", c[2])),
+        ) | beam.Flatten()
+        assert_that(outcomes, equal_to([("kept", "x1"), ("kept", "x2"), ("url", "x3"),
+                                        ("conflict", "live.example")]))
 
 
 # ------------------------------------------------- windows and late data
@@ -487,7 +518,11 @@ def test_stream_watches_a_bucket_and_writes_to_it(gcs, tmp_path):
                   if info.type == fs.FileType.File)
     assert not [k for k in keys if ":" in k or "/_tmp/" in k]
     parquet = [k for k in keys if k.endswith(".parquet")]
-    assert all(re.search(r"/part-stream-gcs-w\d{8}T\d{6}Z-\d{5}\.parquet$", k) for k in parquet)
+    # Windowed files, and the empty file of each table that got no row.
+    empty = [k for k in parquet if k.endswith("/part-stream-gcs-00000.parquet")]
+    assert {k.split("/")[1] for k in empty} == {"duplicates", "rejects"}
+    assert all(re.search(r"/part-stream-gcs-w\d{8}T\d{6}Z-\d{5}\.parquet$", k)
+               for k in parquet if k not in empty)
     rows = []
     for key in (k for k in parquet if k.startswith("stream-out/articles/")):
         with gcs.arrow_fs().open_input_file(f"{gcs.bucket}/{key}") as handle:
@@ -542,3 +577,41 @@ def test_the_streaming_graph_builds_for_dataflow(tmp_path, monkeypatch):
                                                 {"ts-expiry", "ts-flush"})
     assert specs("PollFeeds/PollDueFeeds") == ({"feeds"}, set())
     assert specs("WatchFiles/FirstSighting") == ({"seen"}, set())
+
+
+def test_a_stopped_stream_prints_its_windows_and_the_report_reads_it(tmp_path, capsys):
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    (watched / "first.txt").write_bytes((SEEDS / "rt-arabic-dump.txt").read_bytes())
+
+    def drop_file_later():  # a file that arrives while the stream runs (a later window,
+        time.sleep(10)      # unless the runner started so slowly that both come at once)
+        (watched / "second.part").write_bytes((SEEDS / "en-sample-dump.txt").read_bytes())
+        (watched / "second.part").rename(watched / "second.txt")
+    dropper = threading.Thread(target=drop_file_later)
+    dropper.start()
+    out = tmp_path / "out"
+    assert cli.main(["stream", "--watch", str(watched / "*.txt"), "--output", str(out),
+                     "--run_id", "s1", "--duration", "20", "--watch_interval_s", "1",
+                     "--window_minutes", "0.05", "--runner", "DirectRunner"]) == 0
+    dropper.join()
+    printed = capsys.readouterr().out
+    manifest = json.loads((out / "_runs" / "s1.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "stream" and manifest["status"] == "succeeded"
+    windows = manifest["windows"]
+    assert windows and all(w["status"] == "balanced" for w in windows)
+    assert sum(w["totals"]["inputs"] for w in windows) == manifest["totals"]["inputs"] == 4
+    assert manifest["articles_by_language"]["ar"] == 2 and "en" in manifest["articles_by_language"]
+    assert manifest["options"]["window_minutes"] == 0.05
+    assert manifest["options"]["min_text_chars"] == 100  # a default, recorded too
+    assert printed.startswith("stream s1: succeeded")
+    assert f"windows: {len(windows)}" in printed and "articles by language: " in printed
+    assert printed.count("  window ") == len(windows)
+    # Tables that got no row have their empty file, as after a batch run.
+    assert list((out / "rejects").rglob("part-s1-00000.parquet"))
+
+    assert cli.main(["report", "--output", str(out)]) == 0
+    page = (out / "_reports" / "s1.html").read_text(encoding="utf-8")
+    assert "Stream windows" in page
+    for window in windows:
+        assert window["window_start"][:19].replace("T", " ") in page

@@ -255,14 +255,54 @@ _JSON_FIELDS = {
     "authors": ("authors", "author"),
     "source_name": ("source", "source_name", "site", "site_name"),
     "language": ("language", "lang"),
+    "description": ("description", "summary"),
+    "url": ("url",),
 }
+# What each field may hold: a string, or for these a list too (of strings),
+# or for the date a number (seconds since the epoch) too.
+_LIST_FIELDS = frozenset({"tags", "authors"})
+_NUMBER_FIELDS = frozenset({"published"})
 
 
 def _field(obj: Dict[str, Any], name: str) -> Any:
+    return _keyed_field(obj, name)[1]
+
+
+def _keyed_field(obj: Dict[str, Any], name: str) -> Tuple[Optional[str], Any]:
+    """(key, value) of the first key of a field that holds a value."""
     for key in _JSON_FIELDS[name]:
         value = obj.get(key)
         if value not in (None, "", []):
-            return value
+            return key, value
+    return None, None
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def jsonl_field_problem(obj: Dict[str, Any]) -> Optional[str]:
+    """Why a field of a JSONL object cannot be read, naming the field, or None.
+
+    A value of the wrong type is refused rather than turned into text: a
+    ``url`` given as an object would otherwise be stored as its Python repr.
+    """
+    for name in _JSON_FIELDS:
+        key, value = _keyed_field(obj, name)
+        if key is None or isinstance(value, str):
+            continue
+        if name in _NUMBER_FIELDS and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            continue
+        if name in _LIST_FIELDS and isinstance(value, list):
+            bad = next((v for v in value if not isinstance(v, str)), None)
+            if bad is None:
+                continue
+            return f"field {key!r} holds {_type_name(bad)}; expected strings"
+        expected = ("a string or a list of strings" if name in _LIST_FIELDS
+                    else "a string or a number" if name in _NUMBER_FIELDS else "a string")
+        return f"field {key!r} is {_type_name(value)}; expected {expected}"
     return None
 
 
@@ -293,8 +333,10 @@ def _jsonl_records(name: str, stream: IO[bytes], ctx: ReadContext) -> Iterator[R
                 continue
             try:
                 obj = json.loads(line)
-            except (ValueError, UnicodeDecodeError) as error:
-                yield _file_reject(ctx, "invalid_json", str(error)[:300], name, position, kind)
+            except Exception as error:  # RecursionError too: a reject, not the file's end
+                reason = str(error)[:300] if isinstance(error, ValueError) else \
+                    f"{type(error).__name__}: {str(error)[:200]}"
+                yield _file_reject(ctx, "invalid_json", reason, name, position, kind)
                 continue
             if not isinstance(obj, dict):
                 yield _file_reject(ctx, "invalid_json",
@@ -310,7 +352,12 @@ def _jsonl_records(name: str, stream: IO[bytes], ctx: ReadContext) -> Iterator[R
 def _jsonl_document(obj: Dict[str, Any], name: str, position: str,
                     ctx: ReadContext) -> Record:
     html, text = _field(obj, "html"), _field(obj, "text")
-    url = _optional_str(obj.get("url"))
+    url = obj.get("url") if isinstance(obj.get("url"), str) else None
+    problem = jsonl_field_problem(obj)
+    if problem is not None:
+        return Reject(stable_id(name, position), STAGE, "invalid_field", problem, url,
+                      "jsonl", name, position, ctx.run_id, ctx.ingested_at)
+    url = _optional_str(url)
     if not isinstance(html, str) and not isinstance(text, str):
         return Reject(stable_id(name, position), STAGE, "missing_content",
                       "the object has no string 'html' or 'text' field", url, "jsonl",
@@ -321,10 +368,23 @@ def _jsonl_document(obj: Dict[str, Any], name: str, position: str,
         stable_id(name, position), "jsonl", name, position, ctx.run_id,
         payload.encode("utf-8", errors="replace"), fmt, url=url, charset="utf-8",
         title=_optional_str(_field(obj, "title")),
-        published=parse_timestamp(str(published)) if published is not None else None,
+        published=_published(published),
         authors=_string_list(_field(obj, "authors")), tags=_string_list(_field(obj, "tags")),
         source_name=_optional_str(_field(obj, "source_name")),
-        declared_language=_optional_str(_field(obj, "language")))
+        declared_language=_optional_str(_field(obj, "language")),
+        description=_optional_str(_field(obj, "description")))
+
+
+def _published(value: Any) -> Optional[int]:
+    """A JSONL date in UTC microseconds: a date string, or seconds since the epoch."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return int(float(value) * 1_000_000)
+        except (OverflowError, ValueError):
+            return None
+    return parse_timestamp(value)
 
 
 _PAGE_RECORD_TYPES = ("response",)

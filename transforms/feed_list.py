@@ -10,7 +10,7 @@ The text format (see seeds/README.md), one feed a line::
 After the URL, separated by ``|``, come the optional name, language (an
 ISO 639 code, a region suffix such as ``en-GB`` is dropped) and tags
 (comma separated). OPML (what feed readers export) is recognised by its
-first bytes: every ``<outline>`` with an ``xmlUrl`` is a feed, named by its
+first bytes that are not blank and not a ``#`` comment (they open a tag): every ``<outline>`` with an ``xmlUrl`` is a feed, named by its
 ``title`` or ``text``, with its ``language`` and ``category`` attributes;
 the titles of the folders around it become tags.
 
@@ -71,9 +71,26 @@ def feed_url_problem(url: str) -> Optional[str]:
     return None
 
 
+def first_significant_bytes(data: bytes) -> bytes:
+    """The list from its first line that is neither blank nor a ``#`` comment.
+
+    A comment may mention ``<opml>`` (a list converted from an export) and a
+    text list may begin with comments: only what follows them tells the format.
+    """
+    data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    offset = 0
+    for line in data.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(b"#"):
+            return data[offset:].lstrip()
+        offset += len(line)
+    return b""
+
+
 def looks_like_opml(data: bytes) -> bool:
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1024].lower()
-    return head.startswith(b"<?xml") or head.startswith(b"<opml") or b"<opml" in head
+    """XML (OPML) when the first significant byte opens a tag: a text list's
+    lines begin with a URL, never with ``<``."""
+    return first_significant_bytes(data).startswith(b"<")
 
 
 def _reject(list_uri: str, position: str, message: str, url: Optional[str], run_id: str,
@@ -161,8 +178,8 @@ def parse_feed_list(data: bytes, list_uri: str, run_id: str,
                     ingested_at: int) -> Iterator[Union[FeedSource, Reject, Skipped]]:
     """Feeds of a list file of either format; each URL once, first listing kept
     (a repeat is `Skipped`, kind ``feed_listed_twice``)."""
-    if looks_like_opml(data):
-        records = parse_opml(data, list_uri, run_id, ingested_at)
+    if looks_like_opml(data):  # from its first tag: ``#`` lines before it are no XML
+        records = parse_opml(first_significant_bytes(data), list_uri, run_id, ingested_at)
     else:
         records = parse_text_list(data.decode("utf-8", errors="replace"), list_uri, run_id,
                                   ingested_at)
@@ -176,5 +193,26 @@ def parse_feed_list(data: bytes, list_uri: str, run_id: str,
         yield record
 
 
-__all__ = ["parse_feed_list", "parse_text_list", "parse_opml", "normalise_language",
+def feed_list_problem(data: bytes, list_uri: str) -> Optional[str]:
+    """Why a feed list cannot be run, or None: too large, or no feed in it.
+
+    Checked before the graph is built: a list that yields no feed at all is
+    a mistake to stop on (a wrong file, an export cut short), not a run that
+    succeeds with 0 inputs. Lines that are no feed in a list that has some
+    stay rejects of the run.
+    """
+    if len(data) > MAX_LIST_BYTES:
+        return f"{list_uri} is over {MAX_LIST_BYTES} bytes"
+    records = list(parse_feed_list(data, list_uri, "check", 0))
+    if any(isinstance(r, FeedSource) for r in records):
+        return None
+    rejects = [r for r in records if isinstance(r, Reject)]
+    if not rejects:
+        return f"{list_uri} holds no feed (only blank lines and comments)"
+    more = f" (and {len(rejects) - 1} more lines that are no feed)" if len(rejects) > 1 else ""
+    return (f"{list_uri} holds no feed: {rejects[0].source_position}: "
+            f"{rejects[0].message}{more}")
+
+
+__all__ = ["parse_feed_list", "feed_list_problem", "parse_text_list", "parse_opml", "normalise_language",
            "feed_url_problem"]

@@ -316,10 +316,32 @@ def _allow_all() -> RobotFileParser:
     return parser
 
 
-def _disallow_all() -> RobotFileParser:
+def _disallow_all(cause: str = "") -> RobotFileParser:
+    """Nothing may be fetched from the host; `cause` says why, for the rejects."""
     parser = RobotFileParser()
     parser.disallow_all = True
+    parser.newsbeam_cause = cause
     return parser
+
+
+def network_cause(error: BaseException) -> str:
+    """A failed connection in words a reader acts on: the DNS lookup, the
+    refused or reset connection, rather than an exception's class name."""
+    import aiohttp
+    os_error = getattr(error, "os_error", None) or error
+    host, port = getattr(error, "host", None), getattr(error, "port", None)
+    where = f"{host}:{port}" if host and port else (host or "the host")
+    if isinstance(os_error, socket.gaierror) or "DNS" in type(error).__name__:
+        return f"DNS lookup failed for {host or 'the host'}"
+    if isinstance(os_error, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    if isinstance(os_error, ConnectionResetError):
+        return f"connection reset by {where}"
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection before answering"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect to {where}: {getattr(os_error, 'strerror', None) or os_error}"
+    return f"{type(error).__name__}: {error}"
 
 
 def robots_crawl_delay(parser: RobotFileParser, agent: str = ROBOTS_AGENT) -> Optional[float]:
@@ -563,7 +585,7 @@ class Fetcher:
                     return _allow_all()
                 _log.warning("robots.txt of %s unavailable (%s): nothing is fetched there",
                              key, failure.message)
-                return _disallow_all()
+                return _disallow_all(failure.message)
             if result.status in REDIRECT_STATUSES:
                 current = urljoin(current, result.message)
                 continue
@@ -577,7 +599,7 @@ class Fetcher:
         else:
             _log.warning("robots.txt of %s answered %s: nothing is fetched there", key,
                          result.status)
-            parser = _disallow_all()
+            parser = _disallow_all(f"{current} answered HTTP {result.status}")
         delay = robots_crawl_delay(parser, ROBOTS_AGENT)
         gate = self._gate(key)
         if delay is not None and delay > gate.delay_s:
@@ -587,9 +609,10 @@ class Fetcher:
     async def _check_robots(self, url: str) -> None:
         parser = await self.robots_for(url)
         if parser.disallow_all:
+            cause = getattr(parser, "newsbeam_cause", "") or "it could not be fetched"
             raise _Failure("robots_unavailable",
-                           f"robots.txt of {origin(url)} could not be fetched: "
-                           "the host is not crawled this run")
+                           f"robots.txt unavailable: {cause}; {origin(url)} is not crawled "
+                           "this run")
         if not parser.can_fetch(self.config.user_agent, url):
             raise _Failure("robots_disallowed", f"robots.txt of {origin(url)} disallows {url}")
 
@@ -681,7 +704,7 @@ class Fetcher:
                 refused = _refusal_in(error)
                 if refused is not None:
                     raise _Failure("address_refused", str(refused)) from None
-                raise _Failure("network_error", f"{type(error).__name__}: {error}") from None
+                raise _Failure("network_error", network_cause(error)) from None
             finally:
                 host_has_seen_it()
                 self._all_in_flight.release()

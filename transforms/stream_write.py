@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import uuid
-from typing import Any, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 import apache_beam as beam
 import pyarrow.parquet as pq
@@ -178,5 +178,75 @@ class WriteStats(beam.PTransform):
                 | "WriteStatsFile" >> beam.ParDo(self._fn))
 
 
-__all__ = ["WriteWindowed", "WriteStats", "output_windows", "window_label",
+_DETAILS = ("inputs_by_kind", "articles_by_language", "duplicates_by_type",
+            "rejects_by_reason", "skipped_by_kind")
+_TABLES = ("inputs", "articles", "duplicates", "rejects", "skipped")
+
+
+def stream_manifest(run_id: str, stats: List[dict], header: dict, started_at: str,
+                    finished_at: str, wall_seconds: float) -> dict:
+    """The manifest of a stream that stopped: its windows' stats summed, and each window.
+
+    The same fields as a batch run's manifest (`transforms.accounting`), so
+    `newsbeam report` reads a stream as it reads a run, plus ``kind``
+    ``stream`` and ``windows``: one entry per window pane, oldest first.
+    """
+    totals = {name: 0 for name in _TABLES}
+    details: Dict[str, Dict[str, int]] = {key: {} for key in _DETAILS}
+    by_source: Dict[str, Dict[str, int]] = {}
+    windows = []
+    for item in sorted(stats, key=lambda s: (s.get("window_start") or "", s.get("pane", 0))):
+        for name in _TABLES:
+            totals[name] += int((item.get("totals") or {}).get(name, 0))
+        for key in _DETAILS:
+            for name, n in (item.get(key) or {}).items():
+                details[key][name] = details[key].get(name, 0) + n
+        for uri, counts in (item.get("by_source") or {}).items():
+            mine = by_source.setdefault(uri, {name: 0 for name in _TABLES})
+            for name in _TABLES:
+                mine[name] += int(counts.get(name, 0))
+        windows.append({key: item.get(key) for key in (
+            "window_start", "window_end", "pane", "late", "status", "totals",
+            "articles_by_language", "duplicates_by_type", "rejects_by_reason")})
+    accounted = totals["articles"] + totals["duplicates"] + totals["rejects"]
+    holds = accounted == totals["inputs"] and all(w["status"] == "balanced" for w in windows)
+    manifest = dict(header)
+    manifest.update({
+        "run_id": run_id, "kind": "stream",
+        "status": "succeeded" if holds else "invariant_violated",
+        "started_at": started_at, "finished_at": finished_at, "wall_seconds": wall_seconds,
+        "totals": totals,
+        "invariant": {"holds": holds, "inputs": totals["inputs"],
+                      "articles_duplicates_rejects": accounted},
+        "by_source": dict(sorted(by_source.items())), "windows": windows,
+    })
+    manifest.update({key: dict(sorted(details[key].items())) for key in _DETAILS})
+    return manifest
+
+
+def format_windows(manifest: dict) -> str:
+    """One line per window pane of a stream's manifest, for the summary it prints."""
+    lines = []
+    for w in manifest.get("windows") or []:
+        t = w.get("totals") or {}
+        late = " (late)" if w.get("late") else ""
+        lines.append(f"  window {(w.get('window_start') or '')[:19]}Z pane {w.get('pane')}"
+                     f"{late}: inputs {t.get('inputs', 0)}  articles {t.get('articles', 0)}  "
+                     f"duplicates {t.get('duplicates', 0)}  rejects {t.get('rejects', 0)}")
+    return "\n".join(lines) or "  no window was written (no input arrived)"
+
+
+def read_stats(output: str, run_id: str) -> List[dict]:
+    """Every stats file a stream wrote under ``_runs/<run_id>/``."""
+    import json
+    pattern = join_path(output, "_runs", run_id, "stats-*.json")
+    found = []
+    for result in FileSystems.match([pattern]):
+        for meta in result.metadata_list:
+            with FileSystems.open(meta.path) as handle:
+                found.append(json.loads(handle.read().decode("utf-8")))
+    return found
+
+
+__all__ = ["WriteWindowed", "WriteStats", "stream_manifest", "format_windows", "read_stats", "output_windows", "window_label",
            "window_file_name", "stats_path"]
