@@ -12,19 +12,21 @@ On Dataflow::
         --runner DataflowRunner --project P --region R \\
         --temp_location gs://bucket/tmp --setup_file ./setup.py
 
-The graph reads as its steps: read dumps, extract, detect language,
-deduplicate (against the index of earlier runs too), write each table and the
-index, commit the run.
+The graph reads as its steps: read dumps, remove the lines each source
+repeats across its dumps, extract, detect language, deduplicate (against the
+index of earlier runs too), write each table and the index, commit the run.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
+import signal
 import sys
 import time
 from importlib import metadata
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -32,22 +34,24 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from pipelines.options import (IngestOptions, OptionsError, command_help, default_run_id,
-                               detection_languages, fetch_config, source_priorities, validate,
-                               wants_help)
+                               detection_languages, fetch_config, listed_feed_names,
+                               options_in_effect, source_priorities, validate, wants_help)
 from pipelines.slices import SliceFailed
-from pipelines.worker_guard import stop_when_a_worker_dies
+from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
 from schemas.tables import SCHEMA_VERSION
 from transforms.accounting import (CommitRun, CountOutcomes, article_outcome,
                                    duplicate_outcome, input_outcome, manifest_path,
                                    reject_outcome, skipped_outcome)
-from transforms.dates import parse_timestamp
+from transforms.boilerplate import RemoveSourceBoilerplate
+from transforms.commit import Lease, LeaseHeld, recover, runs_committed_after
 from transforms.dedup import Deduplicate
 from transforms.dedup_index import ReadIndex
 from transforms.dump_formats import ReadContext
 from transforms.enrich import EnrichArticles
 from transforms.extract import ExtractArticles
+from transforms.feed_state import StateError, load_states
+from transforms.input_cursor import ALREADY_INGESTED, CursorError, SkipIngestedFiles, load_cursor
 from transforms.language import DetectLanguage
-from transforms.input_cursor import ALREADY_INGESTED, SkipIngestedFiles
 from transforms.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, SplitFiles
 from transforms.read_feeds import FeedsContext, FeedsResult, ReadFeeds
 from transforms.write import WriteTable
@@ -66,18 +70,6 @@ def versions() -> Dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
-
-
-def first_attempt_start(output: str, run_id: str) -> Optional[int]:
-    """When an earlier attempt of this run id started, from its manifest, if any."""
-    # Asked first: on gs:// a missing file raises the client's NotFound, no OSError.
-    if not FileSystems.exists(manifest_path(output, run_id)):
-        return None
-    try:
-        started = read_manifest(output, run_id)["started_at"]
-    except (OSError, IOError, ValueError, KeyError):
-        return None
-    return parse_timestamp(started)
 
 
 def match_inputs(p: beam.Pipeline, opts: IngestOptions, run_id: str):
@@ -130,25 +122,35 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext,
         state=feeds.state)
 
 
-def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -> None:
-    """Wires the ingestion graph onto `p`."""
+def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
+          later_runs: Iterable[str] = (), lease_token: Optional[str] = None) -> None:
+    """Wires the ingestion graph onto `p`.
+
+    `later_runs`: for a rerun, the runs committed after its first commit,
+    whose index entries it ignores; `lease_token`: the lease the commit
+    checks it still holds (see `transforms.commit`).
+    """
     ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024),
                       opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
     files, already_ingested = match_inputs(p, opts, run_id)
     read = read_sources(p, opts, ctx, files)
-    articles, extract_rejects = read.documents | "Extract" >> ExtractArticles(
+    # Lines a source repeats across its dumps (menus, footers) are learnt from
+    # a second pass over the files: only line hashes are shuffled.
+    documents = read.documents | "SourceBoilerplate" >> RemoveSourceBoilerplate(files, ctx)
+    articles, extract_rejects = documents | "Extract" >> ExtractArticles(
         started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
         opts.precise_extraction)
     # Deduplicate applies the read itself (twice) and keeps only the entries
     # that meet this run's articles: memory does not grow with the index.
     known = ReadIndex(opts.output, run_id, started_at, opts.dedup_window_days,
-                      first_attempt_start(opts.output, run_id))
+                      ignore_runs=later_runs)
+    dedup = Deduplicate(known, run_id, started_at, opts.near_threshold,
+                        not opts.no_near_dedup, source_priorities(opts))
     unique, duplicates, index_entries = (
         articles
         | "DetectLanguage" >> DetectLanguage(opts.min_language_score,
                                              detection_languages(opts))
-        | "Deduplicate" >> Deduplicate(known, run_id, started_at, opts.near_threshold,
-                                       not opts.no_near_dedup, source_priorities(opts)))
+        | "Deduplicate" >> dedup)
     # Only the articles that are kept need tags cleaned and keywords extracted.
     unique = unique | "Enrich" >> EnrichArticles()
     all_duplicates = (read.duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
@@ -170,15 +172,18 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int) -
         all_duplicates | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
         all_rejects | "CountRejects" >> CountOutcomes(reject_outcome),
         read.skipped | "CountSkipped" >> CountOutcomes(skipped_outcome),
+        # Already (table, source, site) outcomes: counted, not checked by the invariant.
+        dedup.url_conflicts | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
     ]
     header = {"schema_version": SCHEMA_VERSION, "versions": versions(),
-              "options": {k: v for k, v in opts.get_all_options(drop_default=True).items()}}
+              "options": options_in_effect(opts, IngestOptions),
+              "feed_names": listed_feed_names(opts.feeds or [])}
     _ = p | "CommitRun" >> CommitRun(
         tuple(written) | "AllWrittenFiles" >> beam.Flatten(),
         tuple(counts) | "AllCounts" >> beam.Flatten(),
         opts.output, run_id, started_at, header, feed_state=read.state,
         input_files=files if opts.input else None, already_ingested=already_ingested,
-        since_last_run=opts.since_last_run)
+        since_last_run=opts.since_last_run, lease_token=lease_token)
 
 
 def format_summary(manifest: dict) -> str:
@@ -235,16 +240,86 @@ def launch(argv: Sequence[str]) -> Tuple[PipelineResult, IngestOptions, str]:
     return launch_options(PipelineOptions(list(argv)))
 
 
+# A sliced run's launcher holds the lease for its slices, each run in a
+# process of its own: they find its token here.
+INHERITED_LEASE = "NEWSBEAM_LEASE_TOKEN"
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached the launcher.
+
+    Raised from the signal handler; Beam may re-raise it as another error
+    when it lands inside a step, so `received_signal` is what tells.
+    """
+
+
+_RECEIVED: List[int] = []
+
+
+def received_signal() -> Optional[int]:
+    """The signal that interrupted this process, if one did."""
+    return _RECEIVED[-1] if _RECEIVED else None
+
+
+def take_lease(opts: IngestOptions, run_id: str) -> Tuple[Lease, bool]:
+    """The output's lease for this run, and whether it is inherited from a sliced run.
+
+    Holding it, finishes what dead runs left (`transforms.commit.recover`).
+
+    Raises:
+      LeaseHeld: another run holds it (after --wait_for_lease seconds).
+    """
+    inherited = os.environ.get(INHERITED_LEASE)
+    lease = Lease(opts.output, run_id, opts.lease_ttl_s, token=inherited)
+    if inherited:
+        if lease.try_acquire() is not None:
+            raise LeaseHeld(f"the lease on {opts.output} is no longer held by this sliced run")
+    else:
+        lease.acquire(opts.wait_for_lease)
+    for line in recover(opts.output):
+        print(f"run {run_id}: {line}", flush=True)
+    return lease, bool(inherited)
+
+
+def read_state_first(opts: IngestOptions, run_id: str) -> None:
+    """Reads the cursor and the feed state before the run writes anything.
+
+    A damaged file fails the run here, with the output as it was (the
+    commit reads them again under the same lease).
+    """
+    if opts.input:
+        load_cursor(opts.output)
+    if opts.feeds:
+        load_states(opts.output, run_id)
+
+
 def launch_options(options: PipelineOptions) -> Tuple[PipelineResult, IngestOptions, str]:
-    """`launch`, from options already parsed."""
+    """`launch`, from options already parsed: lease, recovery, run, release."""
     opts = options.view_as(IngestOptions)
     validate(opts)
     started = time.time()
     run_id = opts.run_id or default_run_id()
-    p = beam.Pipeline(runner=local_runner(options), options=options)
-    build(p, opts, run_id, int(started * 1e6))
-    result = p.run()
-    result.wait_until_finish()
+    print(f"run {run_id}: starting, output {opts.output}", flush=True)
+    started_run(run_id)
+    lease, inherited = take_lease(opts, run_id)
+    try:
+        read_state_first(opts, run_id)
+        p = beam.Pipeline(runner=local_runner(options), options=options)
+        build(p, opts, run_id, int(started * 1e6), runs_committed_after(opts.output, run_id),
+              lease.token)
+        result = p.run()
+        result.wait_until_finish()
+    except BaseException:
+        if received_signal() is not None:
+            # Kept: a commit may still be under way in a worker. The next run on
+            # this machine takes it over at once (this process is gone), others
+            # after --lease_ttl_s.
+            lease.stop_renewing()
+        elif not inherited:
+            lease.release()
+        raise
+    if not inherited:
+        lease.release()
     return result, opts, run_id
 
 
@@ -271,6 +346,20 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
     return manifest
 
 
+def _interrupt(signum, _frame) -> None:
+    _RECEIVED.append(signum)
+    logging.disable(logging.CRITICAL)  # Beam would log the stack of every step it stops
+    raise Interrupted(signum)
+
+
+def started_run(run_id: str) -> None:
+    """Says which run started (the interrupt message names it again)."""
+    _STARTED.append(run_id)
+
+
+_STARTED: List[str] = []
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     if wants_help(sys.argv[1:] if argv is None else argv):
         print(command_help(
@@ -281,14 +370,28 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stop_when_a_worker_dies()  # multi_processing: a dead worker can hang the FnApiRunner
+    del _RECEIVED[:], _STARTED[:]
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         run(argv)
-    except OptionsError as error:
-        print(f"newsbeam ingest: {error}", file=sys.stderr)
-        return 2
-    except SliceFailed as error:
-        print(f"newsbeam ingest: {error}", file=sys.stderr)
-        return error.exit_code or 1
+    except BaseException as error:
+        signum = received_signal()
+        if signum is not None:
+            stop_children()
+            run_id = _STARTED[0] if _STARTED else "<the run id>"
+            print(f"interrupted: rerun with --run_id {run_id} to finish or replace it",
+                  file=sys.stderr, flush=True)
+            return 128 + signum
+        if isinstance(error, (OptionsError, LeaseHeld, CursorError, StateError)):
+            print(f"newsbeam ingest: {error}", file=sys.stderr)
+            return 2
+        if isinstance(error, SliceFailed):
+            print(f"newsbeam ingest: {error}", file=sys.stderr)
+            return error.exit_code or 1
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -69,14 +69,20 @@ COLUMNS: Dict[str, Dict[str, str]] = {
         **_PROVENANCE,
         "extraction_method": "How the text was extracted: `trafilatura`, `text_dump` or "
                              "`plain_text`.",
+        "inferred_fields": "Which of `title`, `published`, `authors` newsbeam inferred rather "
+                           "than found as written (see the text-dump page).",
     },
     "duplicates": {
         "doc_id": "Id of the duplicate input (same scheme as `article_id`).",
         "duplicate_of": "`article_id` of the copy that was kept (none for WARC revisits).",
         "duplicate_of_url": "For WARC revisits, the capture they repeat.",
-        "dup_type": "`url` (same canonical URL), `exact` (same normalised body), `near` "
-                    "(MinHash near-duplicate) or `revisit` (WARC revisit record).",
-        "similarity": "Estimated Jaccard similarity for `near`; 1.0 otherwise.",
+        "dup_type": "`url` (same URL key and one article), `exact` (same normalised body), "
+                    "`near` (MinHash near-duplicate) or `revisit` (WARC revisit record).",
+        "similarity": "Jaccard similarity for `near` (exact within a run, estimated against "
+                      "the index); 1.0 otherwise.",
+        "lag_seconds": "The duplicate's publication time minus the kept copy's, in seconds, "
+                       "when both are known.",
+        "kept_source": "The kept copy's source name and host, `name (host)`.",
         "cluster_id": "The cluster of the article it duplicates.",
         "url": "The duplicate's address.",
         "title": "The duplicate's title.",
@@ -120,5 +126,9 @@ COLUMNS: Dict[str, Dict[str, str]] = {
         "text_length": "Characters of its text.",
         "run_id": "The run that wrote the row.",
         "ingested_at": "That run's start time.",
+        "title_hash": "A hash of its normalised title: two short unsigned texts under one URL "
+                      "key are one article only when their titles match.",
+        "source": "Its source name and host, `name (host)`: what later runs' duplicates "
+                  "name as `kept_source`.",
     },
 }

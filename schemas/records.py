@@ -128,7 +128,10 @@ class Article(NamedTuple):
     """An extracted article: a row of the `articles` table once it is unique.
 
     `cluster_id` names the story cluster: the id of the first article of the
-    cluster ever kept, so it is stable across runs.
+    cluster ever kept, so it is stable across runs. `inferred_fields` names
+    the fields among ``title``, ``published`` and ``authors`` whose value
+    newsbeam inferred (a dump's title from its lead, a date from "3 hours
+    ago"); a value present and not named there was found as written.
     """
     article_id: str
     url: Optional[str]
@@ -158,6 +161,7 @@ class Article(NamedTuple):
     extraction_method: str
     run_id: str
     ingested_at: int
+    inferred_fields: List[str] = []
 
 
 class Duplicate(NamedTuple):
@@ -167,6 +171,11 @@ class Duplicate(NamedTuple):
     body) or ``revisit`` (a WARC revisit record). `duplicate_of` is the
     article id of the copy that was kept; for WARC revisits, which point at a
     capture rather than an article, `duplicate_of_url` names the target.
+    ``near`` duplicates have Jaccard `similarity` at least the threshold.
+    The story's provenance: `lag_seconds` is this copy's publication time
+    minus the kept copy's (when both are known; negative when the kept copy
+    was published later, e.g. an earlier run's article); `kept_source` is the
+    kept copy's source name and host, ``name (host)``.
     """
     doc_id: str
     duplicate_of: Optional[str]
@@ -184,6 +193,8 @@ class Duplicate(NamedTuple):
     run_id: str
     ingested_at: int
     extraction_method: Optional[str] = None
+    lag_seconds: Optional[float] = None
+    kept_source: Optional[str] = None
 
 
 class Reject(NamedTuple):
@@ -215,7 +226,10 @@ class IndexEntry(NamedTuple):
     the article that stands in the articles table for this input (itself, or
     what it duplicates). `signature` (MinHash, 128 little-endian uint32) is
     stored for kept articles only, with the `algorithm` that made it: rows of
-    another algorithm version are never compared.
+    an incompatible algorithm version are never compared
+    (`transforms.minhash.COMPATIBLE_VERSIONS`). `title_hash` and `source`
+    (added in schema 1.2; None in older files) serve the URL stage and the
+    duplicates' `kept_source`.
     """
     article_id: str
     kept_id: str
@@ -230,6 +244,8 @@ class IndexEntry(NamedTuple):
     text_length: int
     run_id: str
     ingested_at: int
+    title_hash: Optional[str] = None
+    source: Optional[str] = None
 
 
 class WrittenFile(NamedTuple):

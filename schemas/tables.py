@@ -7,7 +7,9 @@ BigQuery, Spark, DuckDB and pandas all read.
 
 Bump `SCHEMA_VERSION` on any change a reader could notice (a column renamed,
 retyped or removed); adding a nullable column is a minor bump. 1.1 added
-`extraction_method` to duplicates and rejects.
+`extraction_method` to duplicates and rejects; 1.2 added `lag_seconds` and
+`kept_source` to duplicates, `title_hash` and `source` to the dedup index,
+and `inferred_fields` to articles.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import pyarrow as pa
 
 from schemas.records import Article, Duplicate, IndexEntry, Reject
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 TIMESTAMP_FIELDS = frozenset({"published", "ingested_at", "fetched_at"})
 

@@ -41,8 +41,11 @@ def test_seed_dump_gives_the_two_arabic_articles(tmp_path):
         assert article["run_id"] == "seed"
         assert article["extraction_method"] == "text_dump"
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.parquet"))
+    # No duplicates and no rejects: their tables get one empty file each, with the schema.
     assert files == [f"_index/dt={first['dt']}/part-seed-00000.parquet",
-                     f"articles/dt={first['dt']}/lang=ar/part-seed-00000.parquet"]
+                     f"articles/dt={first['dt']}/lang=ar/part-seed-00000.parquet",
+                     f"duplicates/dt={first['dt']}/part-seed-00000.parquet",
+                     f"rejects/dt={first['dt']}/part-seed-00000.parquet"]
     manifest = _manifest(out, "seed")
     assert manifest["status"] == "succeeded" and manifest["invariant"]["holds"]
     assert manifest["totals"] == {"inputs": 2, "articles": 2, "duplicates": 0, "rejects": 0,
@@ -57,9 +60,12 @@ def test_rerunning_a_run_id_replaces_its_rows(tmp_path):
         assert _ingest(*inputs, "--output", str(out), "--run_id", "nightly") == 0
     articles, duplicates = read_table(out, "articles"), read_table(out, "duplicates")
     manifest = _manifest(out, "nightly")
-    assert len(articles) == manifest["totals"]["articles"] == 6
-    assert len(duplicates) == manifest["totals"]["duplicates"] == 2
-    assert {d["dup_type"] for d in duplicates} == {"url", "exact"}
+    # The seed's "(updated)" library story shares its URL with the first one but
+    # not its text (Jaccard 0.41): another article and a URL conflict since issue 16.
+    assert len(articles) == manifest["totals"]["articles"] == 7
+    assert len(duplicates) == manifest["totals"]["duplicates"] == 1
+    assert {d["dup_type"] for d in duplicates} == {"exact"}
+    assert manifest["url_conflicts"] == {"total": 1, "by_site": {"news.example.org": 1}}
     kept = {a["article_id"] for a in articles}
     assert all(d["duplicate_of"] in kept for d in duplicates)
 
@@ -159,6 +165,10 @@ def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
     words = bodies[0].split()
     syndicated = {"url": "https://syndicate.example/copy",  # the first story, lightly edited
                   "text": " ".join(w if i % 60 else "EDITED" for i, w in enumerate(words))}
+    # An update of the second story: a word changed in every 35, Jaccard ~0.75.
+    second = bodies[1].split()
+    edited = {"url": "https://update.example/story",
+              "text": " ".join(f"{w}X" if i % 35 == 17 else w for i, w in enumerate(second))}
     out = tmp_path / "out"
     _write_jsonl(tmp_path / "day1.jsonl", old)
     assert _ingest("--input", str(tmp_path / "day1.jsonl"), "--output", str(out),
@@ -166,7 +176,7 @@ def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
     day1_ids = {a["article_id"] for a in read_table(out, "articles")}
     assert len(day1_ids) == 18
 
-    _write_jsonl(tmp_path / "day2.jsonl", old + new + [syndicated])
+    _write_jsonl(tmp_path / "day2.jsonl", old + new + [syndicated, edited])
     assert _ingest("--input", str(tmp_path / "day2.jsonl"), "--output", str(out),
                    "--run_id", "day2") == 0
     manifest = _manifest(out, "day2")
@@ -174,11 +184,14 @@ def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
     added = [a for a in read_table(out, "articles") if a["run_id"] == "day2"]
     assert sorted(a["url"] for a in added) == sorted(r["url"] for r in new)
     day2_dups = [d for d in read_table(out, "duplicates") if d["run_id"] == "day2"]
-    assert len(day2_dups) == 19
+    assert len(day2_dups) == 20
     assert all(d["duplicate_of"] in day1_ids for d in day2_dups)
     near = [d for d in day2_dups if d["url"] == syndicated["url"]]
     assert len(near) == 1 and near[0]["dup_type"] == "near" and near[0]["similarity"] >= 0.72
     assert near[0]["cluster_id"] in day1_ids
+    update = [d for d in day2_dups if d["url"] == edited["url"]]
+    assert len(update) == 1 and update[0]["dup_type"] == "near"
+    assert update[0]["kept_source"] == "old.example"
 
     # Rerunning day1 now replaces day1's rows, and day2's entries do not swallow them.
     assert _ingest("--input", str(tmp_path / "day1.jsonl"), "--output", str(out),

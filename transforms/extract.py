@@ -9,7 +9,7 @@ extraction that overruns its limits becomes a reject row, never an exception.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional
 
 import apache_beam as beam
 
@@ -19,20 +19,28 @@ from transforms.isolation import CallCrashed, CallFailed, CallTimedOut, Isolated
 from transforms.normalize import content_hash
 from transforms.page_tags import merge_unique
 from transforms.text_dump import clean_segment
-from transforms.urls import canonical_url, url_key
+from transforms.urls import canonical_url, plausible_claim, url_key
 from transforms.counters import StageCounters
 
 STAGE = "extract"
 REJECTS = "rejects"
 
 
-def extract_dump_segment(payload: bytes, title: Optional[str]) -> Extracted:
-    """An article from one segment of a plain-text page dump."""
-    cleaned = clean_segment(payload.decode("utf-8"), title)
+def extract_dump_segment(payload: bytes, title: Optional[str],
+                         reference_time: Optional[int] = None,
+                         language: Optional[str] = None) -> Extracted:
+    """An article from one segment of a plain-text page dump.
+
+    `reference_time` (when the page was fetched or read) resolves a relative
+    date such as "3 hours ago"; `language` (declared by the source) chooses
+    the stop words, else the dump's words do.
+    """
+    cleaned = clean_segment(payload.decode("utf-8"), title, language, reference_time)
     if not cleaned.text.strip():
         raise NoArticleText("the dump segment holds no article text")
     return Extracted(title=cleaned.title, text=cleaned.text, method="text_dump",
-                     tags=cleaned.tags)
+                     tags=cleaned.tags, authors=cleaned.authors, published=cleaned.published,
+                     inferred=cleaned.inferred)
 
 
 def extract_plain_text(payload: bytes) -> Extracted:
@@ -49,11 +57,12 @@ def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
 
     The page's own metadata wins over the source's hints, except the source
     name: the feed or dump names its publisher better than a page's og:site_name.
+    The URL key follows `article_url_key`.
     """
     canonical = canonical_url(found.page_url) or canonical_url(raw.url)
     return Article(
         article_id=raw.doc_id, url=raw.url or found.page_url, canonical_url=canonical,
-        url_key=url_key(canonical), title=(found.title or raw.title or "").strip() or None,
+        url_key=article_url_key(raw.url, found.page_url), title=(found.title or raw.title or "").strip() or None,
         text=found.text, description=found.description or raw.description,
         authors=found.authors or list(raw.authors), published=found.published or raw.published,
         site_name=found.site_name, source_name=raw.source_name or found.site_name,
@@ -64,7 +73,31 @@ def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
         text_length=len(found.text),
         source_kind=raw.source_kind, source_uri=raw.source_uri,
         source_position=raw.source_position, extraction_method=found.method,
-        run_id=raw.run_id, ingested_at=ingested_at)
+        run_id=raw.run_id, ingested_at=ingested_at,
+        inferred_fields=_inferred_fields(found))
+
+
+def _inferred_fields(found: Extracted) -> List[str]:
+    """The fields whose kept value is one the extractor inferred, not read as
+    written (`to_article` keeps the extractor's value whenever it has one)."""
+    from_extractor = {"title": bool((found.title or "").strip()),
+                      "published": found.published is not None, "authors": bool(found.authors)}
+    return [name for name in found.inferred if from_extractor.get(name)]
+
+
+def article_url_key(fact: Optional[str], claim: Optional[str]) -> Optional[str]:
+    """The URL key of an article: its claimed address when plausible, else its fact.
+
+    `fact` is where the source says the article was read (a fetched URL, a
+    WARC target URI, a JSONL ``url``); `claim` is what the page declares
+    itself (rel=canonical, og:url, as trafilatura reads them). A claim of a
+    site root or section page is refused (`transforms.urls.plausible_claim`);
+    a claim shared by dissimilar pages is caught by dedup's URL stage.
+    """
+    claimed = url_key(claim)
+    if claimed is not None and (claimed == url_key(fact) or plausible_claim(claim)):
+        return claimed
+    return url_key(fact)
 
 
 # The extractor each payload format goes to, as `Article.extraction_method` names it.
@@ -100,7 +133,8 @@ class _ExtractFn(beam.DoFn):
             assert self._html is not None
             return self._html.call(raw.payload, raw.charset, raw.url, self._precise)
         if raw.payload_format == "dump":
-            return extract_dump_segment(raw.payload, raw.title)
+            return extract_dump_segment(raw.payload, raw.title, raw.fetched_at or self._ingested_at,
+                                        raw.declared_language)
         return extract_plain_text(raw.payload)
 
     def process(self, raw: RawDocument) -> Iterable[Article]:

@@ -35,6 +35,9 @@ class Extracted(NamedTuple):
     tags: List[str] = []
     categories: List[str] = []
     declared_language: Optional[str] = None
+    # Fields whose value was inferred rather than read as written ("title"
+    # from a dump's lead, "published" from "3 hours ago").
+    inferred: List[str] = []
 
 
 def _list_field(value) -> List[str]:

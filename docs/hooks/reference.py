@@ -14,7 +14,6 @@ import contextlib
 import io
 import itertools
 from typing import Callable, Iterable, List, Sequence, Tuple
-from unittest import mock
 
 CLI_PAGE = "reference/cli.md"
 SCHEMA_PAGE = "reference/schema.md"
@@ -74,21 +73,11 @@ def _printed_help(main: Callable[[List[str]], int]) -> str:
 
 
 def _report_actions() -> List[argparse.Action]:
-    """The actions of `newsbeam report`'s parser, caught as it parses."""
+    """The actions of `newsbeam report`'s parser."""
     from pipelines import report
 
-    caught: List[argparse.ArgumentParser] = []
-
-    def catch(parser, args=None, namespace=None):
-        caught.append(parser)
-        raise SystemExit(0)
-
-    with mock.patch.object(argparse.ArgumentParser, "parse_args", catch):
-        try:
-            report.parse_args([])
-        except SystemExit:
-            pass
-    return [a for a in caught[0]._actions if not isinstance(a, argparse._HelpAction)]
+    return [a for a in report.report_parser()._actions
+            if not isinstance(a, argparse._HelpAction)]
 
 
 def cli_page() -> str:
