@@ -33,6 +33,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipelines.ingest import format_summary, local_runner, versions
 from pipelines.options import (IngestOptions, OptionsError, StreamOptions, check_arguments,
+                               check_output_location,
                                command_help, detection_languages, fetch_config,
                                listed_feed_names, option_names, options_in_effect,
                                source_priorities, validate_common, wants_help)
@@ -93,6 +94,8 @@ def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
     if opts.input:
         raise OptionsError("--input is for `newsbeam ingest`; watch a glob with --watch")
     validate_common(opts)
+    # As ingest's --input: a watched glob that matches the output would read it back.
+    check_output_location(opts.output, stream.watch or [])
     for name in ("min_poll_s", "watch_interval_s", "window_minutes"):
         if getattr(stream, name) <= 0:
             raise OptionsError(f"--{name} must be positive")

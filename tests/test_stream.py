@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import apache_beam as beam
+import pytest
 import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
@@ -129,6 +130,31 @@ def test_stream_options_are_checked_and_the_stop_time_follows_them(tmp_path):
     assert stop_time(PipelineOptions([]).view_as(StreamOptions), T0) == FOREVER
     assert tick_interval(stream, True, True) == 30 and tick_interval(stream, True, False) == 120
     assert options.view_as(IngestOptions).dedup_window_days == 30
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--extract_timeout_s", "0"], "--extract_timeout_s must be positive"),
+    (["--max_document_mb", "0"], "--max_document_mb must be positive"),
+    (["--near_threshold", "0"], "--near_threshold must be in (0, 1]"),
+    (["--min_language_score", "2"], "--min_language_score must be in [0, 1]"),
+    (["--watch", "{out}/**"], "matches files that runs write under --output"),
+])
+def test_stream_refuses_every_value_that_ingest_refuses(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    argv = [a.replace("{out}", str(out)) for a in argv]
+    watched = [] if "--watch" in argv else ["--watch", str(tmp_path / "in" / "*.txt")]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("x", encoding="utf-8")
+    for command, source in (("ingest", ["--input", str(tmp_path / "in" / "*.txt")]),
+                            ("stream", watched + ["--duration", "1"])):
+        if command == "ingest" and "--watch" in argv:
+            source, given = [], ["--input", argv[1]]
+            (out / "_runs").mkdir(parents=True, exist_ok=True)
+            (out / "_runs" / "r.json").write_text("{}", encoding="utf-8")
+        else:
+            given = argv
+        assert cli.main([command, "--output", str(out)] + source + given) == 2, command
+        assert message in capsys.readouterr().err, command
 
 
 def test_stream_help_lists_its_options_and_not_those_of_batch_only(capsys):
