@@ -27,7 +27,7 @@ test: $(STAMP) test-corpora
 	$(BIN)/python -m pytest
 
 # Test inputs fetched from PyPI, never committed: feedparser's sdist carries its
-# ill-formed, entity and encoding test feeds (tests/test_feedparser_corpus.py).
+# ill-formed, entity and encoding test feeds (tests/sources/test_feedparser_corpus.py).
 # Offline, the download fails softly and those tests skip with a message.
 test-corpora: $(STAMP)
 	@version=$$($(BIN)/python -c "from importlib.metadata import version; print(version('feedparser'))"); \

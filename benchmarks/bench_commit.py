@@ -10,7 +10,7 @@ time, the lease and recovery at the start, and the commit step split into
 its parts: planning (reading the earlier files, cursor and commit order),
 the intent's write, the renames, the state files and order entry, the
 manifest, and the removal of the intent and ``_tmp/``. Timings come from
-``transforms.commit.FAULT_HOOK``, which is called before every step of the
+``transforms.sink.commit.FAULT_HOOK``, which is called before every step of the
 commit, and from wrapping the plan and the lease in this process (the
 FnApiRunner runs the commit step in this process).
 """
@@ -28,8 +28,8 @@ from typing import Dict, List, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines import cli, ingest  # noqa: E402
-from transforms import accounting  # noqa: E402
-from transforms import commit as protocol  # noqa: E402
+from transforms.sink import accounting  # noqa: E402
+from transforms.sink import commit as protocol  # noqa: E402
 
 WORDS = ("council budget bridge school residents timetable officials answer weeks river "
          "market report police court minister election village museum storm harvest library "

@@ -52,8 +52,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from transforms import minhash  # noqa: E402
-from transforms.normalize import key_text  # noqa: E402
+from transforms.dedup import minhash  # noqa: E402
+from transforms.extract.normalize import key_text  # noqa: E402
 from measure import run_measured  # noqa: E402  (benchmarks/measure.py)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -100,7 +100,7 @@ class Doc(NamedTuple):
 def speed_corpus(rng: random.Random) -> List[Doc]:
     """3,000-character documents: ScrapingHub bodies at least that long, and for each
     lingua language four documents of its sentences joined and cut."""
-    from transforms.language import LanguageDetector
+    from transforms.enrich.language import LanguageDetector
 
     detector = LanguageDetector()
     docs = [Doc("scrapinghub", detector.detect(None, body, 0.5)[0], body[:DOC_CHARS])

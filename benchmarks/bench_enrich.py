@@ -39,8 +39,8 @@ from typing import List, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.enrich import KeywordExtractor, clean_tags  # noqa: E402
-from transforms.language import LanguageDetector, supported_languages  # noqa: E402
+from transforms.enrich.tags import KeywordExtractor, clean_tags  # noqa: E402
+from transforms.enrich.language import LanguageDetector, supported_languages  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 ARTICLE_BYTES = 3000

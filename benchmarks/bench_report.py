@@ -35,10 +35,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.measure import require_success, run_measured  # noqa: E402
-from report import build_report  # noqa: E402
+from pipelines.report import build_report  # noqa: E402
 from schemas.tables import TABLES  # noqa: E402
-from transforms.accounting import manifest_path  # noqa: E402
-from transforms.write import ROWS_PER_GROUP, final_name, write_json  # noqa: E402
+from transforms.sink.accounting import manifest_path  # noqa: E402
+from transforms.sink.write import ROWS_PER_GROUP, final_name, write_json  # noqa: E402
 
 LANGUAGES = ["en", "ar", "fr", "de", "es", "ru", "zh", "und"]
 DUP_TYPES = ["url", "exact", "near"]

@@ -5,8 +5,8 @@ synthetic articles: random-word stories of ~220 words, of which about 10%
 repeat another's URL, 10% its text, and 10% are near copies (a few words
 changed). Each article has the event time of one of `--ticks` ticks, as the
 stream would give it. Printed: wall seconds, articles a second, and the
-duplicates found by type, for ``transforms.dedup.Deduplicate`` (batch) and
-``transforms.stream_dedup.StreamDeduplicate`` (streaming); the ratio is what
+duplicates found by type, for ``transforms.dedup.batch.Deduplicate`` (batch) and
+``transforms.dedup.stream.StreamDeduplicate`` (streaming); the ratio is what
 keyed state and timers cost on this runner (Dataflow's state backend is
 another matter, not measured here).
 
@@ -31,10 +31,10 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner  # noqa: E
 from apache_beam.transforms.window import TimestampedValue  # noqa: E402
 
 from schemas.records import Article  # noqa: E402
-from transforms.dedup import Deduplicate  # noqa: E402
-from transforms.normalize import content_hash  # noqa: E402
-from transforms.stream_dedup import StreamDeduplicate  # noqa: E402
-from transforms.urls import canonical_url, url_key  # noqa: E402
+from transforms.dedup.batch import Deduplicate  # noqa: E402
+from transforms.extract.normalize import content_hash  # noqa: E402
+from transforms.dedup.stream import StreamDeduplicate  # noqa: E402
+from transforms.dedup.urls import canonical_url, url_key  # noqa: E402
 
 START = 1_796_000_000.0
 VOCABULARY = [f"w{i}" for i in range(5000)]
@@ -101,7 +101,7 @@ def main() -> None:
                         help="keep Beam's state-cache weigher (walks every module's globals)")
     args = parser.parse_args()
     if args.beam_weigher:  # the stateful steps install the lighter one in setup()
-        import transforms.state_cache as state_cache
+        import transforms.sink.state_cache as state_cache
         state_cache._INSTALLED = True
     rows = articles(args.articles, args.ticks)
     print(f"{len(rows)} articles over {args.ticks} ticks, FnApiRunner, one process")

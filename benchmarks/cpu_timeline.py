@@ -5,7 +5,7 @@ process of its tree from /proc twice a second (Linux only). It prints each
 process's CPU, grouped by role: the runner (the ``pipelines.ingest`` process,
 which drives the FnApiRunner), Beam's worker processes (``sdk_worker_main``,
 with ``--direct_running_mode multi_processing``) and newsbeam's HTML
-extraction processes (``transforms.isolation``, one per worker); then a
+extraction processes (``transforms.extract.isolation``, one per worker); then a
 timeline of the cores each role used per step. Balanced workers busy to the
 end mean the input was split well; a role busy alone marks a serial phase.
 Last, the resident memory of the tree at its peak, process by process, and
@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from measure import cpu_seconds, process_tree, rss_bytes
 
-ROLES = (("transforms.isolation", "extraction"), ("sdk_worker_main", "worker"),
+ROLES = (("transforms.extract.isolation", "extraction"), ("sdk_worker_main", "worker"),
          ("pipelines.ingest", "runner"), ("pipelines.stream", "runner"))
 
 

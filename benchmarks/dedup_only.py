@@ -4,7 +4,7 @@
     python benchmarks/dedup_only.py BODIES.jsonl                     # measure
 
 Preparing cleans the W2 text dumps with newsbeam's own dump cleaner
-(`transforms.text_dump`) and writes one ``{"id", "text"}`` line a body, the
+(`transforms.extract.text_dump`) and writes one ``{"id", "text"}`` line a body, the
 input datatrove's dedup reads too. Measuring runs, in this one process, what
 the pipeline's dedup step computes per article and per group: the key text
 and its 128-bit content hash, exact groups (`dedup.split_group`), the MinHash
@@ -22,15 +22,15 @@ from typing import Dict, List
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms import minhash  # noqa: E402
-from transforms.dedup import DedupKey, bucket_edges, cluster_near, split_group  # noqa: E402
-from transforms.normalize import content_hash_of_key, key_text  # noqa: E402
+from transforms.dedup import minhash  # noqa: E402
+from transforms.dedup.batch import DedupKey, bucket_edges, cluster_near, split_group  # noqa: E402
+from transforms.extract.normalize import content_hash_of_key, key_text  # noqa: E402
 
 THRESHOLD = minhash.DEFAULT_THRESHOLD  # the pipeline's --near_threshold default
 
 
 def write_bodies(dumps: Path, out: Path) -> int:
-    from transforms.text_dump import clean_segment, split_page
+    from transforms.extract.text_dump import clean_segment, split_page
 
     count = 0
     with out.open("w", encoding="utf-8") as handle:

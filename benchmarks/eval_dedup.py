@@ -1,7 +1,7 @@
 """Quality of the near-duplicate stage, run in memory exactly as the pipeline runs it.
 
 The stage is composed from the pipeline's own functions, without Beam:
-`transforms.normalize.key_text` -> `minhash.sketch` -> `dedup.band_entries`
+`transforms.extract.normalize.key_text` -> `minhash.sketch` -> `dedup.band_entries`
 (`minhash.band_keys`, the layout `minhash.lsh_parameters` derives from the
 threshold) -> grouping by band key (the pipeline's ``GroupByBand``) ->
 `dedup.bucket_edges` per bucket, verified on the sketches (exact Jaccard, as
@@ -76,11 +76,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
-from transforms import minhash  # noqa: E402
-from transforms.dedup import (DedupKey, band_entries, bucket_edges,  # noqa: E402
+from transforms.dedup import minhash  # noqa: E402
+from transforms.dedup.batch import (DedupKey, band_entries, bucket_edges,  # noqa: E402
                               cluster_near)
-from transforms.html_extract import NoArticleText, extract_html  # noqa: E402
-from transforms.normalize import content_hash_of_key, key_text  # noqa: E402
+from transforms.extract.html_extract import NoArticleText, extract_html  # noqa: E402
+from transforms.extract.normalize import content_hash_of_key, key_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SCOOP = DATA / "dedup" / "scoop"
@@ -359,7 +359,7 @@ def detect(text: str) -> Optional[str]:
     """The language the pipeline's DetectLanguage step gives a body (no title here)."""
     global _DETECTOR
     if _DETECTOR is None:
-        from transforms.language import LanguageDetector
+        from transforms.enrich.language import LanguageDetector
         _DETECTOR = LanguageDetector()
     return _DETECTOR.detect(None, text, MIN_LANGUAGE_SCORE)[0]
 
@@ -999,8 +999,8 @@ def declaring_page(header: Sequence[str], title: str, article: str, footer: Sequ
 def evaluate_shared_urls(threshold: float, seed: int, per_site: int = 8) -> Optional[dict]:
     """Distinct articles on pages declaring one URL: how many the dedup merges."""
     from schemas.records import RawDocument
-    from transforms.dedup import dedup_key, refused_claim, split_group, split_url_group
-    from transforms.extract import to_article
+    from transforms.dedup.batch import dedup_key, refused_claim, split_group, split_url_group
+    from transforms.extract.articles import to_article
 
     if not (SCRAPINGHUB / "ground-truth.json").is_file() or not LINGUA.is_dir():
         print("c. shared declared URLs: skipped, the shared data is not there.")
@@ -1094,7 +1094,7 @@ def evaluate_shared_urls(threshold: float, seed: int, per_site: int = 8) -> Opti
 
 
 def url_key_of(url: Optional[str]) -> Optional[str]:
-    from transforms.urls import url_key
+    from transforms.dedup.urls import url_key
     return url_key(url)
 
 

@@ -44,8 +44,8 @@ from typing import Dict, List, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.language import LanguageDetector, supported_languages  # noqa: E402
-from transforms.language_data import CLUSTERS, EXTRA_LANGUAGES  # noqa: E402
+from transforms.enrich.language import LanguageDetector, supported_languages  # noqa: E402
+from transforms.enrich.language_data import CLUSTERS, EXTRA_LANGUAGES  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "langid" / "lingua-sentences"
 MIN_SCORE = 0.5

@@ -23,7 +23,7 @@ from typing import Dict, List, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.language import LanguageDetector  # noqa: E402
+from transforms.enrich.language import LanguageDetector  # noqa: E402
 
 MIN_SCORE = 0.5
 # Declaration file (the package's code) -> the code newsbeam should write.

@@ -27,10 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.enrich import _BOILERPLATE_KEYS, _DATE_OR_TIME, clean_tags  # noqa: E402
-from transforms.html_extract import extract_html  # noqa: E402
-from transforms.normalize import key_text  # noqa: E402
-from transforms.page_tags import _in_navigation  # noqa: E402
+from transforms.enrich.tags import _BOILERPLATE_KEYS, _DATE_OR_TIME, clean_tags  # noqa: E402
+from transforms.extract.html_extract import extract_html  # noqa: E402
+from transforms.extract.normalize import key_text  # noqa: E402
+from transforms.extract.page_tags import _in_navigation  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "html" / "goose3"
 

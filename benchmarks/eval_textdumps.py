@@ -19,14 +19,14 @@ reference body:
 
 - ``whole dump``: every line kept;
 - ``newsbeam``: the dumps through the functions `newsbeam ingest` runs on a
-  dump file: `transforms.dump_formats.read_records` (which splits the page),
-  the corpus boilerplate counts of `transforms.boilerplate` over the dumps
-  of each site, and `transforms.extract.extract_dump_segment`;
+  dump file: `transforms.sources.dump_formats.read_records` (which splits the page),
+  the corpus boilerplate counts of `transforms.extract.boilerplate` over the dumps
+  of each site, and `transforms.extract.articles.extract_dump_segment`;
 - ``jusText``: jusText 3 over the same lines, each line wrapped as a
   ``<p>``, with the stop list of the page's language (install it with
   ``pip install justext``, or ``pip install -e '.[bench]'``);
 - ``trafilatura/HTML``: newsbeam's own HTML extraction
-  (`transforms.html_extract.extract_html`, trafilatura) on the original page.
+  (`transforms.extract.html_extract.extract_html`, trafilatura) on the original page.
 
 Tuning and evaluation are kept apart: the classifier's thresholds were
 chosen looking only at the ScrapingHub pages whose site falls in the
@@ -113,7 +113,7 @@ def load_pages() -> List[Page]:
 
 def render_as_text(html: bytes) -> str:
     """The page as a browser's "save as text" writes it: one block a line."""
-    from transforms.decode import UndecodableError, decode_text, html_declared_charset
+    from transforms.sources.decode import UndecodableError, decode_text, html_declared_charset
     try:  # decoded as newsbeam decodes pages: the declared charset, else detected
         text = decode_text(html, html_declared_charset(html))
         text = re.sub(r"^\s*<\?xml[^>]*>", "", text)  # lxml refuses a str with an encoding
@@ -172,13 +172,13 @@ def prf(predicted: str, reference: str) -> tuple:
 def newsbeam_texts(dumps: Dict[str, str], sites: Dict[str, str]) -> Dict[str, str]:
     """Each dump's article text(s), by the functions `newsbeam ingest` runs on
     dump files: the split into records, the corpus boilerplate of each site
-    (the rule of `transforms.boilerplate`), then the segment cleaner."""
+    (the rule of `transforms.extract.boilerplate`), then the segment cleaner."""
     from schemas.records import RawDocument
-    from transforms.boilerplate import (file_line_hashes, is_boilerplate, remove_lines,
+    from transforms.extract.boilerplate import (file_line_hashes, is_boilerplate, remove_lines,
                                         source_key)
-    from transforms.dump_formats import ReadContext, read_records
-    from transforms.extract import extract_dump_segment
-    from transforms.html_extract import NoArticleText
+    from transforms.sources.dump_formats import ReadContext, read_records
+    from transforms.extract.articles import extract_dump_segment
+    from transforms.extract.html_extract import NoArticleText
     ctx = ReadContext("eval", 0, 50 * 1024 * 1024)
     paths = {name: f"{sites[name]}/{name}.txt" for name in dumps}
 
@@ -232,7 +232,7 @@ def justext_text(dump: str, language: str) -> str:
 
 
 def trafilatura_text(html: bytes) -> str:
-    from transforms.html_extract import NoArticleText, extract_html
+    from transforms.extract.html_extract import NoArticleText, extract_html
     try:
         return extract_html(html, None, None, False).text
     except NoArticleText:
@@ -248,8 +248,8 @@ def score(pages: List[Page], texts: Dict[str, str]) -> tuple:
 def cost_per_5kb(dumps: Iterable[str]) -> float:
     """Milliseconds of cleaning per 5 KB of dump: the page split, the line
     classifier and the segment cleaning, as `newsbeam ingest` runs them."""
-    from transforms import text_dump
-    from transforms.text_dump import clean_segment, split_page
+    from transforms.extract import text_dump
+    from transforms.extract.text_dump import clean_segment, split_page
     dumps = [d for d in dumps if d.strip()]
     size = sum(len(d.encode("utf-8")) for d in dumps)
     best = float("inf")

@@ -39,22 +39,22 @@ from pipelines.options import (IngestOptions, OptionsError, command_help, defaul
 from pipelines.slices import SliceFailed
 from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
 from schemas.tables import SCHEMA_VERSION
-from transforms.accounting import (CommitRun, CountOutcomes, article_outcome,
+from transforms.sink.accounting import (CommitRun, CountOutcomes, article_outcome,
                                    duplicate_outcome, input_outcome, manifest_path,
                                    reject_outcome, skipped_outcome)
-from transforms.boilerplate import RemoveSourceBoilerplate
-from transforms.commit import Lease, LeaseHeld, recover, runs_committed_after
-from transforms.dedup import Deduplicate
-from transforms.dedup_index import ReadIndex
-from transforms.dump_formats import ReadContext
-from transforms.enrich import EnrichArticles
-from transforms.extract import ExtractArticles
-from transforms.feed_state import StateError, load_states
-from transforms.input_cursor import ALREADY_INGESTED, CursorError, SkipIngestedFiles, load_cursor
-from transforms.language import DetectLanguage
-from transforms.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, SplitFiles
-from transforms.read_feeds import FeedsContext, FeedsResult, ReadFeeds
-from transforms.write import WriteTable
+from transforms.extract.boilerplate import RemoveSourceBoilerplate
+from transforms.sink.commit import Lease, LeaseHeld, recover, runs_committed_after
+from transforms.dedup.batch import Deduplicate
+from transforms.dedup.index import ReadIndex
+from transforms.sources.dump_formats import ReadContext
+from transforms.enrich.tags import EnrichArticles
+from transforms.extract.articles import ExtractArticles
+from transforms.sink.feed_state import StateError, load_states
+from transforms.sink.input_cursor import ALREADY_INGESTED, CursorError, SkipIngestedFiles, load_cursor
+from transforms.enrich.language import DetectLanguage
+from transforms.sources.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, SplitFiles
+from transforms.sources.read_feeds import FeedsContext, FeedsResult, ReadFeeds
+from transforms.sink.write import WriteTable
 
 _log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
 
     `later_runs`: for a rerun, the runs committed after its first commit,
     whose index entries it ignores; `lease_token`: the lease the commit
-    checks it still holds (see `transforms.commit`).
+    checks it still holds (see `transforms.sink.commit`).
     """
     ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024),
                       opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
@@ -264,7 +264,7 @@ def received_signal() -> Optional[int]:
 def take_lease(opts: IngestOptions, run_id: str) -> Tuple[Lease, bool]:
     """The output's lease for this run, and whether it is inherited from a sliced run.
 
-    Holding it, finishes what dead runs left (`transforms.commit.recover`).
+    Holding it, finishes what dead runs left (`transforms.sink.commit.recover`).
 
     Raises:
       LeaseHeld: another run holds it (after --wait_for_lease seconds).

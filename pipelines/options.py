@@ -15,7 +15,7 @@ from typing import Any,  Dict, FrozenSet, Iterable, List, Optional, Sequence, Tu
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.write import valid_run_id
+from transforms.sink.write import valid_run_id
 
 
 def switch(value: str) -> bool:
@@ -89,7 +89,7 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--languages", default=None,
                             help="Detect only these languages, comma-separated ISO 639 codes "
                                  "(ar,en,...); default: every language newsbeam detects.")
-        # Feeds: politeness and safety of the fetcher (transforms/fetch.py).
+        # Feeds: politeness and safety of the fetcher (transforms/sources/fetch.py).
         parser.add_argument("--user_agent_contact", default=None,
                             help="A URL or mail address for publishers, added to the "
                                  "User-Agent: newsbeam/<version> (+CONTACT).")
@@ -466,7 +466,7 @@ def check_feed_list(path: str) -> None:
     """Reads a --feeds list and raises `OptionsError` if it cannot be read or
     holds no feed: a wrong list stops the command instead of a run that
     "succeeds" with one reject or with no input."""
-    from transforms.feed_list import MAX_LIST_BYTES, feed_list_problem
+    from transforms.sources.feed_list import MAX_LIST_BYTES, feed_list_problem
     try:
         with FileSystems.open(path) as handle:
             data = handle.read(MAX_LIST_BYTES + 1)
@@ -481,7 +481,7 @@ def check_feed_list(path: str) -> None:
 def listed_feed_names(paths: Sequence[str]) -> Dict[str, str]:
     """Feed URL → the name its list gives it, for the manifest (the report names
     feeds by it). Lists were checked readable by `check_feed_list`."""
-    from transforms.feed_list import MAX_LIST_BYTES, parse_feed_list
+    from transforms.sources.feed_list import MAX_LIST_BYTES, parse_feed_list
     from schemas.records import FeedSource
     names: Dict[str, str] = {}
     for path in paths or []:
@@ -494,8 +494,8 @@ def listed_feed_names(paths: Sequence[str]) -> Dict[str, str]:
 
 
 def fetch_config(opts: IngestOptions):
-    """The fetcher's configuration from the options (see transforms/fetch.py)."""
-    from transforms.fetch import AllowList, FetchConfig, default_user_agent
+    """The fetcher's configuration from the options (see transforms/sources/fetch.py)."""
+    from transforms.sources.fetch import AllowList, FetchConfig, default_user_agent
     allow = tuple(opts.allow_hosts or [])
     try:
         AllowList.parse(allow)
@@ -513,7 +513,7 @@ def fetch_config(opts: IngestOptions):
 
 def detection_languages(opts: IngestOptions) -> Optional[FrozenSet[str]]:
     """The --languages restriction as a set of codes (None: every language)."""
-    from transforms.language import parse_languages
+    from transforms.enrich.language import parse_languages
     try:
         return parse_languages(opts.languages)
     except ValueError as error:

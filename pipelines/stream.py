@@ -15,10 +15,10 @@ On Dataflow (Streaming Engine)::
 
 The steps are batch's (`pipelines.ingest`): extract, detect language,
 deduplicate, enrich, write. What differs: the sources tick
-(`transforms.stream_sources`), dedup holds its keys in expiring state
-(`transforms.stream_dedup`), and the tables are cut into event-time windows
+(`transforms.sources.stream_sources`), dedup holds its keys in expiring state
+(`transforms.dedup.stream`), and the tables are cut into event-time windows
 with a stats file per window, summed into the run manifest when the stream stops
-(`transforms.stream_write`).
+(`transforms.sink.stream_write`).
 """
 from __future__ import annotations
 
@@ -38,23 +38,23 @@ from pipelines.options import (IngestOptions, OptionsError, StreamOptions, check
                                listed_feed_names, option_names, options_in_effect,
                                source_priorities, validate_common, wants_help)
 from schemas.tables import SCHEMA_VERSION
-from transforms.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
+from transforms.sink.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
                                    input_outcome, reject_outcome, skipped_outcome)
-from transforms.commit import mark_stream_temp
-from transforms.dates import parse_timestamp
-from transforms.dedup_index import ReadIndex
-from transforms.dump_formats import ReadContext
-from transforms.enrich import EnrichArticles
-from transforms.extract import ExtractArticles
-from transforms.language import DetectLanguage
-from transforms.read_feeds import FeedsContext
-from transforms.stream_dedup import StreamDeduplicate
-from transforms.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
+from transforms.sink.commit import mark_stream_temp
+from transforms.extract.dates import parse_timestamp
+from transforms.dedup.index import ReadIndex
+from transforms.sources.dump_formats import ReadContext
+from transforms.enrich.tags import EnrichArticles
+from transforms.extract.articles import ExtractArticles
+from transforms.enrich.language import DetectLanguage
+from transforms.sources.read_feeds import FeedsContext
+from transforms.dedup.stream import StreamDeduplicate
+from transforms.sources.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
                                       WatchFiles, impulse)
-from transforms.accounting import manifest_path
-from transforms.stream_write import (WriteStats, WriteWindowed, format_windows, output_windows,
+from transforms.sink.accounting import manifest_path
+from transforms.sink.stream_write import (WriteStats, WriteWindowed, format_windows, output_windows,
                                      read_stats, stream_manifest)
-from transforms.write import remove_tree, temp_dir, write_empty_tables, write_json
+from transforms.sink.write import remove_tree, temp_dir, write_empty_tables, write_json
 
 _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds

@@ -227,7 +227,7 @@ class IndexEntry(NamedTuple):
     what it duplicates). `signature` (MinHash, 128 little-endian uint32) is
     stored for kept articles only, with the `algorithm` that made it: rows of
     an incompatible algorithm version are never compared
-    (`transforms.minhash.COMPATIBLE_VERSIONS`). `title_hash` and `source`
+    (`transforms.dedup.minhash.COMPATIBLE_VERSIONS`). `title_hash` and `source`
     (added in schema 1.2; None in older files) serve the URL stage and the
     duplicates' `kept_source`.
     """

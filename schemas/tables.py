@@ -72,7 +72,7 @@ TABLES: Dict[str, TableSpec] = {
         TableSpec("articles", "articles", Article, arrow_schema(Article), ("dt", "lang")),
         TableSpec("duplicates", "duplicates", Duplicate, arrow_schema(Duplicate), ("dt",)),
         TableSpec("rejects", "rejects", Reject, arrow_schema(Reject), ("dt",)),
-        # The dedup index: internal, read back by later runs (transforms.dedup_index).
+        # The dedup index: internal, read back by later runs (transforms.dedup.index).
         TableSpec("index", "_index", IndexEntry, arrow_schema(IndexEntry), ("dt",)),
     )
 }

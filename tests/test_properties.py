@@ -16,12 +16,12 @@ from urllib.parse import parse_qsl, urlsplit
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from transforms.dump_vocabulary import VOCABULARY
-from transforms.normalize import content_hash, key_text, stable_id, strip_arabic_marks
-from transforms.text_dump import (TITLE_MAX_CHARS, clean_segment, infer_title, split_page,
+from transforms.extract.dump_vocabulary import VOCABULARY
+from transforms.extract.normalize import content_hash, key_text, stable_id, strip_arabic_marks
+from transforms.extract.text_dump import (TITLE_MAX_CHARS, clean_segment, infer_title, split_page,
                                   split_tags)
-from transforms.urls import canonical_url, url_key
-from transforms.write import (article_partition, ingest_partition, safe_date, safe_language,
+from transforms.dedup.urls import canonical_url, url_key
+from transforms.sink.write import (article_partition, ingest_partition, safe_date, safe_language,
                               valid_run_id)
 
 # Derandomised: CI sees the same examples every run, so a red run is

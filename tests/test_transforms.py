@@ -6,11 +6,11 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import RawDocument
 from tests.conftest import SEEDS
-from transforms.dates import parse_timestamp
-from transforms.dedup import DedupKey, Deduplicate, rank, split_group
-from transforms.extract import ExtractArticles, to_article
-from transforms.html_extract import extract_html
-from transforms.language import DetectLanguage, LanguageDetector, detection_text
+from transforms.extract.dates import parse_timestamp
+from transforms.dedup.batch import DedupKey, Deduplicate, rank, split_group
+from transforms.extract.articles import ExtractArticles, to_article
+from transforms.extract.html_extract import extract_html
+from transforms.enrich.language import DetectLanguage, LanguageDetector, detection_text
 
 INGESTED = parse_timestamp("2026-11-29T12:00:00Z")
 PAGE = b"""<!doctype html><html lang="en-GB"><head><title>Bridge reopens | Valley News</title>

@@ -111,7 +111,7 @@ def cli_page() -> str:
          [("stream options", _group_actions(StreamOptions), ()),
           ("options shared with ingest", _group_actions(IngestOptions),
            stream.NOT_FOR_STREAMS)]),
-        ("newsbeam report", "The run report (`pipelines/report.py`); no Beam options.",
+        ("newsbeam report", "The run report (`pipelines/report/cli.py`); no Beam options.",
          report.main, [("report options", _report_actions(), ())]),
     ]
     for command, intro, main, groups in sections:

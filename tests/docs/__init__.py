@@ -1,0 +1,1 @@
+"""Tests of the documentation: the generated references and the example the guide runs."""

@@ -1,0 +1,75 @@
+"""The batch job as Dataflow would receive it, built offline with --dry_run=True.
+
+DataflowRunner with ``--dry_run=True`` builds the whole job (graph, worker
+environment, staged artifacts) and stops before sending it. The inputs and
+temp location are gs:// paths on the local GCS emulator, as the option
+checks match --input before the graph is built.
+"""
+from __future__ import annotations
+
+import tarfile
+from importlib import metadata
+import sys
+
+from apache_beam.portability.api import beam_runner_api_pb2
+
+from pipelines import ingest
+from tests.conftest import REPO, SEEDS
+
+STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Extract",
+         "DetectLanguage", "Deduplicate", "Enrich", "WriteArticles",
+         "WriteDuplicates", "WriteRejects", "WriteDedupIndex", "CommitRun"}
+
+
+def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_path):
+    gcs.upload(SEEDS / "rt-arabic-dump.txt", "dataflow", "in", "rt-arabic-dump.txt")
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text("https://feeds.example.org/world.xml | World | en\n")
+    feed_list = gcs.upload(feeds, "dataflow", "feeds.txt")
+
+    result, opts, run_id = ingest.launch([
+        "--input", gcs.url("dataflow", "in", "*"), "--feeds", feed_list,
+        "--output", gcs.url("dataflow", "out"), "--run_id", "nightly", "--since_last_run",
+        "--runner", "DataflowRunner", "--dry_run=True", "--project", "newsbeam-test",
+        "--region", "europe-west1", "--temp_location", gcs.url("dataflow", "tmp"),
+        "--setup_file", str(REPO / "setup.py")])
+
+    assert run_id == "nightly" and opts.since_last_run
+    proto = result.job.proto_pipeline
+    top_level = {t.unique_name for t in proto.components.transforms.values()
+                 if "/" not in t.unique_name}
+    assert STEPS <= top_level
+    # The dedup index is read inside Deduplicate, which keeps only the entries
+    # this run's articles meet.
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    assert {"Deduplicate/ReadKnown", "Deduplicate/ReadKnownAgain"} <= names
+    # Nothing ran: the dry run only built the job.
+    assert not gcs_keys(gcs, "dataflow/out")
+
+    (environment,) = proto.components.environments.values()
+    beam_version = metadata.version("apache-beam")
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert f"beam_python{python}_sdk:{beam_version}".encode() in environment.payload
+    staged = {}
+    for dependency in environment.dependencies:
+        role = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(
+            dependency.role_payload)
+        staged[role.staged_name] = beam_runner_api_pb2.ArtifactFilePayload.FromString(
+            dependency.type_payload).path
+    # --setup_file: the package is built from the repository and staged as
+    # workflow.tar.gz, which each worker installs.
+    assert "workflow.tar.gz" in staged
+    with tarfile.open(staged["workflow.tar.gz"]) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+        requires = sdist.extractfile(next(n for n in sdist.getnames()
+                                          if n.endswith(".egg-info/requires.txt"))).read()
+    assert {"setup.py", "pyproject.toml", "pipelines/ingest.py", "transforms/sink/input_cursor.py",
+            "schemas/records.py"} <= names
+    # The workers' Beam is the launcher's: pinned in pyproject.toml.
+    assert f"apache-beam[gcp]=={beam_version}" in requires.decode().splitlines()
+
+
+def gcs_keys(gcs, prefix: str):
+    from pyarrow import fs
+    selector = fs.FileSelector(f"{gcs.bucket}/{prefix}", recursive=True, allow_not_found=True)
+    return [info.path for info in gcs.arrow_fs().get_file_info(selector)]

@@ -1,0 +1,1 @@
+"""Tests of schemas/: records, Arrow tables, coders."""

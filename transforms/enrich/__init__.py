@@ -1,0 +1,23 @@
+"""What is added to a kept article: its language, its tags and its keywords.
+
+`DetectLanguage` (fastText lid.176 with lingua for the clusters it confuses;
+`language_data` holds the tables), `EnrichArticles` (source tags cleaned with
+`tag_vocabulary`, YAKE keywords).
+"""
+import importlib
+
+_HOMES = {
+    "DetectLanguage": "language",
+    "EnrichArticles": "tags",
+}
+
+__all__ = ["DetectLanguage", "EnrichArticles"]
+
+
+def __getattr__(name: str):
+    # Public names are imported on first use, so importing one module of the
+    # room does not import (and cycle through) all the others.
+    if name in _HOMES:
+        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

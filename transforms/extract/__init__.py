@@ -1,0 +1,26 @@
+"""From raw document to article: the text, title, dates and tags of a page.
+
+HTML through trafilatura (`html_extract`), plain-text dumps through the line
+classifier and the source boilerplate learned per run (`text_dump`,
+`line_classifier`, `boilerplate`, `dump_metadata`, `dump_vocabulary`), the
+extractor isolated in a child process with a time and memory bound
+(`isolation`), page tags, and the text normalisation and date helpers the
+later rooms share (`normalize`, `dates`). `ExtractArticles` is the step.
+"""
+import importlib
+
+_HOMES = {
+    "ExtractArticles": "articles",
+    "RemoveSourceBoilerplate": "boilerplate",
+}
+
+__all__ = ["ExtractArticles", "RemoveSourceBoilerplate"]
+
+
+def __getattr__(name: str):
+    # Public names are imported on first use, so importing one module of the
+    # room does not import (and cycle through) all the others.
+    if name in _HOMES:
+        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,388 @@
+"""Scores the lines of a plain-text page dump as article text or boilerplate.
+
+jusText's idea (Pomikálek, 2011) applied to text lines instead of HTML
+blocks, since a dump has no markup: each line is classed by its own shape,
+then lines too short to judge take the class of their neighbours, and the
+article is the run of lines where article text most outweighs
+boilerplate. The thresholds were chosen on the "tune" half of the
+ScrapingHub pages only (`benchmarks/eval_textdumps.py`). All of it is pure functions; `transforms.extract.text_dump`
+calls `classify_lines` and `main_block` on each segment of a page.
+
+A line's own class (`initial_class`):
+
+- ``bad``: a boilerplate phrase (cookies, newsletters, sharing, copyright),
+  a comment-thread mark ("Reply", "3 hours ago"), a line that is only a
+  date, a breadcrumb or a line of ``|``-separated links, or one of three or
+  more menu-like lines in a row (under `LENGTH_LOW` characters and not
+  ending like a sentence: a menu, a list of headlines);
+- ``good``: at least `LENGTH_HIGH` characters, sentence-shaped, with a
+  stop-word density of at least `STOP_HIGH` times the density typical of
+  prose in the dump's language;
+- ``near``: at least `LENGTH_LOW` characters with a density of at least
+  `STOP_LOW` times the typical one, or a long sentence-shaped line with
+  fewer stop words, or a short sentence of four words or more with that
+  density;
+- ``short``: shorter than `LENGTH_LOW` (a subheading, a one-line paragraph,
+  a menu item: only its neighbours can tell);
+- else ``bad`` (long, but with too few stop words to be prose: a list of
+  names, a run of links).
+
+The stop words are stopwordsiso's list for the language the dump's words
+point to (`guess_language`); a language with no list, or a script without
+spaces, falls back to sentence punctuation alone.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
+
+from transforms.extract.dump_vocabulary import VOCABULARY
+from transforms.extract.normalize import key_text
+
+GOOD, NEAR, SHORT, BAD = "good", "near", "short", "bad"
+
+LENGTH_LOW = 70
+LENGTH_HIGH = 100
+# Stop-word density thresholds, as shares of the density typical of prose in
+# the dump's language (`TYPICAL_DENSITY`): lists differ in size and languages
+# in how they attach function words (Arabic writes "and", "the" into the word).
+STOP_HIGH = 0.80
+STOP_LOW = 0.45
+# The median stop-word density of sentences of 60 characters or more, per
+# language, with stopwordsiso's list: measured on the lingua test sentences
+# by `benchmarks/calibrate_stop_density.py`. Under `MIN_TYPICAL` (scripts
+# without spaces, languages that glue words) density tells nothing.
+TYPICAL_DENSITY: Dict[str, float] = {
+    "af": 0.423, "ar": 0.25, "bg": 0.438, "bn": 0.368, "ca": 0.432, "cs": 0.303, "da":
+    0.464, "de": 0.5, "el": 0.484, "en": 0.542, "eo": 0.37, "es": 0.528, "et": 0.143, "eu":
+    0.176, "fa": 0.452, "fi": 0.263, "fr": 0.542, "ga": 0.379, "gu": 0.222, "he": 0.133,
+    "hi": 0.429, "hr": 0.286, "hu": 0.375, "hy": 0.167, "id": 0.444, "it": 0.5, "ja": 0.0,
+    "ko": 0.062, "la": 0.178, "lt": 0.154, "lv": 0.2, "mr": 0.18, "ms": 0.3, "nl": 0.5,
+    "pl": 0.333, "pt": 0.5, "ro": 0.45, "ru": 0.417, "sk": 0.318, "sl": 0.368, "so": 0.154,
+    "st": 0.385, "sv": 0.464, "sw": 0.333, "th": 0.0, "tl": 0.462, "tr": 0.188, "uk": 0.107,
+    "ur": 0.227, "vi": 0.469, "yo": 0.311, "zh": 0.0, "zu": 0.077
+}
+DEFAULT_TYPICAL = 0.45
+MIN_TYPICAL = 0.1
+# This many menu-like lines in a row are a menu.
+MENU_RUN = 3
+# A bad line costs its length times this in the search for the article run,
+# and at least `BAD_MIN_COST` characters: twenty links of "Home" weigh as much
+# as a paragraph.
+BAD_WEIGHT = 1.0
+BAD_MIN_COST = 40
+# This many bad lines in a row end a run: a block of navigation between the
+# article and what follows it (teasers of other stories) is a border.
+BAD_RUN_BREAK = 6
+# The words of a dump sampled to guess its language.
+LANGUAGE_SAMPLE_WORDS = 400
+
+_WORD = re.compile(r"\w+")
+_SENTENCE_END = re.compile(r"[.!?؟。！？…][\"'”’»)\]]*$")
+_SENTENCE_INSIDE = re.compile(r"[.!?؟。！？][\"'”’»)]*\s+\S")
+_CLAUSE = re.compile(r"[,،;؛，、]")
+_LINK_SEPARATORS = re.compile(r"\s[|»›>/·•]\s|\s\|\s?|^\W*[|»›]")
+_SEPARATOR_CHARS = frozenset("|»›>/·•")
+_END_CHARS = frozenset(".!?؟。！？…")
+_CLOSING_CHARS = frozenset("\"'”’»)]")
+_COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|&copy;", re.IGNORECASE)
+# Scripts written without spaces between words: stop-word density means nothing.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\u0e00-\u0e7f\uac00-\ud7af]")
+
+
+def words_key(line: str) -> str:
+    """A cheap key of a line: its words, case-folded, joined by one space.
+
+    Lighter than `key_text` (no NFKC, no folding of accents or Arabic
+    letter variants): the classifier keys every line of every dump. Word
+    lists are compared in both forms (`_both_forms`), so a phrase or stop
+    word still matches however the page spells it.
+    """
+    return " ".join(_WORD.findall(line.casefold()))
+
+
+def _both_forms(words) -> FrozenSet[str]:
+    return frozenset(f for w in words for f in (words_key(w), key_text(w)) if f)
+
+
+def _phrase_keys(role: str) -> Tuple[str, ...]:
+    phrases = _both_forms(p for lang in VOCABULARY.values() for p in lang.get(role, ()))
+    return tuple(sorted(phrases, key=len, reverse=True))
+
+
+_BOILERPLATE = re.compile(r"(?:^| )(?:" + "|".join(re.escape(p) for p in _phrase_keys("boilerplate"))
+                          + r")(?: |$)")
+# The longest word of each of those phrases: a line holding none needs no search.
+_BOILERPLATE_WORDS = frozenset(max(p.split(), key=len) for p in _phrase_keys("boilerplate"))
+_COMMENT_MARKS = frozenset(_phrase_keys("comment_marks"))
+# A comment's time stamp or counters, alone on a line ("3 hours ago", "12 replies").
+_COMMENT_META = re.compile(
+    r"^(?:updated\s+)?(?:\d+|an?|one)\s*(?:(?:s|m|h|d|w|second|minute|min|hour|hr|day|week|month"
+    r"|year)s?\s+ago|likes?|repl(?:y|ies)|comments?|points?|votes?|shares?)$"
+    r"|^منذ\s+\S+(?:\s+\S+)?$")
+# The words a date written alone on a line is made of, besides its numbers.
+_DATE_WORDS = frozenset(
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept "
+    "september oct october nov november dec december mon monday tue tues tuesday wed wednesday "
+    "thu thur thurs thursday fri friday sat saturday sun sunday am pm at on updated published "
+    "posted gmt utc est edt bst cet st nd rd th".split())
+# A footer's copyright notice: the article never runs past it.
+_RIGHTS_RESERVED = re.compile(r"rights reserved|droits réservés|الحقوق محفوظة|derechos reservados"
+                              r"|rechte vorbehalten", re.IGNORECASE)
+
+
+class Classified(NamedTuple):
+    """One line and its class: `initial` from the line alone, `final` in context.
+    `barrier`: a footer line (a copyright notice) the article never crosses."""
+    text: str
+    initial: str
+    final: str
+    barrier: bool = False
+
+
+# ---------------------------------------------------------------- stop words
+
+@lru_cache(maxsize=None)
+def stop_words(language: Optional[str]) -> FrozenSet[str]:
+    """stopwordsiso's list for `language`, in the key form of the words; empty if none."""
+    if not language:
+        return frozenset()
+    import stopwordsiso
+    if not stopwordsiso.has_lang(language):
+        return frozenset()
+    return _both_forms(stopwordsiso.stopwords(language))
+
+
+@lru_cache(maxsize=1)
+def _stop_word_index() -> Dict[str, Tuple[str, ...]]:
+    """Each stop word of any language, to the languages whose list holds it."""
+    import stopwordsiso
+    index: Dict[str, List[str]] = {}
+    for language in sorted(stopwordsiso.langs()):
+        for word in stop_words(language):
+            if " " not in word:
+                index.setdefault(word, []).append(language)
+    return {word: tuple(langs) for word, langs in index.items()}
+
+
+def guess_language(text: str) -> Optional[str]:
+    """The language whose stop words cover most of the first words of `text`.
+
+    Each list is charged for its size (a list of 1,300 words meets more words
+    by chance than one of 200): hits are divided by the list size to the power
+    0.15, which on the lingua test sentences picks the right list among the
+    Latin-script languages without favouring English's long one.
+    """
+    words = words_key(text[:LANGUAGE_SAMPLE_WORDS * 8]).split()[:LANGUAGE_SAMPLE_WORDS]
+    if not words:
+        return None
+    index = _stop_word_index()
+    hits: Dict[str, int] = {}
+    for word in words:
+        for language in index.get(word, ()):
+            hits[language] = hits.get(language, 0) + 1
+    if not hits:
+        return None
+    best = max(hits, key=lambda lang: (hits[lang] / len(stop_words(lang)) ** 0.15, lang))
+    return best if hits[best] >= max(2, len(words) // 20) else None
+
+
+# ---------------------------------------------------------------- one line
+
+def stop_density(line: str, stops: FrozenSet[str], words: Optional[List[str]] = None) -> float:
+    """The share of the words of `line` (or of `words`, when known) that are stop words."""
+    words = words if words is not None else _WORD.findall(line.casefold())
+    if not words:
+        return 0.0
+    return sum(map(stops.__contains__, words)) / len(words)
+
+
+def _ends_sentence(line: str) -> bool:
+    return line[-1] in _END_CHARS or (line[-1] in _CLOSING_CHARS
+                                      and _SENTENCE_END.search(line[-6:]) is not None)
+
+
+def is_menu_like(line: str) -> bool:
+    """Under `LENGTH_LOW` characters and not a sentence: a menu entry, a
+    link, a headline in a list (only a run of them is a menu)."""
+    if _ends_sentence(line):
+        return False
+    return len(line) < LENGTH_LOW
+
+
+def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
+    """Boilerplate whatever its neighbours: cookie and newsletter notices,
+    copyright lines, comment-thread marks, breadcrumbs and link bars."""
+    words = words if words is not None else _WORD.findall(line.casefold())
+    if len(line) < 40:
+        key = " ".join(words)
+        if key in _COMMENT_MARKS or _COMMENT_META.match(key):
+            return True
+        if words and all(w.isdigit() or w in _DATE_WORDS for w in words) \
+                and any(w.isdigit() for w in words):
+            return True  # a date alone: a dateline (read apart) or a teaser's
+    if len(line) < 300 and ("©" in line or "(c)" in line or "(C)" in line or "&copy" in line) \
+            and _COPYRIGHT.search(line):
+        return True
+    if not _SEPARATOR_CHARS.isdisjoint(line) and len(_LINK_SEPARATORS.findall(line)) >= 2 \
+            and not _SENTENCE_INSIDE.search(line):
+        return True
+    return (len(line) < 600 and not _BOILERPLATE_WORDS.isdisjoint(words)
+            and _BOILERPLATE.search(" ".join(words)) is not None)
+
+
+class Thresholds(NamedTuple):
+    """The stop words of a dump's language and the densities that judge a line."""
+    stops: FrozenSet[str]
+    high: float
+    low: float
+
+
+@lru_cache(maxsize=None)
+def thresholds(language: Optional[str]) -> Thresholds:
+    """`Thresholds` for `language`: no stop words when it has no usable list."""
+    typical = TYPICAL_DENSITY.get(language or "", DEFAULT_TYPICAL)
+    stops = stop_words(language) if typical >= MIN_TYPICAL else frozenset()
+    return Thresholds(stops, STOP_HIGH * typical, STOP_LOW * typical)
+
+
+def initial_class(line: str, limits: Thresholds) -> Tuple[str, float]:
+    """The class of one line judged alone (see the module docstring), and
+    its stop-word density."""
+    words = _WORD.findall(line.casefold())
+    if strongly_bad(line, words):
+        return BAD, 0.0
+    length = len(line)
+    ended = _ends_sentence(line)
+    if not limits.stops or (not line.isascii() and _UNSPACED.search(line)):
+        # No usable stop list: the shape of a sentence stands in for density.
+        shaped = ended or _SENTENCE_INSIDE.search(line) or _CLAUSE.search(line)
+        density = limits.high if shaped else 0.0
+    else:
+        density = stop_density(line, limits.stops, words)
+    if length < LENGTH_LOW:
+        # A short sentence in the language ("He denied it.") reads as prose;
+        # menu entries and headlines do not end like sentences.
+        short_sentence = ended and len(words) >= 4
+        return (NEAR if short_sentence and density >= limits.low else SHORT), density
+    sentence = ended or _SENTENCE_INSIDE.search(line) is not None
+    if length >= LENGTH_HIGH and density >= limits.high and sentence:
+        return GOOD, density
+    if density >= limits.low or (length >= LENGTH_HIGH and sentence):
+        return NEAR, density
+    return BAD, density
+
+
+# ---------------------------------------------------------------- in context
+
+def _mark_menus(lines: Sequence[Optional[str]], classes: List[str]) -> None:
+    """Three or more menu-like lines in a row are a menu: all bad."""
+    run: List[int] = []
+    for i, line in enumerate(list(lines) + [None]):
+        menu = (line is not None and classes[i] in (SHORT, BAD)
+                and is_menu_like(line))
+        if menu:
+            run.append(i)
+            continue
+        if len(run) >= MENU_RUN:
+            for j in run:
+                classes[j] = BAD
+        run = []
+
+
+# The class of a line a phrase already marked (a "read more" link, a source
+# credit): boilerplate, but no evidence about the lines around it.
+MARKED = "marked"
+
+
+def _nearest(classes: Sequence[str], skip: Tuple[str, ...]) -> Tuple[List[Optional[str]], List[Optional[str]]]:
+    """For each line, the class of the nearest line before and after it that
+    is neither in `skip` nor `MARKED` (None at the edges)."""
+    before: List[Optional[str]] = [None] * len(classes)
+    after: List[Optional[str]] = [None] * len(classes)
+    last: Optional[str] = None
+    for i, cls in enumerate(classes):
+        before[i] = last
+        if cls not in skip and cls != MARKED:
+            last = cls
+    last = None
+    for i in range(len(classes) - 1, -1, -1):
+        after[i] = last
+        if classes[i] not in skip and classes[i] != MARKED:
+            last = classes[i]
+    return before, after
+
+
+def smooth(classes: Sequence[str]) -> List[str]:
+    """Short and near lines take a class from their neighbours (jusText's context).
+
+    A near line is good when a good line is its nearest judged neighbour on
+    either side; a short line is good between good lines, bad between bad
+    ones, and when its sides differ, good only if the line right after it is
+    good (a subheading, or the headline above the lead).
+    """
+    out = list(classes)
+    before, after = _nearest(classes, (SHORT, NEAR))
+    for i, cls in enumerate(classes):
+        if cls == NEAR:
+            out[i] = GOOD if GOOD in (before[i], after[i]) else BAD
+    settled = list(out)
+    before, after = _nearest(settled, (SHORT,))
+    for i, cls in enumerate(settled):
+        if cls != SHORT:
+            continue
+        if before[i] == GOOD and after[i] == GOOD:
+            out[i] = GOOD
+        elif after[i] == GOOD and i + 1 < len(settled) and settled[i + 1] == GOOD:
+            out[i] = GOOD
+        else:
+            out[i] = BAD
+    return out
+
+
+def classify_lines(lines: Sequence[Optional[str]], language: Optional[str] = None) -> List[Classified]:
+    """Classes for a segment's lines; None stands for a line known to be
+    boilerplate already (a "read more" link, a source credit)."""
+    limits = thresholds(language)
+    texts = [line or "" for line in lines]
+    judged = [(MARKED, 0.0) if line is None else initial_class(line, limits) for line in lines]
+    classes = [cls for cls, _ in judged]
+    initial = list(classes)
+    _mark_menus(lines, classes)
+    final = smooth(classes)
+    final = [BAD if cls == MARKED else cls for cls in final]
+    return [Classified(t, initial[i], final[i],
+                       bool(t) and len(t) < 300 and _RIGHTS_RESERVED.search(t) is not None)
+            for i, t in enumerate(texts)]
+
+
+def main_block(classified: Sequence[Classified],
+               barriers: FrozenSet[int] = frozenset()) -> Optional[Tuple[int, int]]:
+    """The (first, last) indexes of the article's run of lines, or None.
+
+    The run is the stretch where good characters most outweigh bad ones: the
+    best sum of +length for good lines and -max(length, `BAD_MIN_COST`) for
+    bad ones (lines a phrase marked count 0), over every run that starts and
+    ends on a good line and crosses no barrier (a "comments" heading given
+    in `barriers`, a copyright notice). It holds the best line, the good line
+    with the most article text around it.
+    """
+    best: Optional[Tuple[float, int, int]] = None
+    total, start = 0.0, None
+    bad_run = 0
+    for i, c in enumerate(classified):
+        bad_run = bad_run + 1 if c.final == BAD and c.initial != MARKED else 0
+        if i in barriers or c.barrier or bad_run >= BAD_RUN_BREAK:
+            total, start = 0.0, None
+            continue
+        if c.final == GOOD:
+            if start is None or total <= 0:
+                total, start = 0.0, i
+            total += len(c.text)
+            if best is None or total > best[0]:
+                best = (total, start, i)
+        elif start is not None:
+            if c.initial != MARKED:  # neither article text nor evidence against it
+                total -= BAD_WEIGHT * max(len(c.text), BAD_MIN_COST)
+    return (best[1], best[2]) if best else None

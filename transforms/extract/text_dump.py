@@ -1,0 +1,439 @@
+"""The cleaner for plain-text page dumps: find the article(s) by line-level rules.
+
+A dump is a web page saved as text: no markup, so structure is read from lines.
+Each line gets a role from the vocabulary in `transforms.extract.dump_vocabulary`;
+`split_page` cuts the page into article segments and `clean_segment` turns
+one segment into title, body, tags, source credits, date and byline. The
+lines no phrase names are judged by `transforms.extract.line_classifier`: the body
+is the densest run of prose among menus, footers, notices and teasers (see
+docs/text-dumps.md).
+
+The rules, in the order a reader applies them:
+
+1. "Read more ..." lines are links to other pages: dropped.
+2. "Source: X" lines are credits: dropped from the body; the last one that
+   names a publisher (not "agencies") is the page's source name, which every
+   article of the page carries.
+3. A "Keywords: a, b, c" line gives the tags of the article it ends.
+4. A "Related articles" line after article text starts a list of
+   headlines: everything after it is dropped, up to the next "Read also"
+   block. Before any article text (a menu entry) it is only a boundary, as
+   a "Comments" heading always is.
+5. "Read also:" followed by a headline starts a second article, whose title is
+   that headline, but only once the current article has ended (a source,
+   keywords or related line was seen). Before that it is an inline teaser
+   link, and the line and its headline are dropped.
+6. An article's title is the first line of its body, or one of the few
+   lines above it (past a byline or dateline), when that line is short and
+   does not end like a sentence. Otherwise the title is inferred from the
+   lead: its first sentence, cut at the last clause boundary (comma,
+   semicolon, Arabic comma) within 120 characters, or at a word with an
+   ellipsis when there is none. Such titles are marked as inferred.
+7. A byline ("By ...") and a dateline near the top of the body are read
+   (`transforms.extract.dump_metadata`) and taken out of it; a relative date ("3
+   hours ago") is marked as inferred.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
+from transforms.extract.dump_vocabulary import VOCABULARY
+from transforms.extract.line_classifier import (GOOD, classify_lines, guess_language, main_block,
+                                        strongly_bad)
+from transforms.extract.normalize import key_text
+
+TITLE_MAX_CHARS = 120
+TITLE_LINE_MAX_CHARS = 150
+BOILERPLATE_LINE_MAX_CHARS = 300
+_TAG_EDGES = re.compile(r"^[\s.]+|[\s.]+$")
+_BULLETS = "•·▪●◦‣-*–"
+_SENTENCE_END = re.compile(r"(?<=[.!?؟。！？])[\"'”»)]*\s+")
+_CLAUSE_BOUNDARY = re.compile(r"[,،;؛:]")
+_TAG_SEPARATORS = re.compile(r"\s*(?:[,،;؛|•·/#]|\t|\s{2,})\s*")
+_COLON = re.compile(r"[:：]")
+
+
+def _phrase_keys(role: str) -> Tuple[str, ...]:
+    keys = {key_text(p) for lang in VOCABULARY.values() for p in lang.get(role, ())}
+    return tuple(sorted(keys, key=len, reverse=True))
+
+
+_KEYS: Dict[str, Tuple[str, ...]] = {
+    role: _phrase_keys(role)
+    for role in ("read_more", "read_also", "source", "source_generic", "keywords", "related",
+                 "comments")
+}
+_COUNT = re.compile(r"^\d+\s+")
+# A "read more" key is one of the phrases, alone or followed by a word.
+_READ_MORE = re.compile(r"^(?:" + "|".join(re.escape(p) for p in _KEYS["read_more"]) + r")(?: |$)")
+
+
+# The longest key of any phrase above: a key longer than this matches none.
+_LONGEST_KEY = max(len(k) for keys in _KEYS.values() for k in keys)
+# A long line is keyed by its head first, cut at a space at least this far in.
+_HEAD_CHARS = 2 * _LONGEST_KEY + 8
+
+
+def _line_key(line: str) -> Tuple[str, bool]:
+    """The key of `line`, or only the key of its head when that head already
+    decides every rule (returned with False).
+
+    Most lines of a dump are paragraphs, and only their first words matter to
+    the rules: a key is compared whole with phrases no longer than
+    `_LONGEST_KEY`, or by its start. Cut at an ASCII space (a separator that
+    no normalisation joins to its neighbours), the head's key is exactly the
+    start of the line's key, so a head key longer than any phrase decides
+    every comparison the whole key would.
+    """
+    cut = line.find(" ", _HEAD_CHARS)
+    if cut < 0:
+        return key_text(line), True
+    head = key_text(line[:cut])
+    if len(head) > _LONGEST_KEY:
+        return head, False
+    return key_text(line), True
+
+
+# The first words of every phrase: a line whose key starts with none of them
+# (after a count, "12 Comments") has no role but text.
+_FIRST_WORDS = frozenset(k.split(" ", 1)[0] for keys in _KEYS.values() for k in keys)
+
+
+_FIRST_LETTERS = frozenset(k[:1] for k in _FIRST_WORDS)
+_FIRST_WORD_CHAR = re.compile(r"\w")
+
+
+@lru_cache(maxsize=4096)
+def _folded(char: str) -> str:
+    return key_text(char)[:1]
+
+
+def _may_have_role(line: str) -> bool:
+    """False when the first word of the line's key starts no phrase.
+
+    The first letter decides most lines (its key form starts the line's
+    key); then only the first two words are keyed: cut at an ASCII space,
+    their key is the start of the line's key (see `_line_key`).
+    """
+    char = line[0]
+    if not char.isalnum():
+        found = _FIRST_WORD_CHAR.search(line)
+        if found is None:
+            return False
+        char = found.group()
+    if not char.isdigit() and _folded(char) not in _FIRST_LETTERS:
+        return False
+    first = line.find(" ")
+    second = line.find(" ", first + 1) if first >= 0 else -1
+    return _head_may_have_role(line if second < 0 else line[:second])
+
+
+@lru_cache(maxsize=16384)
+def _head_may_have_role(head: str) -> bool:
+    """`_may_have_role` for the first two words (heads repeat: "The company", "In a")."""
+    words = key_text(head).split(" ")
+    if words and words[0].isdigit() and len(words) > 1:
+        words = words[1:]
+    return bool(words) and words[0] in _FIRST_WORDS
+
+
+class Line(NamedTuple):
+    number: int
+    role: str  # text, blank, read_more, read_also, source, keywords, related, comments
+    value: str
+
+
+def classify_line(number: int, raw: str) -> Line:
+    """Gives a line its role; `value` is the text after the label, or the line."""
+    line = raw.strip()
+    if not line:
+        return Line(number, "blank", "")
+    if not _may_have_role(line):
+        return Line(number, "text", line)
+    labelled = _COLON.split(line, 1)
+    if len(labelled) == 2:
+        label_key, _ = _line_key(labelled[0])  # a head key is too long to match
+        for role in ("source", "keywords", "read_also"):
+            if label_key in _KEYS[role]:
+                return Line(number, role, labelled[1].strip())
+    key, whole = _line_key(line)
+    if not whole:  # longer than any phrase: only a "read more" start can match
+        if len(line) <= BOILERPLATE_LINE_MAX_CHARS and _READ_MORE.match(key):
+            return Line(number, "read_more", "")
+        return Line(number, "text", line)
+    if key in _KEYS["read_also"]:
+        return Line(number, "read_also", "")
+    if key in _KEYS["related"]:
+        return Line(number, "related", "")
+    if key in _KEYS["comments"] or _COUNT.sub("", key) in _KEYS["comments"]:
+        return Line(number, "comments", "")
+    if len(line) <= BOILERPLATE_LINE_MAX_CHARS and _READ_MORE.match(key):
+        return Line(number, "read_more", "")
+    return Line(number, "text", line)
+
+
+class DumpSegment(NamedTuple):
+    """One article's share of a page: its raw lines and the title found for it."""
+    start_line: int
+    title: Optional[str]
+    text: str
+
+
+class DumpPage(NamedTuple):
+    source_name: Optional[str]
+    segments: List[DumpSegment]
+
+
+def _source_name(values: List[str]) -> Optional[str]:
+    named = [v for v in values if v and key_text(v) not in _KEYS["source_generic"]]
+    return named[-1] if named else None
+
+
+def split_page(text: str) -> DumpPage:
+    """Cuts a page dump into article segments (rule 5) and finds its source name."""
+    raw_lines = text.splitlines()
+    lines = [classify_line(i + 1, raw) for i, raw in enumerate(raw_lines)]
+    segments: List[DumpSegment] = []
+    current: List[int] = []
+    title: Optional[str] = None
+    ended = False
+    sources: List[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.role == "source":
+            sources.append(line.value)
+        if line.role in ("source", "keywords", "related"):
+            ended = True
+        if line.role == "read_also":
+            headline, i = _headline_after(lines, i)
+            if ended and headline:
+                segments.append(_segment(raw_lines, current, title))
+                current, title, ended = [], headline, False
+            i += 1
+            continue
+        current.append(i)
+        i += 1
+    segments.append(_segment(raw_lines, current, title))
+    return DumpPage(_source_name(sources),
+                    [s for s in segments if s.text.strip() or s.title])
+
+
+def _headline_after(lines: List[Line], i: int) -> Tuple[Optional[str], int]:
+    """The headline of a "read also" block and the index of its last line."""
+    if lines[i].value:
+        return lines[i].value, i
+    j = i + 1
+    while j < len(lines) and lines[j].role == "blank":
+        j += 1
+    if j < len(lines) and lines[j].role == "text" and len(lines[j].value) <= TITLE_LINE_MAX_CHARS:
+        return lines[j].value, j
+    return None, i
+
+
+def _segment(raw_lines: List[str], indexes: List[int], title: Optional[str]) -> DumpSegment:
+    start = indexes[0] + 1 if indexes else 0
+    return DumpSegment(start, title, "\n".join(raw_lines[k] for k in indexes))
+
+
+class CleanArticle(NamedTuple):
+    """One article of a dump. `inferred` names the fields newsbeam inferred
+    rather than read as written: ``title`` (from the lead), ``published``
+    (a relative date)."""
+    title: Optional[str]
+    title_inferred: bool
+    text: str
+    tags: List[str]
+    source_names: List[str]
+    published: Optional[int] = None
+    authors: List[str] = []
+    inferred: List[str] = []
+
+
+# How far around the start of the article a headline, byline or dateline is looked for.
+META_LINES_BEFORE = 8
+META_LINES_INTO = 3
+TITLE_LINES_BEFORE = 4
+
+
+def clean_segment(text: str, title: Optional[str] = None, language: Optional[str] = None,
+                  reference_time: Optional[int] = None) -> CleanArticle:
+    """Turns one segment's raw lines into an article (rules 1-4, 6 and 7).
+
+    Args:
+      text: the segment's lines.
+      title: the headline found for it by `split_page` (a "read also" block).
+      language: the dump's language, for the stop words; guessed when None.
+      reference_time: when the page was saved or read (UTC microseconds), to
+        resolve relative dates ("3 hours ago").
+    """
+    lines = [classify_line(i + 1, raw) for i, raw in enumerate(text.splitlines())]
+    tags: List[str] = []
+    sources: List[str] = []
+    # The lines the classifier judges: every non-blank line, None for those a
+    # phrase already marks as boilerplate.
+    judged: List[Optional[str]] = []
+    numbers: List[int] = []
+    barriers = set()
+    related_at: List[int] = []
+    for line in lines:
+        if line.role == "blank":
+            continue
+        if line.role == "keywords":
+            tags.extend(split_tags(line.value))
+        elif line.role == "source" and line.value:
+            sources.append(line.value)
+        if line.role == "comments":
+            barriers.add(len(judged))
+        if line.role == "related":
+            related_at.append(len(judged))
+        numbers.append(line.number)
+        if line.role == "text":
+            value = line.value.lstrip(_BULLETS).strip() if line.value[0] in _BULLETS else line.value
+            judged.append(value or None)
+        else:
+            judged.append(None)
+    texts = [v for v in judged if v]
+    lang = language or (guess_language(" ".join(texts[:40])) if texts else None)
+    classified = classify_lines(judged, lang)
+    # Rule 4: a related heading after article text ends it; before any (a
+    # menu entry "Related" at the top of a page) it is only a boundary.
+    good_seen = [False] * (len(judged) + 1)
+    for i, c in enumerate(classified):
+        good_seen[i + 1] = good_seen[i] or c.final == GOOD
+    cut = next((r for r in related_at if good_seen[r]), None)
+    if cut is not None:  # judged again without the list, which no longer counts as context
+        judged = judged[:cut]
+        classified = classify_lines(judged, lang)
+    barriers.update(r for r in related_at if r != cut)
+    block = main_block(classified, frozenset(barriers))
+    if block is None:  # no line reads as prose: keep what no rule calls boilerplate
+        first, last = 0, len(judged) - 1
+        keep = [i for i, v in enumerate(judged)
+                if v and (cut is not None or not related_at or i < related_at[0])
+                and not strongly_bad(v)]
+    else:
+        first, last = block
+        keep = [i for i in range(first, last + 1) if classified[i].final == GOOD and judged[i]]
+    published, authors, inferred, meta_lines = _metadata(judged, first, reference_time)
+    keep = [i for i in keep if i not in meta_lines]
+    if title is None and block is not None:
+        title, title_line = _title_above(judged, first, meta_lines)
+        if title_line is not None:
+            keep = [i for i in keep if i != title_line]
+    paragraphs = _paragraphs(judged, numbers, keep, _has_blank_lines(lines))
+    if title is None and paragraphs:
+        first_paragraph = paragraphs[0]
+        if len(paragraphs) > 1 and _looks_like_title(first_paragraph):
+            title = paragraphs.pop(0)
+        else:
+            title = infer_title(first_paragraph)
+            inferred = ["title"] + inferred
+    return CleanArticle(title, "title" in inferred, "\n".join(paragraphs), tags, sources,
+                        published, authors, inferred)
+
+
+def _has_blank_lines(lines: List[Line]) -> bool:
+    """Whether the dump separates its paragraphs by blank lines (else each
+    line is a block of its own, as "save page as text" writes them)."""
+    return any(line.role == "blank" for line in lines)
+
+
+def _paragraphs(judged: List[Optional[str]], numbers: List[int], keep: List[int],
+                joined: bool) -> List[str]:
+    """The kept lines as paragraphs: lines next to each other in a dump that
+    uses blank lines between paragraphs are one paragraph."""
+    paragraphs: List[str] = []
+    previous = None
+    for i in keep:
+        value = judged[i]
+        if joined and previous is not None and numbers[i] == numbers[previous] + 1 \
+                and i == previous + 1:
+            paragraphs[-1] += " " + value
+        else:
+            paragraphs.append(value)
+        previous = i
+    return paragraphs
+
+
+def _metadata(judged: List[Optional[str]], first: int, reference_time: Optional[int]):
+    """Date and byline from the lines around the article's start: (published,
+    authors, inferred fields, indexes of the lines that held them)."""
+    published: Optional[int] = None
+    authors: List[str] = []
+    inferred: List[str] = []
+    meta_lines = set()
+    low, high = max(0, first - META_LINES_BEFORE), min(len(judged), first + META_LINES_INTO)
+    for i in range(low, high):
+        value = judged[i]
+        if not value:
+            continue
+        if not authors:
+            names = find_byline(value)
+            if names:
+                authors = names
+                meta_lines.add(i)
+                found = find_date(value, reference_time)
+                if found and published is None:
+                    published = found.published
+                    if found.inferred:
+                        inferred.append("published")
+                continue
+        if published is None:
+            found = find_date(value, reference_time)
+            if found is not None:
+                published = found.published
+                if found.inferred:
+                    inferred.append("published")
+                if is_date_line(value, found):
+                    meta_lines.add(i)
+    return published, authors, inferred, meta_lines
+
+
+def _title_above(judged: List[Optional[str]], first: int, skip) -> Tuple[Optional[str], Optional[int]]:
+    """The headline: the first line (the article's own, or one of the few
+    above it, past a byline or dateline) that reads as a title."""
+    seen = 0
+    i = first
+    while i >= 0 and seen <= TITLE_LINES_BEFORE:
+        value = judged[i]
+        if value and i not in skip:
+            if i < first:
+                seen += 1
+            if _looks_like_title(value) and len(value.split()) >= 3 and not strongly_bad(value):
+                return value, i
+        i -= 1
+    return None, None
+
+
+def _looks_like_title(line: str) -> bool:
+    return len(line) <= TITLE_LINE_MAX_CHARS and not re.search(r"[.!?؟。:;،,]$", line)
+
+
+def infer_title(lead: str) -> Optional[str]:
+    """A title for an untitled article, from its lead paragraph (rule 6)."""
+    lead = lead.strip()
+    if not lead:
+        return None
+    sentence = _SENTENCE_END.split(lead, 1)[0].strip()
+    if len(sentence) <= TITLE_MAX_CHARS:
+        return sentence.rstrip(".。")
+    window = sentence[:TITLE_MAX_CHARS + 1]
+    boundaries = [m.start() for m in _CLAUSE_BOUNDARY.finditer(window) if m.start() >= 20]
+    if boundaries:
+        return window[:boundaries[-1]].strip()
+    cut = window.rfind(" ")
+    return (window[:cut] if cut > 20 else window[:TITLE_MAX_CHARS]).strip() + "…"
+
+
+def split_tags(value: str) -> List[str]:
+    """Splits a keywords line: on explicit separators when it has any, else on spaces."""
+    value = value.strip()
+    if not value:
+        return []
+    parts = _TAG_SEPARATORS.split(value) if _TAG_SEPARATORS.search(value) else value.split()
+    tags = (_TAG_EDGES.sub("", p) for p in parts)  # white space of any kind, and dots
+    return [tag for tag in tags if tag]

@@ -1,0 +1,30 @@
+"""Where rows end: the Parquet tables, the run's accounting and its commit.
+
+`WriteTable` writes Hive-partitioned Parquet; `CountOutcomes` and `CommitRun`
+(`accounting`) check that every input ended in one table and commit the run by
+the protocol of `commit` (lease, intent, ordered moves, manifest last). The
+state kept between runs: feed state, the input cursor, the state cache of the
+streaming DoFns; `stream_write` cuts a stream's tables into windows with a
+stats file each.
+"""
+import importlib
+
+_HOMES = {
+    "WriteTable": "write",
+    "CountOutcomes": "accounting",
+    "CommitRun": "accounting",
+    "SkipIngestedFiles": "input_cursor",
+    "WriteWindowed": "stream_write",
+    "WriteStats": "stream_write",
+}
+
+__all__ = ["WriteTable", "CountOutcomes", "CommitRun", "SkipIngestedFiles", "WriteWindowed", "WriteStats"]
+
+
+def __getattr__(name: str):
+    # Public names are imported on first use, so importing one module of the
+    # room does not import (and cycle through) all the others.
+    if name in _HOMES:
+        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

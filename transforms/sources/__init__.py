@@ -1,0 +1,33 @@
+"""Where documents come from: dumps and feeds, read in batch or as a stream.
+
+Dumps: input listing (`MatchInputs`), the dump formats (text, HTML, JSONL,
+WARC) split into raw records (`SplitFiles`, `ReadDumps`), charset decoding and
+decompression limits. Feeds: the feed list, feed entries, `ReadFeeds` with its
+poll schedule, and the polite HTTP fetcher (robots.txt, pacing per host).
+`PollFeedsContinuously` and `WatchFiles` are the streaming sources. Every
+source yields `RawDocument`s plus tagged rejects, duplicates and skipped
+records.
+"""
+import importlib
+
+_HOMES = {
+    "MatchInputs": "read_dumps",
+    "SplitFiles": "read_dumps",
+    "ReadDumps": "read_dumps",
+    "ReadFeeds": "read_feeds",
+    "PollFeedsContinuously": "stream_sources",
+    "WatchFiles": "stream_sources",
+    "CommitFeedState": "stream_sources",
+    "FetchConfig": "fetch",
+}
+
+__all__ = ["MatchInputs", "SplitFiles", "ReadDumps", "ReadFeeds", "PollFeedsContinuously", "WatchFiles", "CommitFeedState", "FetchConfig"]
+
+
+def __getattr__(name: str):
+    # Public names are imported on first use, so importing one module of the
+    # room does not import (and cycle through) all the others.
+    if name in _HOMES:
+        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
