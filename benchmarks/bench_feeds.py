@@ -93,7 +93,7 @@ def run_newsbeam(port: int, hosts: List[str], min_delay: float, out: str) -> flo
     import apache_beam as beam
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from transforms.sources.fetch import FetchConfig, default_user_agent
+    from transforms.sources.fetch_policy import FetchConfig, default_user_agent
     from transforms.sources.read_feeds import FeedsContext, ReadFeeds
 
     feed_list = Path(out) / "feeds.txt"

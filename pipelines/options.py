@@ -495,7 +495,7 @@ def listed_feed_names(paths: Sequence[str]) -> Dict[str, str]:
 
 def fetch_config(opts: IngestOptions):
     """The fetcher's configuration from the options (see transforms/sources/fetch.py)."""
-    from transforms.sources.fetch import AllowList, FetchConfig, default_user_agent
+    from transforms.sources.fetch_policy import AllowList, FetchConfig, default_user_agent
     allow = tuple(opts.allow_hosts or [])
     try:
         AllowList.parse(allow)

@@ -60,7 +60,8 @@ from transforms.sources.dump_formats import Skipped
 from transforms.sources.feed_entries import UnreadableFeed, body_hash, parse_feed, to_feed_entry
 from transforms.sources.feed_list import parse_feed_list
 from transforms.sink.feed_state import load_states
-from transforms.sources.fetch import FetchConfig, FetchResult, host_of, shared_fetcher
+from transforms.sources.fetch_policy import FetchConfig, FetchResult, host_of
+from transforms.sources.fetch_worker import shared_fetcher
 from transforms.extract.normalize import stable_id
 from transforms.core.counters import StageCounters
 

@@ -55,7 +55,8 @@ from transforms.core.counters import StageCounters
 from transforms.sink.state_cache import StatefulDoFn
 from transforms.sources.dump_formats import ReadContext, Skipped
 from transforms.sink.feed_state import commit_feed_state, merge_states
-from transforms.sources.fetch import host_of, shared_fetcher
+from transforms.sources.fetch_policy import host_of
+from transforms.sources.fetch_worker import shared_fetcher
 from transforms.sources.poll_schedule import FeedSchedule, after_poll, is_due
 from transforms.sources.read_dumps import DUPLICATES as DUMP_DUPLICATES
 from transforms.sources.read_dumps import _SplitFileFn
