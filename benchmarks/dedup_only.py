@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from transforms.dedup import minhash  # noqa: E402
-from transforms.dedup.batch import DedupKey, bucket_edges, cluster_near, split_group  # noqa: E402
+from schemas.dedup import DedupKey
+from transforms.dedup.rules import bucket_edges, cluster_near, split_group
 from transforms.extract.normalize import content_hash_of_key, key_text  # noqa: E402
 
 THRESHOLD = minhash.DEFAULT_THRESHOLD  # the pipeline's --near_threshold default

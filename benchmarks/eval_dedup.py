@@ -77,8 +77,8 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
 
 from transforms.dedup import minhash  # noqa: E402
-from transforms.dedup.batch import (DedupKey, band_entries, bucket_edges,  # noqa: E402
-                              cluster_near)
+from schemas.dedup import DedupKey
+from transforms.dedup.rules import band_entries, bucket_edges, cluster_near
 from transforms.extract.html_extract import NoArticleText, extract_html  # noqa: E402
 from transforms.extract.normalize import content_hash_of_key, key_text  # noqa: E402
 
@@ -999,7 +999,7 @@ def declaring_page(header: Sequence[str], title: str, article: str, footer: Sequ
 def evaluate_shared_urls(threshold: float, seed: int, per_site: int = 8) -> Optional[dict]:
     """Distinct articles on pages declaring one URL: how many the dedup merges."""
     from schemas.records import RawDocument
-    from transforms.dedup.batch import dedup_key, refused_claim, split_group, split_url_group
+    from transforms.dedup.rules import dedup_key, refused_claim, split_group, split_url_group
     from transforms.extract.articles import to_article
 
     if not (SCRAPINGHUB / "ground-truth.json").is_file() or not LINGUA.is_dir():

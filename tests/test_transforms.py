@@ -7,7 +7,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.records import RawDocument
 from tests.conftest import SEEDS
 from transforms.extract.dates import parse_timestamp
-from transforms.dedup.batch import DedupKey, Deduplicate, rank, split_group
+from schemas.dedup import DedupKey
+from transforms.dedup.batch import Deduplicate
+from transforms.dedup.rules import rank, split_group
 from transforms.extract.articles import ExtractArticles, to_article
 from transforms.extract.html_extract import extract_html
 from transforms.enrich.language import DetectLanguage, LanguageDetector, detection_text

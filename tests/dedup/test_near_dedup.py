@@ -8,8 +8,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.records import IndexEntry, RawDocument
 from transforms.dedup import minhash
 from transforms.extract.dates import parse_timestamp
-from transforms.dedup.batch import (DedupKey, Deduplicate, NearEdge, bucket_edges, cluster_near,
-                              dedup_key, relevant_known)
+from schemas.dedup import DedupKey, NearEdge
+from transforms.dedup.batch import Deduplicate, relevant_known
+from transforms.dedup.rules import bucket_edges, cluster_near, dedup_key
 from transforms.extract.articles import ExtractArticles
 from transforms.extract.normalize import content_hash, key_text
 

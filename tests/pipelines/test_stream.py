@@ -185,7 +185,7 @@ def test_a_watched_glob_that_cannot_be_listed_waits_for_the_next_tick(tmp_path, 
 
 def test_the_lighter_state_cache_weigher_weighs_state_values_the_same():
     from apache_beam.runners.worker import statecache
-    from transforms.dedup.batch import dedup_key
+    from transforms.dedup.rules import dedup_key
     from transforms.sources.poll_schedule import FeedSchedule
     from transforms.sink.state_cache import weigh_without_module_globals
     from schemas.records import FeedState

@@ -24,9 +24,8 @@ from transforms.sources.decompression import decompression_refusal
 from transforms.sources.fetch_policy import (AllowList, FEED_ACCEPT, FetchConfig, FetchResult,
                                              MAX_ROBOTS_BYTES, PAGE_ACCEPT, REDIRECT_STATUSES,
                                              RETRY_STATUSES, ROBOTS_AGENT, address_refusal,
-                                             backoff_delay, content_type_refusal,
-                                             default_user_agent, host_of, network_cause, origin,
-                                             parse_retry_after, url_refusal)
+                                             backoff_delay, content_type_refusal, network_cause,
+                                             origin, parse_retry_after, url_refusal)
 from transforms.sources.robots import allow_all, disallow_all, parse_robots, robots_crawl_delay
 
 
