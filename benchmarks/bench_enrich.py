@@ -40,7 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from transforms.enrich.tags import KeywordExtractor, clean_tags  # noqa: E402
-from transforms.enrich.language import LanguageDetector, supported_languages  # noqa: E402
+from transforms.enrich.language import LanguageDetector
+from transforms.enrich.language_text import supported_languages
 
 DATA = REPO.parent / "shared" / "data"
 ARTICLE_BYTES = 3000

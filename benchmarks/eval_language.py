@@ -44,7 +44,8 @@ from typing import Dict, List, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.enrich.language import LanguageDetector, supported_languages  # noqa: E402
+from transforms.enrich.language import LanguageDetector
+from transforms.enrich.language_text import supported_languages
 from transforms.enrich.language_data import CLUSTERS, EXTRA_LANGUAGES  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "langid" / "lingua-sentences"

@@ -513,7 +513,7 @@ def fetch_config(opts: IngestOptions):
 
 def detection_languages(opts: IngestOptions) -> Optional[FrozenSet[str]]:
     """The --languages restriction as a set of codes (None: every language)."""
-    from transforms.enrich.language import parse_languages
+    from transforms.enrich.language_text import parse_languages
     try:
         return parse_languages(opts.languages)
     except ValueError as error:

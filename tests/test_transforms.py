@@ -12,7 +12,8 @@ from transforms.dedup.batch import Deduplicate
 from transforms.dedup.rules import rank, split_group
 from transforms.extract.articles import ExtractArticles, to_article
 from transforms.extract.html_extract import extract_html
-from transforms.enrich.language import DetectLanguage, LanguageDetector, detection_text
+from transforms.enrich.language import DetectLanguage, LanguageDetector
+from transforms.enrich.language_text import detection_text
 
 INGESTED = parse_timestamp("2026-11-29T12:00:00Z")
 PAGE = b"""<!doctype html><html lang="en-GB"><head><title>Bridge reopens | Valley News</title>

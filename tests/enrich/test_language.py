@@ -6,10 +6,11 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import Article
-from transforms.enrich import language
-from transforms.enrich.language import (DetectLanguage, LanguageDetector, detect_script,
-                                 language_agrees, marker_choice, normalize_language_code,
-                                 parse_languages, short_text_factor, supported_languages)
+from transforms.enrich import language, language_text
+from transforms.enrich.language import DetectLanguage, LanguageDetector
+from transforms.enrich.language_text import (detect_script, language_agrees, marker_choice,
+                                             normalize_language_code, parse_languages,
+                                             short_text_factor, supported_languages)
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +144,9 @@ def test_serbo_croatian_label_is_shared_by_its_three_standards(detector):
 
 
 def test_lingua_reads_whole_words():
-    assert language._head("ọmọ ilẹ̀ Nàìjíríà", 7) == "ọmọ"
-    assert language._head("short", 10) == "short"
-    assert language._head("onewordonly", 4) == "onew"
+    assert language_text.head_of("ọmọ ilẹ̀ Nàìjíríà", 7) == "ọmọ"
+    assert language_text.head_of("short", 10) == "short"
+    assert language_text.head_of("onewordonly", 4) == "onew"
 
 
 def test_formal_indonesian_is_not_called_malay(detector):
