@@ -43,7 +43,9 @@ from transforms.sink.accounting import (CommitRun, CountOutcomes, article_outcom
                                    duplicate_outcome, input_outcome, manifest_path,
                                    reject_outcome, skipped_outcome)
 from transforms.extract.boilerplate import RemoveSourceBoilerplate
-from transforms.sink.commit import Lease, LeaseHeld, recover, runs_committed_after
+from transforms.sink.commit import recover, runs_committed_after
+from transforms.sink.conditional_writes import LeaseHeld
+from transforms.sink.lease import Lease
 from transforms.dedup.batch import Deduplicate
 from transforms.dedup.index import ReadIndex
 from transforms.sources.dump_formats import ReadContext

@@ -20,7 +20,8 @@ import apache_beam as beam
 
 from schemas.records import FeedStateUpdate, InputFile, WrittenFile
 from schemas.tables import TABLES
-from transforms.sink.commit import check_lease, commit, commit_order, make_plan, order_entry
+from transforms.sink.commit import commit, commit_order, make_plan, order_entry
+from transforms.sink.lease import check_lease
 from transforms.extract.dates import from_micros
 from transforms.sink.feed_state import plan_feed_state
 from transforms.sink.input_cursor import plan_cursor

@@ -35,19 +35,17 @@ import json
 import logging
 import os
 import re
-import socket
-import threading
-import time
-import uuid
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.sink.write import join_path, json_text, remove_tree, temp_dir
+from transforms.sink.conditional_writes import LeaseHeld, is_gcs
+from transforms.sink.lease import (LEASE_TTL_S, Lease, LeaseLost, check_lease, lease_path,
+                                   read_lease)
+
 
 _log = logging.getLogger(__name__)
-
-LEASE_TTL_S = 600.0
 INTENT_VERSION = 1
 # Set by tests (or NEWSBEAM_COMMIT_FAULT_AT=N, which kills the process like
 # kill -9 just before step N) to stop a commit between two of its steps.
@@ -55,24 +53,8 @@ FAULT_HOOK: Optional[Callable[[int, str], None]] = None
 _ORDER_NAME = re.compile(r"^(\d{10})\.(.+)$")
 
 
-class LeaseHeld(RuntimeError):
-    """Another run holds the output's lease; the message names it."""
-
-
-class LeaseLost(RuntimeError):
-    """The run's lease was taken over (it expired): the run must not commit."""
-
-
 class CommitError(RuntimeError):
     """An intent cannot be carried out (a file it moves is gone from both ends)."""
-
-
-def is_gcs(path: str) -> bool:
-    return path.startswith("gs://")
-
-
-def lease_path(output: str) -> str:
-    return join_path(output, "_runs", "_lease")
 
 
 def intent_path(output: str, run_id: str) -> str:
@@ -84,262 +66,6 @@ def order_folder(output: str) -> str:
 
 
 STREAM_MARK = "_stream"
-
-
-# --- exclusive and conditional writes: what Beam's FileSystems cannot do ---
-
-_CLIENTS: Dict[Optional[str], object] = {}
-
-
-def _gcs_blob(path: str):
-    # One client per endpoint: a client keeps the emulator it was made for.
-    endpoint = os.environ.get("STORAGE_EMULATOR_HOST")
-    if endpoint not in _CLIENTS:
-        from google.cloud import storage
-        _CLIENTS[endpoint] = storage.Client()
-    bucket, _, name = path[len("gs://"):].partition("/")
-    return _CLIENTS[endpoint].bucket(bucket).blob(name)
-
-
-def _read_with_generation(path: str) -> Tuple[Optional[bytes], Optional[object]]:
-    """The file's bytes and what identifies this version of it (None, None: no file)."""
-    if is_gcs(path):
-        from google.api_core.exceptions import NotFound, PreconditionFailed
-        blob = _gcs_blob(path)
-        for _ in range(5):
-            try:
-                blob.reload()
-                return blob.download_as_bytes(if_generation_match=blob.generation), \
-                    blob.generation
-            except NotFound:
-                return None, None
-            except PreconditionFailed:
-                continue  # rewritten between the two calls
-        raise LeaseHeld(f"{path} keeps changing")
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(), os.fstat(handle.fileno()).st_ino
-    except FileNotFoundError:
-        return None, None
-
-
-def create_exclusive(path: str, data: bytes) -> bool:
-    """Creates `path` holding `data` whole, unless it exists; whether it was created."""
-    if is_gcs(path):
-        from google.api_core.exceptions import PreconditionFailed
-        try:
-            _gcs_blob(path).upload_from_string(data, if_generation_match=0)
-            return True
-        except PreconditionFailed:
-            return False
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temp = f"{path}.{uuid.uuid4().hex}"
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(temp, path)  # atomic, fails if the name exists: the file appears whole
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(temp)
-
-
-def _replace_if_unchanged(path: str, data: bytes, generation) -> bool:
-    """Rewrites `path` if it is still the version `generation`; whether it was."""
-    if is_gcs(path):
-        from google.api_core.exceptions import NotFound, PreconditionFailed
-        try:
-            _gcs_blob(path).upload_from_string(data, if_generation_match=generation)
-            return True
-        except (PreconditionFailed, NotFound):
-            return False
-    current, inode = _read_with_generation(path)
-    if current is None or inode != generation:
-        return False
-    temp = f"{path}.{uuid.uuid4().hex}"
-    with open(temp, "wb") as handle:
-        handle.write(data)
-    os.replace(temp, path)
-    return True
-
-
-def _delete_if_unchanged(path: str, generation) -> bool:
-    """Deletes `path` if it is still the version `generation` (taking over a dead lease)."""
-    if is_gcs(path):
-        from google.api_core.exceptions import NotFound, PreconditionFailed
-        try:
-            _gcs_blob(path).delete(if_generation_match=generation)
-            return True
-        except (PreconditionFailed, NotFound):
-            return False
-    aside = f"{path}.expired-{uuid.uuid4().hex}"
-    try:
-        os.rename(path, aside)  # one taker wins the rename
-    except FileNotFoundError:
-        return False
-    if os.stat(aside).st_ino == generation:
-        os.unlink(aside)
-        return True
-    try:  # moved a fresh lease by mistake: put it back unless a newer one is there
-        os.link(aside, path)
-    except FileExistsError:
-        pass
-    os.unlink(aside)
-    return False
-
-
-# --- the lease ---
-
-def _alive_here(holder: dict) -> bool:
-    """Whether the holder's process (on this machine) still runs."""
-    try:
-        os.kill(int(holder["pid"]), 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except (PermissionError, KeyError, TypeError, ValueError):
-        return True
-
-
-def holder_is_dead(holder: Optional[dict], now: float) -> bool:
-    """A lease may be taken over when it expired, or its process on this machine is gone."""
-    if holder is None:
-        return True  # unreadable: written by no newsbeam, or cut short
-    if float(holder.get("expires_at", 0)) <= now:
-        return True
-    return holder.get("host") == socket.gethostname() and not _alive_here(holder)
-
-
-def describe_holder(holder: Optional[dict]) -> str:
-    if holder is None:
-        return "an unreadable lease"
-    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(holder["expires_at"])))
-    return (f"run {holder['run_id']} (pid {holder['pid']} on {holder['host']}, "
-            f"lease expires {expires} unless renewed)")
-
-
-def _parse_lease(data: Optional[bytes]) -> Optional[dict]:
-    try:
-        holder = json.loads(data.decode("utf-8"))
-        return holder if {"run_id", "token", "expires_at"} <= set(holder) else None
-    except (AttributeError, ValueError, TypeError):
-        return None
-
-
-def read_lease(output: str) -> Optional[dict]:
-    """The lease's holder, or None when no run holds the output."""
-    data, _ = _read_with_generation(lease_path(output))
-    return None if data is None else (_parse_lease(data) or {"run_id": "?", "token": "?",
-                                                             "expires_at": 0, "pid": 0,
-                                                             "host": "?"})
-
-
-class Lease:
-    """The exclusive right of one run to commit into an output.
-
-    `acquire` creates ``_runs/_lease``; a background thread renews it every
-    third of `ttl_s` while the run goes on; `release` removes it. A lease that
-    is not renewed (its run died) is taken over after `ttl_s`, or at once by a
-    run on the same machine when the holder's process is gone.
-    """
-
-    def __init__(self, output: str, run_id: str, ttl_s: float = LEASE_TTL_S,
-                 token: Optional[str] = None):
-        self.output = output
-        self.run_id = run_id
-        self.ttl_s = ttl_s
-        self.token = token or uuid.uuid4().hex
-        self._generation = None
-        self._stop = threading.Event()
-        self._renewer: Optional[threading.Thread] = None
-
-    def _record(self) -> bytes:
-        now = time.time()
-        return json.dumps({"run_id": self.run_id, "token": self.token, "pid": os.getpid(),
-                           "host": socket.gethostname(), "taken_at": now,
-                           "expires_at": now + self.ttl_s}).encode("utf-8")
-
-    def try_acquire(self) -> Optional[dict]:
-        """Takes the lease; returns None when taken, else the holder that keeps it."""
-        path = lease_path(self.output)
-        for _ in range(5):
-            if create_exclusive(path, self._record()):
-                _, self._generation = _read_with_generation(path)
-                return None
-            data, generation = _read_with_generation(path)
-            if data is None:
-                continue  # released meanwhile
-            holder = _parse_lease(data)
-            if holder is not None and holder.get("token") == self.token:
-                self._generation = generation
-                return None  # ours already (a slice of a sliced run)
-            if not holder_is_dead(holder, time.time()):
-                return holder
-            _log.warning("taking over the lease of %s: it expired or its process is gone",
-                         describe_holder(holder))
-            _delete_if_unchanged(path, generation)
-        return read_lease(self.output)
-
-    def acquire(self, wait_s: float = 0.0) -> "Lease":
-        """Takes the lease, waiting up to `wait_s` for its holder to finish.
-
-        Raises:
-          LeaseHeld: another run holds it (after `wait_s`).
-        """
-        deadline = time.monotonic() + wait_s
-        while True:
-            holder = self.try_acquire()
-            if holder is None:
-                break
-            if time.monotonic() >= deadline:
-                raise LeaseHeld(
-                    f"{self.output} is being written by {describe_holder(holder)}: runs "
-                    "into one output go one at a time; wait with --wait_for_lease SECONDS, "
-                    f"or remove {lease_path(self.output)} if that run is known to be dead")
-            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
-        self._renewer = threading.Thread(target=self._renew_loop, daemon=True,
-                                         name="newsbeam-lease")
-        self._renewer.start()
-        return self
-
-    def renew(self) -> bool:
-        ok = _replace_if_unchanged(lease_path(self.output), self._record(), self._generation)
-        if ok:
-            _, self._generation = _read_with_generation(lease_path(self.output))
-        return ok
-
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(self.ttl_s / 3):
-            try:
-                if not self.renew():
-                    _log.error("run %s lost its lease on %s", self.run_id, self.output)
-                    return
-            except Exception as error:  # a renewal that fails is tried again
-                _log.warning("could not renew the lease: %s", error)
-
-    def stop_renewing(self) -> None:
-        self._stop.set()
-
-    def release(self) -> None:
-        self.stop_renewing()
-        data, generation = _read_with_generation(lease_path(self.output))
-        holder = _parse_lease(data)
-        if holder is not None and holder.get("token") == self.token:
-            _delete_if_unchanged(lease_path(self.output), generation)
-
-
-def check_lease(output: str, token: Optional[str]) -> None:
-    """Raises LeaseLost unless the lease still holds `token` (None: no lease was taken)."""
-    if token is None:
-        return
-    holder = read_lease(output)
-    if holder is None or holder.get("token") != token:
-        raise LeaseLost(f"the lease on {output} is no longer this run's (now: "
-                        f"{describe_holder(holder) if holder else 'none'}): its commit "
-                        "would interleave with another run's; rerun it")
 
 
 # --- the commit order ---
