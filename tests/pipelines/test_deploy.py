@@ -79,8 +79,9 @@ def test_dockerfile_copies_only_repository_files_and_every_package():
                 copied.add(source.rstrip("/"))
         if instruction == "RUN":
             assert not re.search(r"\b(curl|wget|gsutil|git clone)\b", arguments), arguments
-    packages = pyproject()["tool"]["setuptools"]["packages"]
-    assert set(packages) <= copied, "every package pyproject.toml installs is copied"
+    included = pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.split(".")[0] for pattern in included}
+    assert packages <= copied, "every package pyproject.toml installs is copied"
     assert {"pyproject.toml", "setup.py", pyproject()["project"]["readme"]} <= copied
     env = dict(re.findall(r"(\w+)=(\S+)", " ".join(a for i, a in instructions if i == "ENV")))
     entry = env["FLEX_TEMPLATE_PYTHON_PY_FILE"]
