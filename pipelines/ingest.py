@@ -34,8 +34,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from pipelines.options import (IngestOptions, OptionsError, command_help, default_run_id,
-                               detection_languages, fetch_config, listed_feed_names,
-                               options_in_effect, source_priorities, validate, wants_help)
+                               options_in_effect, wants_help)
+from pipelines.validation import (detection_languages, fetch_config, listed_feed_names,
+                                  source_priorities, validate)
 from pipelines.slices import SliceFailed
 from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
 from schemas.tables import SCHEMA_VERSION

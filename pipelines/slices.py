@@ -159,7 +159,8 @@ def combine(run_id: str, manifests: List[dict], started: float, planned: dict) -
 def run_in_slices(argv: Sequence[str]) -> dict:
     """Runs the job once per slice of the input files; returns the combined manifest."""
     from pipelines.ingest import INHERITED_LEASE, received_signal, started_run, take_lease
-    from pipelines.options import IngestOptions, default_run_id, validate
+    from pipelines.options import IngestOptions, default_run_id
+    from pipelines.validation import validate
 
     options = PipelineOptions(list(argv))
     opts = options.view_as(IngestOptions)

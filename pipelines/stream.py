@@ -32,14 +32,13 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from pipelines.ingest import format_summary, local_runner, versions
-from pipelines.options import (IngestOptions, OptionsError, StreamOptions, check_arguments,
-                               check_output_location,
-                               command_help, detection_languages, fetch_config,
-                               listed_feed_names, option_names, options_in_effect,
-                               source_priorities, validate_common, wants_help)
+from pipelines.options import (IngestOptions, OptionsError, StreamOptions, command_help,
+                               options_in_effect, wants_help)
+from pipelines.validation import (detection_languages, fetch_config, listed_feed_names,
+                                  source_priorities)
 from schemas.tables import SCHEMA_VERSION
 from transforms.sink.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
-                                   input_outcome, reject_outcome, skipped_outcome)
+                                        input_outcome, reject_outcome, skipped_outcome)
 from transforms.sink.commit import mark_stream_temp
 from transforms.extract.dates import parse_timestamp
 from transforms.dedup.index import ReadIndex
@@ -50,11 +49,13 @@ from transforms.enrich.language import DetectLanguage
 from transforms.sources.read_feeds import FeedsContext
 from transforms.dedup.stream import StreamDeduplicate
 from transforms.sources.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
-                                      WatchFiles, impulse)
+                                               WatchFiles, impulse)
 from transforms.sink.accounting import manifest_path
-from transforms.sink.stream_write import (WriteStats, WriteWindowed, format_windows, output_windows,
-                                     read_stats, stream_manifest)
+from transforms.sink.stream_write import (WriteStats, WriteWindowed, format_windows,
+                                          output_windows, read_stats, stream_manifest)
 from transforms.sink.write import remove_tree, temp_dir, write_empty_tables, write_json
+from pipelines.validation import validate_stream
+
 
 _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds
@@ -81,36 +82,6 @@ def tick_interval(stream: StreamOptions, has_feeds: bool, has_watch: bool) -> fl
     used = ([stream.min_poll_s] if has_feeds else []) + (
         [stream.watch_interval_s] if has_watch else [])
     return min(used)
-
-
-def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
-    """Checks the options of `newsbeam stream` before graph construction: its
-    own, and those it shares with ingest by ingest's validator."""
-    check_arguments(getattr(opts, "_flags", ()),
-                    option_names(StreamOptions) + option_names(IngestOptions))
-    if not opts.feeds and not stream.watch:
-        raise OptionsError("--feeds or --watch is required (a feed list or a file glob; "
-                           "repeat either for several)")
-    if opts.input:
-        raise OptionsError("--input is for `newsbeam ingest`; watch a glob with --watch")
-    validate_common(opts)
-    # As ingest's --input: a watched glob that matches the output would read it back.
-    check_output_location(opts.output, stream.watch or [])
-    for name in ("min_poll_s", "watch_interval_s", "window_minutes"):
-        if getattr(stream, name) <= 0:
-            raise OptionsError(f"--{name} must be positive")
-    if stream.max_poll_s < stream.min_poll_s:
-        raise OptionsError("--max_poll_s must be at least --min_poll_s")
-    if stream.allowed_lateness_minutes < 0:
-        raise OptionsError("--allowed_lateness_minutes must be 0 or more")
-    if stream.duration is not None and stream.stop_after:
-        raise OptionsError("give --duration or --stop_after, not both")
-    if stream.duration is not None and stream.duration <= 0:
-        raise OptionsError("--duration must be positive (seconds)")
-    if stream.stop_after and parse_timestamp(stream.stop_after) is None:
-        raise OptionsError(f"--stop_after {stream.stop_after!r}: expected an ISO 8601 UTC time")
-    if stream.stop_after and parse_timestamp(stream.stop_after) <= time.time() * 1e6:
-        raise OptionsError(f"--stop_after {stream.stop_after!r} is already past")
 
 
 class _StampIngestionTime(beam.DoFn):

@@ -202,7 +202,8 @@ def test_language_codes_are_parsed_and_checked():
 
 
 def test_languages_option_is_validated(tmp_path):
-    from pipelines.options import IngestOptions, OptionsError, validate
+    from pipelines.options import IngestOptions, OptionsError
+    from pipelines.validation import validate
 
     source = tmp_path / "in.jsonl"
     source.write_text("{}\n")

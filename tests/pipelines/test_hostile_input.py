@@ -485,7 +485,8 @@ def test_feeds_on_loopback_are_refused_by_default(tmp_path, server):
 
 def test_decompression_options_reach_the_readers_and_are_checked(tmp_path):
     from apache_beam.options.pipeline_options import PipelineOptions
-    from pipelines.options import IngestOptions, fetch_config
+    from pipelines.options import IngestOptions
+    from pipelines.validation import fetch_config
     opts = PipelineOptions(["--max_decompression_ratio", "50", "--max_decompressed_mb", "1",
                             "--max_body_mb", "2"]).view_as(IngestOptions)
     assert fetch_config(opts).max_decompression_ratio == 50

@@ -397,7 +397,7 @@ def test_feed_options_are_checked(tmp_path):
 
 
 def test_the_manifest_names_feeds_as_their_list_does(tmp_path):
-    from pipelines.options import listed_feed_names
+    from pipelines.validation import listed_feed_names
     listing = tmp_path / "feeds.txt"
     listing.write_text("https://a.example/rss | A News | en\nhttps://b.example/rss\n",
                        encoding="utf-8")
