@@ -93,8 +93,10 @@ def run_newsbeam(port: int, hosts: List[str], min_delay: float, out: str) -> flo
     import apache_beam as beam
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from transforms.sources.fetch_policy import FetchConfig, default_user_agent
-    from transforms.sources.read_feeds import FeedsContext, ReadFeeds
+    from schemas.contexts import FetchConfig
+    from transforms.sources.fetch_policy import default_user_agent
+    from schemas.contexts import FeedsContext
+    from transforms.sources.read_feeds import ReadFeeds
 
     feed_list = Path(out) / "feeds.txt"
     feed_list.write_text("".join(f"http://{h}:{port}/feed.xml\n" for h in hosts))

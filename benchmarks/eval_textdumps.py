@@ -176,7 +176,8 @@ def newsbeam_texts(dumps: Dict[str, str], sites: Dict[str, str]) -> Dict[str, st
     from schemas.records import RawDocument
     from transforms.extract.boilerplate import (file_line_hashes, is_boilerplate, remove_lines,
                                         source_key)
-    from transforms.sources.dump_formats import ReadContext, read_records
+    from schemas.contexts import ReadContext
+    from transforms.sources.dump_formats import read_records
     from transforms.extract.articles import extract_dump_segment
     from transforms.extract.html_extract import NoArticleText
     ctx = ReadContext("eval", 0, 50 * 1024 * 1024)

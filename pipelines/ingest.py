@@ -49,14 +49,15 @@ from transforms.sink.conditional_writes import LeaseHeld
 from transforms.sink.lease import Lease
 from transforms.dedup.batch import Deduplicate
 from transforms.dedup.index import ReadIndex
-from transforms.sources.dump_formats import ReadContext
+from schemas.contexts import ReadContext
 from transforms.enrich.tags import EnrichArticles
 from transforms.extract.articles import ExtractArticles
 from transforms.sink.feed_state import StateError, load_states
 from transforms.sink.input_cursor import ALREADY_INGESTED, CursorError, SkipIngestedFiles, load_cursor
 from transforms.enrich.language import DetectLanguage
 from transforms.sources.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, SplitFiles
-from transforms.sources.read_feeds import FeedsContext, FeedsResult, ReadFeeds
+from schemas.contexts import FeedsContext, FeedsResult
+from transforms.sources.read_feeds import ReadFeeds
 from transforms.sink.write import WriteTable
 
 _log = logging.getLogger(__name__)

@@ -42,11 +42,11 @@ from transforms.sink.accounting import (CountOutcomes, article_outcome, duplicat
 from transforms.sink.commit import mark_stream_temp
 from transforms.extract.dates import parse_timestamp
 from transforms.dedup.index import ReadIndex
-from transforms.sources.dump_formats import ReadContext
+from schemas.contexts import ReadContext
 from transforms.enrich.tags import EnrichArticles
 from transforms.extract.articles import ExtractArticles
 from transforms.enrich.language import DetectLanguage
-from transforms.sources.read_feeds import FeedsContext
+from schemas.contexts import FeedsContext
 from transforms.dedup.stream import StreamDeduplicate
 from transforms.sources.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
                                                WatchFiles, impulse)

@@ -218,7 +218,8 @@ def listed_feed_names(paths: Sequence[str]) -> Dict[str, str]:
 
 def fetch_config(opts: IngestOptions):
     """The fetcher's configuration from the options (see transforms/sources/fetch.py)."""
-    from transforms.sources.fetch_policy import AllowList, FetchConfig, default_user_agent
+    from schemas.contexts import FetchConfig
+    from transforms.sources.fetch_policy import AllowList, default_user_agent
     allow = tuple(opts.allow_hosts or [])
     try:
         AllowList.parse(allow)

@@ -13,7 +13,7 @@ from schemas.records import RawDocument
 from tests.conftest import read_table
 from transforms.extract.boilerplate import (MIN_DUMPS, RemoveSourceBoilerplate, is_boilerplate,
                                     line_hash, remove_lines, source_key)
-from transforms.sources.dump_formats import ReadContext
+from schemas.contexts import ReadContext
 from transforms.sources.read_dumps import MatchInputs, SplitFiles
 
 # Prose, so that the line classifier alone keeps it: only the corpus can tell.

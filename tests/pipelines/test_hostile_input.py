@@ -31,12 +31,14 @@ from schemas.records import RawDocument, Reject
 from tests.conftest import read_table
 from tests.feed_server import Route, article_html
 from transforms.sources.decompression import decompression_refusal
-from transforms.sources.dump_formats import ReadContext, read_records
+from schemas.contexts import ReadContext
+from transforms.sources.dump_formats import read_records
 from transforms.extract.articles import _ExtractFn
 from transforms.sources.feed_entries import UnsafeXml, parse_feed, xml_entity_refusal
 from transforms.sources.feed_list import parse_feed_list
 from transforms.sources.fetch import Fetcher
-from transforms.sources.fetch_policy import FetchConfig, default_user_agent
+from schemas.contexts import FetchConfig
+from transforms.sources.fetch_policy import default_user_agent
 
 CTX = ReadContext("test-run", 1_700_000_000_000_000, 20 << 20)
 PARA = ("The council met on Tuesday to discuss the budget, the new bridge and the school "

@@ -33,7 +33,8 @@ from pipelines import cli
 from tests.conftest import REPO, read_table
 from tests.feed_server import FeedServer, Route, article_html
 from transforms.sink import commit as protocol
-from transforms.sources.dump_formats import ReadContext, read_records
+from schemas.contexts import ReadContext
+from transforms.sources.dump_formats import read_records
 from transforms.sink.write import valid_run_id
 
 RUNNER = ["--runner", "DirectRunner"]

@@ -11,7 +11,8 @@ import pytest
 
 from schemas.records import Duplicate, RawDocument, Reject
 from tests.conftest import SEEDS
-from transforms.sources.dump_formats import ReadContext, Skipped, read_records, sniff_format
+from schemas.contexts import ReadContext, Skipped
+from transforms.sources.dump_formats import read_records, sniff_format
 
 CTX = ReadContext("test-run", 1_700_000_000_000_000, 1 << 20)
 

@@ -17,7 +17,7 @@ from pipelines import cli
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, Reject
 from tests.conftest import SEEDS, read_table
 from tests.feed_server import FeedServer, Route, article_html
-from transforms.sources.dump_formats import Skipped
+from schemas.contexts import Skipped
 from transforms.sources.feed_entries import UnreadableFeed, html_to_text, parse_feed, to_feed_entry
 from transforms.sources.feed_list import feed_list_problem, parse_feed_list
 from transforms.sink.feed_state import (StateError, load_states, merge_states, state_path,

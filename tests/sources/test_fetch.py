@@ -15,10 +15,10 @@ import pytest
 
 from tests.feed_server import FeedServer, Route, article_html
 from transforms.sources.fetch import Fetcher
-from transforms.sources.fetch_policy import (AllowList, FetchConfig, address_refusal,
-                                             backoff_delay, content_type_refusal,
-                                             default_user_agent, origin, parse_retry_after,
-                                             url_refusal)
+from schemas.contexts import FetchConfig
+from transforms.sources.fetch_policy import (AllowList, address_refusal, backoff_delay,
+                                             content_type_refusal, default_user_agent, origin,
+                                             parse_retry_after, url_refusal)
 from transforms.sources.robots import parse_robots, robots_crawl_delay
 
 NOBODY = AllowList.parse([])

@@ -16,7 +16,7 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import InputFile
-from transforms.sources.dump_formats import ReadContext
+from schemas.contexts import ReadContext
 from transforms.sources.read_dumps import (MAX_SHARDS, REJECTS, UNREADABLE_FILE, SplitFiles,
                                    _SplitFileFn, file_shards, one_reject_per_input, reject_key)
 from tests.conftest import SEEDS

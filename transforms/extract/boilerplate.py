@@ -37,7 +37,8 @@ import xxhash
 
 from schemas.records import InputFile, RawDocument
 from transforms.core.counters import StageCounters
-from transforms.sources.dump_formats import GZIP_MAGIC, ReadContext, read_records, sniff_format
+from schemas.contexts import ReadContext
+from transforms.sources.dump_formats import GZIP_MAGIC, read_records, sniff_format
 from transforms.extract.normalize import key_text
 from transforms.sources.read_dumps import open_raw
 from transforms.extract.text_dump import classify_line

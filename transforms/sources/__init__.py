@@ -18,10 +18,9 @@ _HOMES = {
     "PollFeedsContinuously": "stream_sources",
     "WatchFiles": "stream_sources",
     "CommitFeedState": "stream_sources",
-    "FetchConfig": "fetch",
 }
 
-__all__ = ["MatchInputs", "SplitFiles", "ReadDumps", "ReadFeeds", "PollFeedsContinuously", "WatchFiles", "CommitFeedState", "FetchConfig"]
+__all__ = ["MatchInputs", "SplitFiles", "ReadDumps", "ReadFeeds", "PollFeedsContinuously", "WatchFiles", "CommitFeedState"]
 
 
 def __getattr__(name: str):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+from schemas.contexts import DEFAULT_MAX_RATIO
+
 RATIO_FLOOR_BYTES = 1024 * 1024
-DEFAULT_MAX_RATIO = 100.0
 
 
 class DecompressionBomb(ValueError):

@@ -26,7 +26,7 @@ from typing import Iterator, List, Optional, Union
 from urllib.parse import urlsplit
 
 from schemas.records import FeedSource, Reject
-from transforms.sources.dump_formats import Skipped
+from schemas.contexts import Skipped
 from transforms.sources.feed_entries import xml_entity_refusal
 from transforms.extract.normalize import stable_id
 

@@ -21,7 +21,8 @@ from urllib.parse import urljoin
 from urllib.robotparser import RobotFileParser
 
 from transforms.sources.decompression import decompression_refusal
-from transforms.sources.fetch_policy import (AllowList, FEED_ACCEPT, FetchConfig, FetchResult,
+from schemas.contexts import FetchConfig
+from transforms.sources.fetch_policy import (AllowList, FEED_ACCEPT, FetchResult,
                                              MAX_ROBOTS_BYTES, PAGE_ACCEPT, REDIRECT_STATUSES,
                                              RETRY_STATUSES, ROBOTS_AGENT, address_refusal,
                                              backoff_delay, content_type_refusal, network_cause,

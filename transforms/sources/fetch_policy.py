@@ -3,8 +3,9 @@
 Which URLs and addresses may be fetched (`url_refusal`, `address_refusal`,
 `AllowList`), how long to wait before a retry (`backoff_delay`,
 `parse_retry_after`), which content types a feed or a page may have
-(`content_type_refusal`), the fetcher's settings (`FetchConfig`) and what one
-fetch came to (`FetchResult`). `transforms.sources.fetch` applies them.
+(`content_type_refusal`), and what one fetch came to (`FetchResult`); the
+fetcher's settings are `schemas.contexts.FetchConfig`. `transforms.sources.fetch`
+applies them.
 
 Politeness, per host (scheme, name and port):
 
@@ -44,7 +45,6 @@ import time
 from typing import Any, Iterable, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
-from transforms.sources.decompression import DEFAULT_MAX_RATIO
 
 
 ROBOTS_AGENT = "newsbeam"
@@ -69,30 +69,6 @@ def default_user_agent(contact: Optional[str] = None, version: Optional[str] = N
             version = "dev"
     agent = f"newsbeam/{version}"
     return f"{agent} (+{contact.strip()})" if contact and contact.strip() else agent
-
-
-class FetchConfig(NamedTuple):
-    """Everything the fetcher is told; hashable, so it keys the shared fetcher.
-
-    `resolve` maps host names to addresses, like curl's ``--resolve``: it is
-    how tests and benchmarks give many host names to one loopback server.
-    The addresses are still checked against the rules and `allow`.
-    """
-    user_agent: str
-    allow: Tuple[str, ...] = ()
-    min_host_delay_s: float = 1.0
-    max_per_host: int = 2
-    max_concurrency: int = 32
-    timeout_s: float = 20.0
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_redirects: int = 5
-    max_retries: int = 3
-    backoff_base_s: float = 1.0
-    backoff_cap_s: float = 60.0
-    max_retry_after_s: float = 120.0
-    obey_robots: bool = True
-    resolve: Tuple[Tuple[str, str], ...] = ()
-    max_decompression_ratio: float = DEFAULT_MAX_RATIO
 
 
 # ---------------------------------------------------------------- addresses
@@ -335,6 +311,6 @@ class FetchResult(NamedTuple):
             self.error == "http_status" and self.status in RETRY_STATUSES)
 
 
-__all__ = ["FetchConfig", "FetchResult", "AllowList", "Refusal", "address_refusal",
+__all__ = ["FetchResult", "AllowList", "Refusal", "address_refusal",
            "url_refusal", "backoff_delay", "parse_retry_after", "content_type_refusal",
            "default_user_agent", "network_cause", "origin", "host_of"]

@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any, Awaitable, Dict, Tuple
 
-from transforms.sources.fetch_policy import FetchConfig
+from schemas.contexts import FetchConfig
 from transforms.sources.fetch import Fetcher
 
 _log = logging.getLogger(__name__)

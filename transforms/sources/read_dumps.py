@@ -15,7 +15,9 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.records import Duplicate, InputFile, RawDocument, Reject
-from transforms.sources.dump_formats import STAGE, ReadContext, Skipped, read_records
+from schemas.contexts import ReadContext, Skipped
+from transforms.sources.dump_formats import read_records
+from transforms.sources.dump_io import STAGE
 from transforms.core.counters import StageCounters
 from transforms.sink.input_cursor import input_file
 

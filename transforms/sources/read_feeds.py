@@ -45,191 +45,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
-from schemas.records import (Duplicate, FeedEntry, FeedSource, FeedState, FeedStateUpdate,
-                             RawDocument, Reject)
-from transforms.sources.decode import charset_from_content_type
-from transforms.sources.dump_formats import Skipped
-from transforms.sources.feed_entries import UnreadableFeed, body_hash, parse_feed, to_feed_entry
+from schemas.records import Duplicate, FeedSource, FeedState, RawDocument, Reject
+from schemas.contexts import Skipped
 from transforms.sources.feed_list import parse_feed_list
 from transforms.sink.feed_state import load_states
-from transforms.sources.fetch_policy import FetchConfig, FetchResult, host_of
+from transforms.sources.fetch_policy import host_of
 from transforms.sources.fetch_worker import shared_fetcher
-from transforms.extract.normalize import stable_id
 from transforms.core.counters import StageCounters
+from schemas.contexts import FeedsContext, FeedsResult
+from transforms.sources.feed_jobs import (ENTRIES, Emit, REJECTS, SKIPPED, STAGE, STATE, Bump,
+                                          entry_document, fetch_pages, poll_feed)
+
 
 _log = logging.getLogger(__name__)
-
-STAGE = "fetch"
-SOURCE_KIND = "feed"
-REJECTS, DUPLICATES, SKIPPED, STATE, ENTRIES = (
-    "rejects", "duplicates", "skipped", "state", "entries")
 MAX_LIST_BYTES = 16 * 1024 * 1024
-
-
-class FeedsContext(NamedTuple):
-    """What every feed step is told: the run, where state lives, how to fetch."""
-    run_id: str
-    ingested_at: int
-    output: str
-    fetch: FetchConfig
-    max_document_bytes: int
-
-
-class FeedsResult(NamedTuple):
-    """The outputs of `ReadFeeds`: those of `ReadDumps`, plus the state updates."""
-    documents: Any
-    rejects: Any
-    duplicates: Any
-    skipped: Any
-    state: Any
-
-
-class _Count(NamedTuple):
-    """A counter to bump, sent from the fetch loop to the Beam thread."""
-    name: str
-
-
-Emit = Callable[[Optional[str], Any], None]
-
-
-# ------------------------------------------------------------------ records
-
-
-def _feed_reject(source: FeedSource, ctx: FeedsContext, reason: str, message: str) -> Reject:
-    return Reject(None, STAGE, reason, message[:500], source.url, SOURCE_KIND, source.url,
-                  "poll", ctx.run_id, ctx.ingested_at)
-
-
-def _entry_reject(entry: FeedEntry, ctx: FeedsContext, reason: str, message: str) -> Reject:
-    return Reject(stable_id(entry.feed_url, entry.position), STAGE, reason, message[:500],
-                  entry.link, SOURCE_KIND, entry.feed_url, entry.position, ctx.run_id,
-                  ctx.ingested_at)
-
-
-def entry_document(entry: FeedEntry, ctx: FeedsContext, page: Optional[FetchResult],
-                   fetched_at: Optional[int] = None) -> RawDocument:
-    """The document of an entry: its page (HTML) when given, else its own content."""
-    common = dict(
-        doc_id=stable_id(entry.feed_url, entry.position), source_kind=SOURCE_KIND,
-        source_uri=entry.feed_url, source_position=entry.position, run_id=ctx.run_id,
-        title=entry.title, published=entry.published, authors=list(entry.authors),
-        tags=list(entry.tags), source_name=entry.source_name,
-        declared_language=entry.language, fetched_at=fetched_at, description=entry.summary)
-    if page is not None:
-        return RawDocument(payload=page.body, payload_format="html",
-                           url=page.final_url or entry.link,
-                           charset=charset_from_content_type(page.content_type), **common)
-    return RawDocument(payload=(entry.content or "").encode("utf-8"), payload_format="text",
-                       url=entry.link, charset="utf-8", **common)
-
-
-def _update(entry: FeedEntry, status: str, ctx: FeedsContext) -> FeedStateUpdate:
-    return FeedStateUpdate(entry.feed_url, "entry", status, ctx.ingested_at,
-                           entry_key=entry.entry_key)
-
-
-def _now_micros() -> int:
-    return int(time.time() * 1e6)
-
-
-# ------------------------------------------------------ the two async jobs
-
-
-async def poll_feed(fetcher, source: FeedSource, state: Optional[FeedState],
-                    ctx: FeedsContext, emit: Emit) -> None:
-    """Polls one feed and emits what follows: state, entries, documents, rejects, skips."""
-    state = state or FeedState(url=source.url)
-    emit(None, _Count("in"))
-    result = await fetcher.fetch_feed(source.url, state.etag, state.last_modified)
-    polled_at = _now_micros()
-
-    def poll_update(status: str, **fields) -> FeedStateUpdate:
-        return FeedStateUpdate(source.url, "poll", status, polled_at, **fields)
-
-    if result.error is not None:
-        emit(STATE, poll_update("failed", warning=f"{result.error}: {result.message}"[:300]))
-        emit(REJECTS, _feed_reject(source, ctx, result.error, result.message))
-        return
-    if result.status == 304:
-        emit(STATE, poll_update("not_modified"))
-        emit(SKIPPED, Skipped(source.url, "feed_not_modified"))
-        return
-    digest = body_hash(result.body)
-    if state.body_hash is not None and digest == state.body_hash:
-        emit(STATE, poll_update("unchanged"))
-        emit(SKIPPED, Skipped(source.url, "feed_unchanged"))
-        return
-    try:
-        parsed = parse_feed(result.body, result.final_url or source.url, result.content_type)
-    except UnreadableFeed as error:  # reason unreadable_feed, or unsafe_xml
-        emit(STATE, poll_update("failed", warning=f"{error.reason}: {error}"[:300]))
-        emit(REJECTS, _feed_reject(source, ctx, error.reason, str(error)))
-        return
-    if parsed.warning:
-        _log.warning("feed %s: %s", source.url, parsed.warning)
-        emit(None, _Count("warning:malformed_feed"))
-    seen = set(state.seen)
-    present: List[str] = []
-    for item in parsed.items:
-        entry = to_feed_entry(item, parsed, source)
-        if entry.entry_key in present:
-            emit(SKIPPED, Skipped(source.url, "feed_entry_repeated"))
-            continue
-        present.append(entry.entry_key)
-        if entry.entry_key in seen:
-            emit(SKIPPED, Skipped(source.url, "feed_entry_seen"))
-            continue
-        if entry.link and host_of(entry.link) and entry.link.lower().startswith("http"):
-            emit(ENTRIES, entry)
-        elif entry.content:
-            emit(None, entry_document(entry, ctx, None))
-            emit(STATE, _update(entry, "ingested", ctx))
-        else:
-            emit(REJECTS, _entry_reject(entry, ctx, "no_link",
-                                        f"the entry has no http(s) link ({entry.link!r}) and "
-                                        "no full content"))
-            emit(STATE, _update(entry, "failed", ctx))
-    emit(STATE, poll_update("fetched", etag=result.etag, last_modified=result.last_modified,
-                            body_hash=digest, present=present, warning=parsed.warning,
-                            interval_s=parsed.update_interval_s))
-
-
-async def fetch_pages(fetcher, entries: List[FeedEntry], ctx: FeedsContext,
-                      emit: Emit) -> None:
-    """Fetches the page of each entry (each address once) and emits documents or rejects."""
-    by_link: Dict[str, List[FeedEntry]] = {}
-    for entry in entries:
-        by_link.setdefault(entry.link or "", []).append(entry)
-
-    async def one(link: str, group: List[FeedEntry]) -> None:
-        for _ in group:
-            emit(None, _Count("in"))
-        page = await fetcher.fetch_page(link)
-        fetched_at = _now_micros()
-        for entry in sorted(group, key=lambda e: (e.feed_url, e.position)):
-            if page.error is None and page.status == 200:
-                emit(None, entry_document(entry, ctx, page, fetched_at))
-                emit(STATE, _update(entry, "ingested", ctx))
-                continue
-            reason = page.error or "http_status"
-            message = page.message or f"HTTP status {page.status}"
-            if entry.content:
-                emit(None, _Count(f"fallback:{reason}"))
-                emit(None, entry_document(entry, ctx, None, fetched_at))
-                emit(STATE, _update(entry, "ingested", ctx))
-                continue
-            emit(REJECTS, _entry_reject(entry, ctx, reason, f"{link}: {message}"))
-            emit(STATE, _update(entry, "retry" if page.transient else "failed", ctx))
-
-    await asyncio.gather(*(one(link, group) for link, group in sorted(by_link.items())))
 
 
 # ------------------------------------------------------------------- DoFns
@@ -270,7 +106,7 @@ class _AsyncFetchFn(beam.DoFn):
                 tag, value = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(value, _Count):
+            if isinstance(value, Bump):
                 self._counters.inc(value.name)
                 continue
             if isinstance(value, RawDocument):

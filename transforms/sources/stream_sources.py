@@ -53,7 +53,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
 from transforms.core.counters import StageCounters
 from transforms.sink.state_cache import StatefulDoFn
-from transforms.sources.dump_formats import ReadContext, Skipped
+from schemas.contexts import ReadContext, Skipped
 from transforms.sink.feed_state import commit_feed_state, merge_states
 from transforms.sources.fetch_policy import host_of
 from transforms.sources.fetch_worker import shared_fetcher
@@ -61,8 +61,10 @@ from transforms.sources.poll_schedule import FeedSchedule, after_poll, is_due
 from transforms.sources.read_dumps import DUPLICATES as DUMP_DUPLICATES
 from transforms.sources.read_dumps import _SplitFileFn
 from transforms.sink.stream_write import window_label
-from transforms.sources.read_feeds import (ENTRIES, REJECTS, SKIPPED, STATE, FeedsContext, _Count,
-                                   fetch_pages, listed_feeds, poll_feed)
+from schemas.contexts import FeedsContext
+from transforms.sources.feed_jobs import (ENTRIES, REJECTS, SKIPPED, STATE, Bump, fetch_pages,
+                                          poll_feed)
+from transforms.sources.read_feeds import listed_feeds
 
 STAGE = "fetch"
 _log = logging.getLogger(__name__)
@@ -151,7 +153,7 @@ class _PollDueFeedsFn(StatefulDoFn):
         updates: List[FeedStateUpdate] = []
         new_entries: Dict[str, int] = {}
         for tag, value in emitted:
-            if isinstance(value, _Count):
+            if isinstance(value, Bump):
                 self._counters.inc(value.name)
             elif tag == STATE:
                 updates.append(value)
@@ -228,7 +230,7 @@ class _FetchPagesNowFn(beam.DoFn):
                 continue
             job.result()  # an exception here is a bug, not a bad page: fail the bundle
             for tag, value in emitted:
-                if isinstance(value, _Count):
+                if isinstance(value, Bump):
                     self._counters.inc(value.name)
                 elif tag == STATE:
                     continue  # entries were settled when polled

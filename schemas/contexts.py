@@ -1,0 +1,75 @@
+"""What a source step is told, and what it hands on besides documents.
+
+`ReadContext` (the run, its time, the size and decompression limits) goes to
+every dump reader, `FeedsContext` (with the fetcher's `FetchConfig`) to every
+feed step; `FeedsResult` names the outputs of the feed reader; `Skipped` is a
+record that is no input (a WARC request, say), counted by kind. Built by keyword.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Tuple
+
+# --max_decompression_ratio's default (transforms.sources.decompression applies it).
+DEFAULT_MAX_RATIO = 100.0
+
+
+class Skipped(NamedTuple):
+    """A record that is no input (a WARC request, say), counted by kind."""
+    source_uri: str
+    kind: str
+
+
+class ReadContext(NamedTuple):
+    run_id: str
+    ingested_at: int
+    max_document_bytes: int
+    # A gzip file whose output outgrows its input this many times (0: no
+    # bound), or whose output passes `max_decompressed_bytes`, is a bomb.
+    max_decompression_ratio: float = DEFAULT_MAX_RATIO
+    max_decompressed_bytes: int = 10 * 1024 ** 3
+
+
+class FetchConfig(NamedTuple):
+    """Everything the fetcher is told; hashable, so it keys the shared fetcher.
+
+    `resolve` maps host names to addresses, like curl's ``--resolve``: it is
+    how tests and benchmarks give many host names to one loopback server.
+    The addresses are still checked against the rules and `allow`.
+    """
+    user_agent: str
+    allow: Tuple[str, ...] = ()
+    min_host_delay_s: float = 1.0
+    max_per_host: int = 2
+    max_concurrency: int = 32
+    timeout_s: float = 20.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    max_retries: int = 3
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+    max_retry_after_s: float = 120.0
+    obey_robots: bool = True
+    resolve: Tuple[Tuple[str, str], ...] = ()
+    max_decompression_ratio: float = DEFAULT_MAX_RATIO
+
+
+class FeedsContext(NamedTuple):
+    """What every feed step is told: the run, where state lives, how to fetch."""
+    run_id: str
+    ingested_at: int
+    output: str
+    fetch: FetchConfig
+    max_document_bytes: int
+
+
+class FeedsResult(NamedTuple):
+    """The outputs of `ReadFeeds`: those of `ReadDumps`, plus the state updates."""
+    documents: Any
+    rejects: Any
+    duplicates: Any
+    skipped: Any
+    state: Any
+
+
+__all__ = ["ReadContext", "FeedsContext", "FetchConfig", "FeedsResult", "Skipped",
+           "DEFAULT_MAX_RATIO"]
