@@ -249,14 +249,14 @@ def score(pages: List[Page], texts: Dict[str, str]) -> tuple:
 def cost_per_5kb(dumps: Iterable[str]) -> float:
     """Milliseconds of cleaning per 5 KB of dump: the page split, the line
     classifier and the segment cleaning, as `newsbeam ingest` runs them."""
-    from transforms.extract import text_dump
+    from transforms.extract import dump_lines
     from transforms.extract.text_dump import clean_segment, split_page
     dumps = [d for d in dumps if d.strip()]
     size = sum(len(d.encode("utf-8")) for d in dumps)
     best = float("inf")
     for _ in range(COST_ROUNDS):  # the least CPU time of a few rounds: others share the cores
-        text_dump._head_may_have_role.cache_clear()  # no round profits from another's cache
-        text_dump._folded.cache_clear()
+        dump_lines._head_may_have_role.cache_clear()  # no round profits from another's cache
+        dump_lines._folded.cache_clear()
         started = time.process_time()
         for dump in dumps:
             for segment in split_page(dump).segments:

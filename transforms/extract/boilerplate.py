@@ -41,7 +41,7 @@ from schemas.contexts import ReadContext
 from transforms.sources.dump_formats import GZIP_MAGIC, read_records, sniff_format
 from transforms.extract.normalize import key_text
 from transforms.sources.read_dumps import open_raw
-from transforms.extract.text_dump import classify_line
+from transforms.extract.dump_lines import classify_line
 
 STAGE = "boilerplate"
 MIN_DUMPS = 5
