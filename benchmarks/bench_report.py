@@ -38,7 +38,8 @@ from benchmarks.measure import require_success, run_measured  # noqa: E402
 from pipelines.report import build_report  # noqa: E402
 from schemas.tables import TABLES  # noqa: E402
 from transforms.sink.accounting import manifest_path  # noqa: E402
-from transforms.sink.write import ROWS_PER_GROUP, final_name, write_json  # noqa: E402
+from transforms.core.paths import write_json
+from transforms.sink.write import ROWS_PER_GROUP, final_name
 
 LANGUAGES = ["en", "ar", "fr", "de", "es", "ru", "zh", "und"]
 DUP_TYPES = ["url", "exact", "near"]

@@ -39,7 +39,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from schemas.records import InputFile
 from transforms.extract.dates import from_micros
 from transforms.sink.input_cursor import input_file, load_cursor
-from transforms.sink.write import join_path
+from transforms.core.paths import join_path
 
 MB = 1024 * 1024
 
@@ -187,7 +187,7 @@ def run_in_slices(argv: Sequence[str]) -> dict:
 def _run_slices(argv: Sequence[str], options: PipelineOptions, opts, run_id: str,
                 started: float, env: Dict[str, str]) -> dict:
     from pipelines.ingest import format_summary, read_manifest
-    from transforms.sink.write import write_json
+    from transforms.core.paths import write_json
 
     matched = matched_files(opts.input or [])
     files = not_yet_ingested(matched, opts.output, run_id) if opts.since_last_run else matched

@@ -49,11 +49,13 @@ from transforms.enrich.language import DetectLanguage
 from schemas.contexts import FeedsContext
 from transforms.dedup.stream import StreamDeduplicate
 from transforms.sources.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
-                                               WatchFiles, impulse)
+                                               impulse)
+from transforms.sources.watch_files import WatchFiles
 from transforms.sink.accounting import manifest_path
 from transforms.sink.stream_write import (WriteStats, WriteWindowed, format_windows,
                                           output_windows, read_stats, stream_manifest)
-from transforms.sink.write import remove_tree, temp_dir, write_empty_tables, write_json
+from transforms.core.paths import remove_tree, temp_dir, write_json
+from transforms.sink.write import write_empty_tables
 from pipelines.validation import validate_stream
 
 

@@ -14,7 +14,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.sink.write import valid_run_id
+from transforms.core.paths import valid_run_id
 from transforms.extract.dates import parse_timestamp
 from pipelines.options import (IngestOptions, OptionsError, StreamOptions, check_arguments,
                                option_names)

@@ -2,7 +2,8 @@
 
 `ReadContext` (the run, its time, the size and decompression limits) goes to
 every dump reader, `FeedsContext` (with the fetcher's `FetchConfig`) to every
-feed step; `FeedsResult` names the outputs of the feed reader; `Skipped` is a
+feed step; `FeedsResult` and `StreamSources` name the outputs of the
+feed reader and of the streaming sources; `Skipped` is a
 record that is no input (a WARC request, say), counted by kind. Built by keyword.
 """
 from __future__ import annotations
@@ -71,5 +72,17 @@ class FeedsResult(NamedTuple):
     state: Any
 
 
-__all__ = ["ReadContext", "FeedsContext", "FetchConfig", "FeedsResult", "Skipped",
-           "DEFAULT_MAX_RATIO"]
+class StreamSources(NamedTuple):
+    """What the streaming sources emit, each element at the event time it was read.
+
+    ``state``: the feed state updates (`FeedStateUpdate`) of each poll, None for files.
+    """
+    documents: Any
+    rejects: Any
+    duplicates: Any
+    skipped: Any
+    state: Any = None
+
+
+__all__ = ["ReadContext", "FeedsContext", "FetchConfig", "FeedsResult", "StreamSources",
+           "Skipped", "DEFAULT_MAX_RATIO"]

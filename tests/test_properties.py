@@ -21,8 +21,8 @@ from transforms.extract.normalize import content_hash, key_text, stable_id, stri
 from transforms.extract.text_dump import (TITLE_MAX_CHARS, clean_segment, infer_title, split_page,
                                   split_tags)
 from transforms.dedup.urls import canonical_url, url_key
-from transforms.sink.write import (article_partition, ingest_partition, safe_date, safe_language,
-                              valid_run_id)
+from transforms.core.paths import valid_run_id
+from transforms.sink.write import article_partition, ingest_partition, safe_date, safe_language
 
 # Derandomised: CI sees the same examples every run, so a red run is
 # reproducible; set NEWSBEAM_HYPOTHESIS_EXPLORE=1 to draw new ones.

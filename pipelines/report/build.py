@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pipelines.report import charts, figures
 from pipelines.report import page as html
 from pipelines.report.read import list_manifests, load_feed_state, read_columns, run_files, write_text
-from transforms.sink.write import join_path, valid_run_id
+from transforms.core.paths import join_path, valid_run_id
 
 DEFAULT_RUNS = 30
 # Longer lists are cut in the page (flagged sources and failing feeds always shown).

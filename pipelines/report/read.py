@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
 from schemas.tables import TABLES
 from transforms.extract.dates import parse_timestamp
-from transforms.sink.write import join_path, valid_run_id
+from transforms.core.paths import join_path, valid_run_id
 
 _log = logging.getLogger(__name__)
 

@@ -170,7 +170,7 @@ def test_stream_help_lists_its_options_and_not_those_of_batch_only(capsys):
 
 def test_a_watched_glob_that_cannot_be_listed_waits_for_the_next_tick(tmp_path, monkeypatch):
     from apache_beam.io.filesystems import FileSystems
-    from transforms.sources.stream_sources import match_new_files
+    from transforms.sources.watch_files import match_new_files
     (tmp_path / "a.txt").write_text("x")
     real = FileSystems.match
 

@@ -35,7 +35,7 @@ from tests.feed_server import FeedServer, Route, article_html
 from transforms.sink import commit as protocol
 from schemas.contexts import ReadContext
 from transforms.sources.dump_formats import read_records
-from transforms.sink.write import valid_run_id
+from transforms.core.paths import valid_run_id
 
 RUNNER = ["--runner", "DirectRunner"]
 WORDS = ("council budget bridge school residents timetable officials answer weeks river market "

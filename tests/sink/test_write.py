@@ -7,8 +7,9 @@ import pyarrow.parquet as pq
 
 from schemas.records import WrittenFile
 from transforms.extract.dates import parse_timestamp
+from transforms.core.paths import valid_run_id
 from transforms.sink.write import (article_partition, commit_files, final_name, plan_commit,
-                              safe_date, safe_language, valid_run_id)
+                                   safe_date, safe_language)
 
 import pytest
 

@@ -17,7 +17,6 @@ import tarfile
 import time
 from collections import Counter
 from importlib import metadata
-from pathlib import Path
 
 import pytest
 

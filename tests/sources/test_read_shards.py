@@ -18,7 +18,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from schemas.records import InputFile
 from schemas.contexts import ReadContext
 from transforms.sources.read_dumps import (MAX_SHARDS, REJECTS, UNREADABLE_FILE, SplitFiles,
-                                   _SplitFileFn, file_shards, one_reject_per_input, reject_key)
+                                   SplitFileFn, file_shards, one_reject_per_input, reject_key)
 from tests.conftest import SEEDS
 
 CTX = ReadContext("shards", 1_700_000_000_000_000, 1 << 20)
@@ -26,7 +26,7 @@ CTX = ReadContext("shards", 1_700_000_000_000_000, 1 << 20)
 
 def _outputs(element):
     found = []
-    for item in _SplitFileFn(CTX).process(element):
+    for item in SplitFileFn(CTX).process(element):
         if isinstance(item, beam.pvalue.TaggedOutput):
             found.append((item.tag, item.value))
         else:

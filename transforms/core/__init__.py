@@ -4,9 +4,11 @@ import importlib
 
 _HOMES = {
     "StageCounters": "counters",
+    "join_path": "paths",
+    "write_json": "paths",
 }
 
-__all__ = ["StageCounters"]
+__all__ = ["StageCounters", "join_path", "write_json"]
 
 
 def __getattr__(name: str):

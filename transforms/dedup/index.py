@@ -24,7 +24,7 @@ from apache_beam.metrics import Metrics
 from schemas.records import IndexEntry
 from schemas.tables import TABLES
 from transforms.extract.dates import utc_date
-from transforms.sink.write import join_path
+from transforms.core.paths import join_path
 
 _PARTITION = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/part-(.+)-\d{5}\.parquet$")
 

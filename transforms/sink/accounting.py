@@ -25,7 +25,8 @@ from transforms.sink.lease import check_lease
 from transforms.extract.dates import from_micros
 from transforms.sink.feed_state import plan_feed_state
 from transforms.sink.input_cursor import plan_cursor
-from transforms.sink.write import empty_table_moves, existing_run_files, join_path, plan_commit
+from transforms.core.paths import join_path
+from transforms.sink.write import empty_table_moves, existing_run_files, plan_commit
 
 _log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.sink.write import join_path, json_text, remove_tree, temp_dir
+from transforms.core.paths import join_path, json_text, remove_tree, temp_dir
 from transforms.sink.conditional_writes import LeaseHeld, is_gcs
 from transforms.sink.lease import (LEASE_TTL_S, Lease, LeaseLost, check_lease, lease_path,
                                    read_lease)

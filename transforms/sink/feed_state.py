@@ -32,7 +32,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas.records import FeedState, FeedStateUpdate
 from transforms.extract.dates import from_micros, parse_timestamp
-from transforms.sink.write import join_path, json_text, write_json
+from transforms.core.paths import join_path, json_text, write_json
 
 _log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from schemas.records import InputFile
 from transforms.core.counters import StageCounters
-from transforms.sink.write import join_path, json_text, write_json
+from transforms.core.paths import join_path, json_text, write_json
 
 CURSOR_VERSION = 1
 ALREADY_INGESTED = "already_ingested"

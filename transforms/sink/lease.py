@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Optional
 
-from transforms.sink.write import join_path
+from transforms.core.paths import join_path
 from transforms.sink.conditional_writes import (LeaseHeld, delete_if_unchanged,
                                                 read_with_generation, replace_if_unchanged,
                                                 create_exclusive)

@@ -42,8 +42,8 @@ from schemas.records import WrittenFile
 from schemas.tables import TABLES, to_arrow
 from transforms.sink.accounting import summarise
 from transforms.core.counters import StageCounters
-from transforms.sink.write import (PARTITIONERS, ROWS_PER_GROUP, _ensure_parent, join_path,
-                              temp_dir, write_json)
+from transforms.core.paths import ensure_parent, join_path, temp_dir, write_json
+from transforms.sink.write import PARTITIONERS, ROWS_PER_GROUP
 
 _log = logging.getLogger(__name__)
 
@@ -91,11 +91,11 @@ class _WriteWindowFn(beam.DoFn):
         final = join_path(self._output, spec.folder, partition,
                           window_file_name(self._run_id, float(win.start), pane.index))
         temp = join_path(temp_dir(self._output, self._run_id), f"{uuid.uuid4().hex}.parquet")
-        _ensure_parent(temp)
+        ensure_parent(temp)
         with FileSystems.create(temp) as handle:
             pq.write_table(to_arrow(rows, spec.schema), handle, compression="zstd",
                            row_group_size=ROWS_PER_GROUP)
-        _ensure_parent(final)
+        ensure_parent(final)
         if FileSystems.exists(final):  # a retried pane: its file is replaced
             FileSystems.delete([final])
         FileSystems.rename([temp], [final])

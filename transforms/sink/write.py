@@ -18,9 +18,7 @@ be: ``dt`` a real date, ``lang`` a 2-3 letter code, ``und`` otherwise.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import uuid
 from datetime import date
@@ -35,6 +33,8 @@ from apache_beam.transforms.window import GlobalWindows
 from schemas.records import WrittenFile
 from schemas.tables import SCHEMA_VERSION, TABLES, to_arrow
 from transforms.extract.dates import plausible_published, utc_date
+from transforms.core.paths import ensure_parent, join_path, temp_dir
+
 
 ROWS_PER_GROUP = 10_000
 # What one bundle's writer may hold in pending rows before it flushes the
@@ -44,21 +44,8 @@ PENDING_BYTES = 64 << 20
 # Bytes a row costs besides its strings (Python objects, list cells).
 ROW_OVERHEAD_BYTES = 600
 _LANG = re.compile(r"^[a-z]{2,3}$")
-MAX_RUN_ID = 100
-_RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_RUN_ID - 1}}}")
 
 _log = logging.getLogger(__name__)
-
-
-def valid_run_id(run_id: str) -> str:
-    """The run id, if it is safe in a file name (no ``:``, ``/``, spaces or a newline).
-
-    Matched whole: ``re.match`` with ``$`` lets a trailing newline through.
-    """
-    if not _RUN_ID.fullmatch(run_id):
-        raise ValueError(f"run id {run_id!r} must be 1 to {MAX_RUN_ID} characters, letters, "
-                         "digits, '_', '.' and '-', starting with a letter or digit")
-    return run_id
 
 
 def safe_language(code: Optional[str]) -> str:
@@ -90,14 +77,6 @@ def ingest_partition(row) -> str:
 PARTITIONERS: Dict[str, Callable] = {
     "articles": article_partition, "duplicates": ingest_partition, "rejects": ingest_partition,
     "index": ingest_partition}
-
-
-def join_path(base: str, *parts: str) -> str:
-    return FileSystems.join(base, *parts) if parts else base
-
-
-def temp_dir(output: str, run_id: str) -> str:
-    return join_path(output, "_tmp", run_id)
 
 
 def row_bytes(row) -> int:
@@ -250,12 +229,6 @@ def existing_run_files(output: str, run_id: str) -> List[str]:
     return found
 
 
-def _ensure_parent(path: str) -> None:
-    parent = os.path.dirname(path)
-    if "://" not in path and parent:
-        os.makedirs(parent, exist_ok=True)
-
-
 def commit_files(output: str, run_id: str, written: Iterable[WrittenFile]) -> List[str]:
     """Replaces the run's earlier files with the newly written ones.
 
@@ -268,15 +241,10 @@ def commit_files(output: str, run_id: str, written: Iterable[WrittenFile]) -> Li
         _log.info("replacing %d files of an earlier attempt of run %s", len(stale), run_id)
         FileSystems.delete(stale)
     for _, destination in moves:
-        _ensure_parent(destination)
+        ensure_parent(destination)
     if moves:
         FileSystems.rename([m[0] for m in moves], [m[1] for m in moves])
     return [m[1] for m in moves]
-
-
-def json_text(payload: dict) -> str:
-    """How newsbeam writes its JSON files (manifests, state, intents)."""
-    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 # The tables a reader opens; each exists after every run, with its schema.
@@ -318,7 +286,7 @@ def empty_table_moves(output: str, run_id: str, started_at: int,
                for m in result.metadata_list):
             continue
         temp = join_path(temp_dir(output, run_id), table, "empty.parquet")
-        _ensure_parent(temp)
+        ensure_parent(temp)
         with FileSystems.create(temp) as handle:
             pq.write_table(spec.schema.empty_table(), handle, compression="zstd")
         pairs.append((temp, join_path(output, spec.folder, empty_partition(table, day),
@@ -333,27 +301,10 @@ def write_empty_tables(output: str, run_id: str, started_at: int,
     pairs = empty_table_moves(output, run_id, started_at, (), (), tables)
     if pairs:
         for _, final in pairs:
-            _ensure_parent(final)
+            ensure_parent(final)
         FileSystems.rename([a for a, _ in pairs], [b for _, b in pairs])
     return [b for _, b in pairs]
 
 
-def write_json(path: str, payload: dict) -> None:
-    _ensure_parent(path)
-    with FileSystems.create(path) as handle:
-        handle.write(json_text(payload).encode("utf-8"))
-
-
-def remove_tree(path: str) -> None:
-    try:
-        if "://" in path:  # an object store has no folders: delete what the prefix holds
-            FileSystems.delete([path.rstrip("/") + "/"])
-        elif FileSystems.exists(path):
-            FileSystems.delete([path])
-    except Exception as error:  # leftover temp files are harmless; say so
-        _log.warning("could not remove %s: %s", path, error)
-
-
-__all__ = ["WriteTable", "commit_files", "write_empty_tables", "empty_table_moves", "write_json", "remove_tree", "temp_dir",
-           "valid_run_id", "safe_language", "safe_date", "article_partition",
+__all__ = ["WriteTable", "commit_files", "write_empty_tables", "empty_table_moves", "safe_language", "safe_date", "article_partition",
            "ingest_partition", "SCHEMA_VERSION"]

@@ -16,7 +16,7 @@ _HOMES = {
     "ReadDumps": "read_dumps",
     "ReadFeeds": "read_feeds",
     "PollFeedsContinuously": "stream_sources",
-    "WatchFiles": "stream_sources",
+    "WatchFiles": "watch_files",
     "CommitFeedState": "stream_sources",
 }
 

@@ -30,7 +30,7 @@ def open_raw(path: str):
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-class _SplitFileFn(beam.DoFn):
+class SplitFileFn(beam.DoFn):
     """Yields one file's documents; rejects, revisits and skipped records are tagged.
 
     Its input is a path, or a ``(path, shard, shards)`` `FileShard`: then it
@@ -162,7 +162,7 @@ class SplitFiles(beam.PTransform):
                      ).with_output_types(FileShard)
                      | "SpreadShards" >> beam.Reshuffle())
         split = (paths
-                 | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_output_types(
+                 | "SplitRecords" >> beam.ParDo(SplitFileFn(self._ctx)).with_output_types(
                      RawDocument, **{REJECTS: Reject, DUPLICATES: Duplicate, SKIPPED: Skipped}
                  ).with_outputs(REJECTS, DUPLICATES, SKIPPED, main="documents"))
         rejects = split[REJECTS]

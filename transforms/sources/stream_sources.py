@@ -43,7 +43,6 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 import apache_beam as beam
 import xxhash
 from apache_beam.coders import PickleCoder
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
@@ -53,18 +52,17 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
 from transforms.core.counters import StageCounters
 from transforms.sink.state_cache import StatefulDoFn
-from schemas.contexts import ReadContext, Skipped
+from schemas.contexts import Skipped
 from transforms.sink.feed_state import commit_feed_state, merge_states
 from transforms.sources.fetch_policy import host_of
 from transforms.sources.fetch_worker import shared_fetcher
 from transforms.sources.poll_schedule import FeedSchedule, after_poll, is_due
-from transforms.sources.read_dumps import DUPLICATES as DUMP_DUPLICATES
-from transforms.sources.read_dumps import _SplitFileFn
 from transforms.sink.stream_write import window_label
-from schemas.contexts import FeedsContext
+from schemas.contexts import FeedsContext, StreamSources
 from transforms.sources.feed_jobs import (ENTRIES, REJECTS, SKIPPED, STATE, Bump, fetch_pages,
                                           poll_feed)
 from transforms.sources.read_feeds import listed_feeds
+
 
 STAGE = "fetch"
 _log = logging.getLogger(__name__)
@@ -244,18 +242,6 @@ class _FetchPagesNowFn(beam.DoFn):
         self._pending = running
 
 
-class StreamSources(NamedTuple):
-    """What the streaming sources emit, each element at the event time it was read.
-
-    ``state``: the feed state updates (`FeedStateUpdate`) of each poll, None for files.
-    """
-    documents: Any
-    rejects: Any
-    duplicates: Any
-    skipped: Any
-    state: Any = None
-
-
 class _AtTime(beam.DoFn):
     """Stamps bounded, start-up records (feed-list rejects) with the job's start."""
 
@@ -360,67 +346,5 @@ class CommitFeedState(beam.PTransform):
                 | "MergeIntoStateFile" >> beam.ParDo(self._fn))
 
 
-# ------------------------------------------------------------------ dumps
-
-
-def match_new_files(_tick, patterns: List[str]) -> Iterable[Tuple[str, None]]:
-    """Every file the patterns match now, keyed by path.
-
-    A glob that cannot be listed now (a bucket briefly unreachable) is
-    logged and tried again on the next tick: it is no input, so no reject."""
-    for pattern in patterns:
-        try:
-            results = FileSystems.match([pattern])
-        except Exception as error:  # retried next tick; the job must not fail over it
-            _log.warning("cannot list --watch %s now: %s", pattern, error)
-            continue
-        for result in results:
-            for metadata in result.metadata_list:
-                yield metadata.path, None
-
-
-class _FirstSightingFn(StatefulDoFn):
-    """(path, _) → path, the first time the path is seen, never again."""
-
-    SEEN = ReadModifyWriteStateSpec("seen", PickleCoder())
-
-    def __init__(self):
-        self._counters = StageCounters("watch")
-
-    def process(self, element, seen=beam.DoFn.StateParam(SEEN)) -> Iterable[str]:
-        path, _ = element
-        if seen.read():
-            return
-        seen.write(True)
-        self._counters.inc("new_files")
-        yield path
-
-
-class WatchFiles(beam.PTransform):
-    """New files under the `patterns` globs to documents, each file once.
-
-    Args:
-      patterns: file globs (local or ``gs://``), matched on each tick.
-      ctx: run id, start time and the size limit of one document.
-
-    Applied to the tick PCollection (`impulse`).
-    """
-
-    def __init__(self, patterns: List[str], ctx: ReadContext):
-        super().__init__()
-        self._patterns = list(patterns)
-        self._ctx = ctx
-
-    def expand(self, ticks):
-        split = (ticks
-                 | "MatchFiles" >> beam.FlatMap(match_new_files, self._patterns
-                                                ).with_output_types(Tuple[str, Any])
-                 | "FirstSighting" >> beam.ParDo(_FirstSightingFn())
-                 | "SplitRecords" >> beam.ParDo(_SplitFileFn(self._ctx)).with_outputs(
-                     REJECTS, DUMP_DUPLICATES, SKIPPED, main="documents"))
-        return StreamSources(split.documents, split[REJECTS], split[DUMP_DUPLICATES],
-                             split[SKIPPED])
-
-
-__all__ = ["PollFeedsContinuously", "WatchFiles", "CommitFeedState", "StreamSources", "Ticks",
-           "impulse", "feeds_by_shard", "poll_shard", "match_new_files"]
+__all__ = ["PollFeedsContinuously", "CommitFeedState", "Ticks", "impulse", "feeds_by_shard",
+           "poll_shard"]
