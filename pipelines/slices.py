@@ -158,7 +158,7 @@ def combine(run_id: str, manifests: List[dict], started: float, planned: dict) -
 
 def run_in_slices(argv: Sequence[str]) -> dict:
     """Runs the job once per slice of the input files; returns the combined manifest."""
-    from pipelines.ingest import INHERITED_LEASE, received_signal, started_run, take_lease
+    from pipelines.runs import INHERITED_LEASE, received_signal, started_run, take_lease
     from pipelines.options import IngestOptions, default_run_id
     from pipelines.validation import validate
 
@@ -186,7 +186,7 @@ def run_in_slices(argv: Sequence[str]) -> dict:
 
 def _run_slices(argv: Sequence[str], options: PipelineOptions, opts, run_id: str,
                 started: float, env: Dict[str, str]) -> dict:
-    from pipelines.ingest import format_summary, read_manifest
+    from pipelines.runs import format_summary, read_manifest
     from transforms.core.paths import write_json
 
     matched = matched_files(opts.input or [])

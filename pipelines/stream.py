@@ -31,7 +31,7 @@ from typing import List, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
-from pipelines.ingest import format_summary, local_runner, versions
+from pipelines.runs import format_summary, local_runner, versions
 from pipelines.options import (IngestOptions, OptionsError, StreamOptions, command_help,
                                options_in_effect, wants_help)
 from pipelines.validation import (detection_languages, fetch_config, listed_feed_names,

@@ -1,6 +1,7 @@
 """URL trust: fetched URLs are facts, a page's canonical/og:url is a claim."""
 from __future__ import annotations
 
+import pytest
 import html
 import json
 from pathlib import Path
@@ -66,6 +67,7 @@ def test_a_fact_wins_over_an_implausible_claim_and_a_plausible_claim_keys():
     assert no_fact.url_key is None
 
 
+@pytest.mark.e2e
 def test_ten_distinct_articles_declaring_the_home_page_stay_ten(tmp_path, shared_data):
     """Failed before: the ten pages went to duplicates as url duplicates of one."""
     pages = tmp_path / "pages"
@@ -103,6 +105,7 @@ def test_one_url_shared_by_dissimilar_bodies_keeps_both_and_counts_a_conflict(
                     label="Conflict")
 
 
+@pytest.mark.e2e
 def test_two_real_copies_under_utm_and_amp_urls_are_one_url_duplicate(tmp_path, shared_data):
     import gzip
     truth = json.loads((shared_data / "html" / "scrapinghub-aeb" / "ground-truth.json")

@@ -42,6 +42,7 @@ def dumps(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.e2e
 def test_the_example_writes_the_tables(dumps):
     inputs = sum(1 for path in (dumps / "dumps").iterdir()
                  for line in path.read_text("utf-8").splitlines() if line.strip())

@@ -1,6 +1,7 @@
 """Boilerplate learned from the corpus: a line many dumps of one source share."""
 from __future__ import annotations
 
+import pytest
 import random
 from pathlib import Path
 from typing import List
@@ -111,6 +112,7 @@ def test_a_line_repeated_across_ten_dumps_of_one_source_is_removed(tmp_path, fna
         assert_that(cleaned, check)
 
 
+@pytest.mark.e2e
 def test_ingest_removes_a_source_line_from_every_article(tmp_path):
     write_dumps(tmp_path / "in" / "herald", 10)
     out = tmp_path / "out"

@@ -46,11 +46,13 @@ class _no_exit:
         return False
 
 
+@pytest.mark.e2e
 def test_an_option_nobody_knows_stops_ingest(tmp_path, capsys):
     assert _ingest("--input", DUMP, "--output", str(tmp_path), "--bogus_option", "3") == 2
     assert "unknown option --bogus_option" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 def test_a_clean_run_gives_every_table_to_duckdb_and_pyarrow(tmp_path):
     """No duplicates and no rejects: the three tables still open, empty, with their columns.
 
@@ -84,6 +86,7 @@ def test_a_clean_run_gives_every_table_to_duckdb_and_pyarrow(tmp_path):
     assert len(list((out / "rejects").rglob("*.parquet"))) == 1
 
 
+@pytest.mark.e2e
 def test_an_output_that_is_a_file_stops_before_the_graph(tmp_path):
     not_a_folder = tmp_path / "out.txt"
     not_a_folder.write_text("x")
@@ -97,6 +100,7 @@ def test_an_output_that_is_a_file_stops_before_the_graph(tmp_path):
     assert _ingest("--input", DUMP, "--output", str(inside)) == 2
 
 
+@pytest.mark.e2e
 def test_an_output_bucket_that_cannot_be_written_stops_before_the_graph(gcs, capsys):
     assert _ingest("--input", DUMP, "--output", "gs://no-such-bucket-here/news") == 2
     assert "--output gs://no-such-bucket-here/news cannot be written" in capsys.readouterr().err
@@ -119,6 +123,7 @@ def test_a_feed_list_with_no_feed_stops_before_the_graph(tmp_path, capsys, conte
     assert not (tmp_path / "out" / "_runs").exists()
 
 
+@pytest.mark.e2e
 def test_an_unreadable_feed_list_stops_before_the_graph(tmp_path, capsys):
     assert _ingest("--feeds", str(tmp_path), "--output", str(tmp_path / "out")) == 2
     assert f"--feeds {tmp_path} cannot be read" in capsys.readouterr().err
@@ -130,6 +135,7 @@ def test_stream_refuses_what_ingest_refuses(tmp_path, capsys):
     assert "--extract_timeout_s must be positive" in capsys.readouterr().err
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("command, expected", [
     ("ingest", ["--min_text_chars MIN_TEXT_CHARS", "(default: 100)", "(default: 0.7)",
                 "(default: false)"]),

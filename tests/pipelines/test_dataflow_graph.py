@@ -7,6 +7,7 @@ checks match --input before the graph is built.
 """
 from __future__ import annotations
 
+import pytest
 import tarfile
 from importlib import metadata
 import sys
@@ -21,6 +22,7 @@ STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Extract"
          "WriteDuplicates", "WriteRejects", "WriteDedupIndex", "CommitRun"}
 
 
+@pytest.mark.e2e
 def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_path):
     gcs.upload(SEEDS / "rt-arabic-dump.txt", "dataflow", "in", "rt-arabic-dump.txt")
     feeds = tmp_path / "feeds.txt"

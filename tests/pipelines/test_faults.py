@@ -78,6 +78,7 @@ def _wait_for(condition, timeout_s: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_killed_run_leaves_index_and_feed_state_as_before(tmp_path):
     server = FeedServer().start()
@@ -143,6 +144,7 @@ def _write_inputs(folder: Path, files: int, per_file: int) -> List[str]:
     return ids
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_killed_worker_fails_the_run_loudly_and_the_rerun_is_exact(tmp_path):
     ids = _write_inputs(tmp_path / "in", files=6, per_file=300)

@@ -45,6 +45,7 @@ def _manifest(gcs, key: str) -> dict:
         return json.loads(handle.read().decode("utf-8"))
 
 
+@pytest.mark.e2e
 def test_batch_run_reads_from_and_writes_to_gcs(gcs, server, tmp_path):
     for name in ("rt-arabic-dump.txt", "en-sample-dump.txt", "sample-articles.jsonl"):
         gcs.upload(SEEDS / name, "in", name)
@@ -88,6 +89,7 @@ def test_batch_run_reads_from_and_writes_to_gcs(gcs, server, tmp_path):
 
 
 
+@pytest.mark.e2e
 def test_scheduled_runs_on_gcs_read_only_new_files_and_reruns_replace(gcs):
     folder = "scheduled/in"
     gcs.upload(SEEDS / "rt-arabic-dump.txt", folder, "rt-arabic-dump.txt")

@@ -7,7 +7,7 @@ garbage, invalid and mixed encodings, truncated files, WARC records whose
 Content-Length lies, values that would become paths, and addresses inside
 the network. HTTP is served by a real server on 127.0.0.1
 (tests/feed_server.py); pipelines run on the FnApiRunner (``--runner
-DirectRunner``, see pipelines.ingest.local_runner).
+DirectRunner``, see pipelines.runs.local_runner).
 """
 from __future__ import annotations
 
@@ -140,6 +140,7 @@ def test_opml_lists_with_entities_are_rejects():
         assert [(r.stage, r.reason) for r in records] == [("read", "unsafe_xml")]
 
 
+@pytest.mark.e2e
 def test_feed_with_entity_bomb_is_a_reject_and_the_run_goes_on(tmp_path, server):
     server.routes["/feeds/laughs.xml"] = Route(LAUGHS, content_type="application/rss+xml")
     server.routes["/feeds/quadratic.xml"] = Route(QUADRATIC, content_type="text/xml")
@@ -389,6 +390,7 @@ def _write_corpus(folder: Path) -> dict:
     return expected
 
 
+@pytest.mark.e2e
 def test_hostile_corpus_every_file_ends_as_expected_and_nothing_leaves_output(tmp_path):
     expected = _write_corpus(tmp_path / "in")
     manifest, out = _ingest(tmp_path, "--input", str(tmp_path / "in" / "*"),
@@ -473,6 +475,7 @@ def test_redirect_to_a_name_resolving_inside_is_refused(server):
         assert server.hits("/secret") == 0
 
 
+@pytest.mark.e2e
 def test_feeds_on_loopback_are_refused_by_default(tmp_path, server):
     server.routes["/feed.xml"] = _one_item_feed("F", "A", server.url("/a"))
     server.routes["/a"] = Route(article_html("A"))

@@ -21,6 +21,7 @@ def _ingest(*args: str) -> int:
     return cli.main(["ingest", *args, "--runner", "DirectRunner"])
 
 
+@pytest.mark.e2e
 def test_seed_dump_gives_the_two_arabic_articles(tmp_path):
     out = tmp_path / "out"
     assert _ingest("--input", str(SEEDS / "rt-arabic-dump.txt"), "--output", str(out),
@@ -53,6 +54,7 @@ def test_seed_dump_gives_the_two_arabic_articles(tmp_path):
     assert not (out / "_tmp").exists() or not any((out / "_tmp").rglob("*.parquet"))
 
 
+@pytest.mark.e2e
 def test_rerunning_a_run_id_replaces_its_rows(tmp_path):
     out = tmp_path / "out"
     inputs = ["--input", str(SEEDS / "*-dump.txt"), "--input", str(SEEDS / "*.jsonl")]
@@ -83,6 +85,7 @@ def _write_scrapinghub_inputs(data: Path, folder: Path) -> int:
     return len(pages)
 
 
+@pytest.mark.e2e
 def test_real_pages_and_warc_files_are_all_accounted_for(tmp_path, shared_data):
     n_pages = _write_scrapinghub_inputs(shared_data, tmp_path / "in")
     assert n_pages == 181
@@ -122,6 +125,7 @@ def test_real_pages_and_warc_files_are_all_accounted_for(tmp_path, shared_data):
     assert all(a["source_position"].startswith("byte:") for a in warc_articles)
 
 
+@pytest.mark.e2e
 def test_module_entry_point_and_clear_option_errors(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pipelines.ingest", "--input",
                              str(tmp_path / "nothing-*.txt"), "--output", str(tmp_path)],
@@ -132,6 +136,7 @@ def test_module_entry_point_and_clear_option_errors(tmp_path):
     assert cli.main(["nonsense"]) == 2
 
 
+@pytest.mark.e2e
 def test_help_lists_the_ingest_options(capsys):
     assert cli.main(["ingest", "--help"]) == 0
     out = capsys.readouterr().out
@@ -142,6 +147,7 @@ def test_help_lists_the_ingest_options(capsys):
     assert "Beam's options" in out
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("bad_run_id", ["2026-11-29T10:00:00", "../escape"])
 def test_unsafe_run_ids_are_refused(tmp_path, bad_run_id):
     assert _ingest("--input", str(SEEDS / "rt-arabic-dump.txt"), "--output", str(tmp_path),
@@ -158,6 +164,7 @@ def _write_jsonl(path: Path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
+@pytest.mark.e2e
 def test_second_run_adds_exactly_the_new_articles(tmp_path, shared_data):
     bodies = _ground_truth_bodies(shared_data, 22)
     old = [{"url": f"https://old.example/{i}", "text": b} for i, b in enumerate(bodies[:18])]

@@ -9,6 +9,7 @@ cover every reader (text dump, JSONL, HTML, WARC, a feed served on
 """
 from __future__ import annotations
 
+import pytest
 import io
 import json
 from pathlib import Path
@@ -43,6 +44,7 @@ def _rss(items) -> bytes:
             ).encode("utf-8")
 
 
+@pytest.mark.e2e
 def test_batch_run_on_two_worker_processes(tmp_path, server):
     inputs = tmp_path / "in"
     inputs.mkdir()

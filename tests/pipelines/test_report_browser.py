@@ -168,6 +168,7 @@ def output_with_runs(tmp_path_factory):
     return out, manifests, str(wire)
 
 
+@pytest.mark.e2e
 def test_report_opens_in_chromium_with_its_charts_and_figures(output_with_runs, tmp_path,
                                                               capsys):
     binary = find_chromium()
@@ -258,6 +259,7 @@ def test_report_opens_in_chromium_with_its_charts_and_figures(output_with_runs, 
               f"{SCREENSHOT_DIR / 'report-narrow.png'}")
 
 
+@pytest.mark.e2e
 def test_make_run_style_default_path_is_printed(output_with_runs, capsys):
     out, manifests, _ = output_with_runs
     assert cli.main(["report", "--output", str(out), "--runs", "2"]) == 0

@@ -20,6 +20,7 @@ gcs = gcs_emulator.gcs  # the fixture
 bench_report = pytest.importorskip("benchmarks.bench_report")
 
 
+@pytest.mark.e2e
 def test_report_reads_and_writes_gs(gcs, tmp_path, capsys):  # noqa: F811
     local = tmp_path / "out"
     bench_report.build_folder(local, articles=1500, runs=3)

@@ -57,6 +57,7 @@ def _rows(out: Path, table: str) -> int:
     return ds.dataset(str(out / table), format="parquet", partitioning="hive").count_rows()
 
 
+@pytest.mark.e2e
 def test_second_scheduled_run_reads_only_the_new_files(tmp_path):
     folder, out = tmp_path / "dumps", tmp_path / "out"
     folder.mkdir()
@@ -107,6 +108,7 @@ def test_second_scheduled_run_reads_only_the_new_files(tmp_path):
     assert load_cursor(str(out)).keys() == {str(p) for p in folder.iterdir()}
 
 
+@pytest.mark.e2e
 def test_rerunning_a_run_id_with_feeds_fetches_its_entries_again(tmp_path):
     from tests.feed_server import FeedServer, Route, article_html
 

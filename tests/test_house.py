@@ -1,0 +1,151 @@
+"""The shape of the house: what installs, what imports what, how large a module is.
+
+- Installing newsbeam adds exactly the design card's three import packages,
+  `pipelines`, `transforms` and `schemas` (with their sub-packages): the
+  package discovery of pyproject.toml is run on a copy of the checkout, offline.
+- No import circle among the modules of those packages, counting the imports
+  inside functions too (a circle kept apart by a local import is still one).
+- No private (underscore) name imported from another module of the package.
+- No module of the package over 400 lines.
+"""
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Set
+
+import pytest
+
+from tests.conftest import REPO
+
+PACKAGES = ("pipelines", "transforms", "schemas")
+MAX_LINES = 400
+# Not copied for the packaging check: environments, outputs, caches.
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "out", "site", "build", "dist",
+                                    "*.egg-info", "__pycache__", ".pytest_cache", ".cache")
+
+
+def package_modules() -> Dict[str, Path]:
+    """Dotted module name -> file, for every module of the three packages."""
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = list(path.relative_to(REPO).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
+    return modules
+
+
+def imported_modules(path: Path, name: str, modules: Dict[str, Path]) -> Set[str]:
+    """The package's modules that the file imports, anywhere in it.
+
+    ``from a.b import c`` is an import of ``a.b.c`` when that is a module,
+    else of ``a.b``; relative imports are resolved against the file's package.
+    """
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                       for alias in node.names]
+        else:
+            continue
+        found.update(target for target in targets if target in modules and target != name)
+    return found
+
+
+def import_graph() -> Dict[str, Set[str]]:
+    modules = package_modules()
+    return {name: imported_modules(path, name, modules) for name, path in modules.items()}
+
+
+def circles(graph: Dict[str, Set[str]]) -> List[List[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: Dict[str, int] = {}
+    low: Dict[str, int] = {}
+    stack: List[str] = []
+    on_stack: Set[str] = set()
+    found: List[List[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_import_graph_has_no_circle():
+    assert circles(import_graph()) == []
+
+
+def test_the_circle_finder_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert circles(graph) == [["a", "b", "c"]]
+
+
+def test_no_private_name_is_imported_from_another_module():
+    modules = package_modules()
+    private = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PACKAGES:
+                private += [f"{name}: {node.module}.{alias.name}" for alias in node.names
+                            if alias.name.startswith("_")]
+    assert private == []
+
+
+def test_no_module_is_over_400_lines():
+    long = {name: lines for name, path in package_modules().items()
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_installing_adds_only_the_three_packages(tmp_path):
+    """What setuptools would put in the wheel: its own package discovery, run on
+    a copy of the checkout (tests, benchmarks, docs and deploy included, as
+    decoys), offline, into a temporary folder."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO, checkout, ignore=NOT_COPIED)
+    built = tmp_path / "lib"
+    result = subprocess.run([sys.executable, "setup.py", "--quiet", "build_py",
+                             "--build-lib", str(built)],
+                            cwd=checkout, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        pytest.fail(f"build_py failed:\n{result.stderr[-2000:]}")
+    top_level = {path.name for path in built.iterdir()}
+    assert top_level == set(PACKAGES)
+    built_modules = {".".join(p.relative_to(built).with_suffix("").parts)
+                     for p in built.rglob("*.py")}
+    source_modules = {".".join(p.relative_to(REPO).with_suffix("").parts)
+                      for package in PACKAGES for p in (REPO / package).rglob("*.py")}
+    assert built_modules == source_modules, "every module of the three packages is installed"
