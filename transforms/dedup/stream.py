@@ -9,7 +9,7 @@ the global window, keyed by what it compares:
    (`transforms.dedup.batch.split_group`, the batch decision: what is held ranks
    first, like an index entry in batch); otherwise it is kept and held.
    By URL, as in batch, only when it is the same article
-   (`transforms.dedup.batch.same_article`, by the held key's signature): a
+   (`transforms.dedup.rules.same_article`, by the held key's signature): a
    dissimilar page under a held URL key is kept and counted
    (``dedup:url_conflicts``).
 3. ``NearBuckets``, keyed by LSH band key (the layout batch derives from the
