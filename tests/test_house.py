@@ -6,7 +6,7 @@
 - No import circle among the modules of those packages, counting the imports
   inside functions too (a circle kept apart by a local import is still one).
 - No private (underscore) name imported from another module of the package.
-- No module of the package over 400 lines.
+- No module of the package over 400 lines; no `Reject` built positionally.
 """
 from __future__ import annotations
 
@@ -149,3 +149,14 @@ def test_installing_adds_only_the_three_packages(tmp_path):
     source_modules = {".".join(p.relative_to(REPO).with_suffix("").parts)
                       for package in PACKAGES for p in (REPO / package).rglob("*.py")}
     assert built_modules == source_modules, "every module of the three packages is installed"
+
+
+def test_every_reject_is_built_by_keyword():
+    """A field moved in `schemas.records.Reject` must not shift values silently."""
+    positional = []
+    for name, path in package_modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id == "Reject" and node.args:
+                positional.append(f"{name}:{node.lineno}")
+    assert positional == []

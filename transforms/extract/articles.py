@@ -155,10 +155,13 @@ class _ExtractFn(beam.DoFn):
                                             f"fewer than {self._min_text_chars}")
         if reason is not None:
             self._counters.inc(f"dropped:{reason}")
-            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                raw.doc_id, STAGE, reason, message, raw.url, raw.source_kind, raw.source_uri,
-                raw.source_position, raw.run_id, self._ingested_at,
-                EXTRACTION_METHODS.get(raw.payload_format)))
+            reject = Reject(
+                doc_id=raw.doc_id, stage=STAGE, reason=reason, message=message, url=raw.url,
+                source_kind=raw.source_kind, source_uri=raw.source_uri,
+                source_position=raw.source_position, run_id=raw.run_id,
+                ingested_at=self._ingested_at,
+                extraction_method=EXTRACTION_METHODS.get(raw.payload_format))
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
             return
         self._counters.inc("out")
         yield to_article(raw, found, self._ingested_at)

@@ -87,8 +87,9 @@ class CountedStream(io.RawIOBase):
 
 def file_reject(ctx: ReadContext, reason: str, message: str, name: str,
                  position: str = "byte:0", kind: str = "file") -> Reject:
-    return Reject(None, STAGE, reason, message, None, kind, name, position,
-                  ctx.run_id, ctx.ingested_at)
+    return Reject(doc_id=None, stage=STAGE, reason=reason, message=message, url=None,
+                  source_kind=kind, source_uri=name, source_position=position, run_id=ctx.run_id,
+                  ingested_at=ctx.ingested_at)
 
 
 def read_bounded(stream: IO[bytes], limit: int) -> bytes:

@@ -42,14 +42,16 @@ Emit = Callable[[Optional[str], Any], None]
 
 
 def _feed_reject(source: FeedSource, ctx: FeedsContext, reason: str, message: str) -> Reject:
-    return Reject(None, STAGE, reason, message[:500], source.url, SOURCE_KIND, source.url,
-                  "poll", ctx.run_id, ctx.ingested_at)
+    return Reject(doc_id=None, stage=STAGE, reason=reason, message=message[:500], url=source.url,
+                  source_kind=SOURCE_KIND, source_uri=source.url, source_position="poll",
+                  run_id=ctx.run_id, ingested_at=ctx.ingested_at)
 
 
 def _entry_reject(entry: FeedEntry, ctx: FeedsContext, reason: str, message: str) -> Reject:
-    return Reject(stable_id(entry.feed_url, entry.position), STAGE, reason, message[:500],
-                  entry.link, SOURCE_KIND, entry.feed_url, entry.position, ctx.run_id,
-                  ctx.ingested_at)
+    return Reject(doc_id=stable_id(entry.feed_url, entry.position), stage=STAGE, reason=reason,
+                  message=message[:500], url=entry.link, source_kind=SOURCE_KIND,
+                  source_uri=entry.feed_url, source_position=entry.position, run_id=ctx.run_id,
+                  ingested_at=ctx.ingested_at)
 
 
 def entry_document(entry: FeedEntry, ctx: FeedsContext, page: Optional[FetchResult],

@@ -95,8 +95,9 @@ def looks_like_opml(data: bytes) -> bool:
 
 def _reject(list_uri: str, position: str, message: str, url: Optional[str], run_id: str,
             ingested_at: int, reason: str = "invalid_feed_line") -> Reject:
-    return Reject(stable_id(list_uri, position), STAGE, reason, message[:500], url,
-                  SOURCE_KIND, list_uri, position, run_id, ingested_at)
+    return Reject(doc_id=stable_id(list_uri, position), stage=STAGE, reason=reason,
+                  message=message[:500], url=url, source_kind=SOURCE_KIND, source_uri=list_uri,
+                  source_position=position, run_id=run_id, ingested_at=ingested_at)
 
 
 def parse_text_list(text: str, list_uri: str, run_id: str,

@@ -126,13 +126,15 @@ def _jsonl_document(obj: Dict[str, Any], name: str, position: str,
     url = obj.get("url") if isinstance(obj.get("url"), str) else None
     problem = jsonl_field_problem(obj)
     if problem is not None:
-        return Reject(stable_id(name, position), STAGE, "invalid_field", problem, url,
-                      "jsonl", name, position, ctx.run_id, ctx.ingested_at)
+        return Reject(doc_id=stable_id(name, position), stage=STAGE, reason="invalid_field",
+                      message=problem, url=url, source_kind="jsonl", source_uri=name,
+                      source_position=position, run_id=ctx.run_id, ingested_at=ctx.ingested_at)
     url = _optional_str(url)
     if not isinstance(html, str) and not isinstance(text, str):
-        return Reject(stable_id(name, position), STAGE, "missing_content",
-                      "the object has no string 'html' or 'text' field", url, "jsonl",
-                      name, position, ctx.run_id, ctx.ingested_at)
+        return Reject(doc_id=stable_id(name, position), stage=STAGE, reason="missing_content",
+                      message="the object has no string 'html' or 'text' field", url=url,
+                      source_kind="jsonl", source_uri=name, source_position=position,
+                      run_id=ctx.run_id, ingested_at=ctx.ingested_at)
     payload, fmt = (html, "html") if isinstance(html, str) else (text, "text")
     published = _field(obj, "published")
     return RawDocument(

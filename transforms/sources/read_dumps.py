@@ -67,9 +67,12 @@ class SplitFileFn(beam.DoFn):
                 return
             except Exception as error:  # an unreadable file is a reject, not a crash
                 self._counters.inc(f"error:{type(error).__name__}")
-                yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                    None, STAGE, UNREADABLE_FILE, f"{type(error).__name__}: {error}"[:500],
-                    None, "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
+                reject = Reject(
+                    doc_id=None, stage=STAGE, reason=UNREADABLE_FILE,
+                    message=f"{type(error).__name__}: {error}"[:500], url=None, source_kind="file",
+                    source_uri=path, source_position="byte:0", run_id=self._ctx.run_id,
+                    ingested_at=self._ctx.ingested_at)
+                yield beam.pvalue.TaggedOutput(REJECTS, reject)
                 return
             if isinstance(record, RawDocument):
                 self._counters.inc("out")

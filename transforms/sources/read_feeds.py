@@ -174,15 +174,21 @@ class _ReadFeedListFn(beam.DoFn):
                 data = handle.read(MAX_LIST_BYTES + 1)
         except Exception as error:  # a missing or unreadable list is a reject, not a crash
             self._counters.inc("dropped:unreadable_file")
-            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                None, "read", "unreadable_file", f"{type(error).__name__}: {error}"[:500], None,
-                "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
+            reject = Reject(
+                doc_id=None, stage="read", reason="unreadable_file",
+                message=f"{type(error).__name__}: {error}"[:500], url=None, source_kind="file",
+                source_uri=path, source_position="byte:0", run_id=self._ctx.run_id,
+                ingested_at=self._ctx.ingested_at)
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
             return
         if len(data) > MAX_LIST_BYTES:
             self._counters.inc("dropped:too_large")
-            yield beam.pvalue.TaggedOutput(REJECTS, Reject(
-                None, "read", "too_large", f"feed list over {MAX_LIST_BYTES} bytes", None,
-                "file", path, "byte:0", self._ctx.run_id, self._ctx.ingested_at))
+            reject = Reject(
+                doc_id=None, stage="read", reason="too_large",
+                message=f"feed list over {MAX_LIST_BYTES} bytes", url=None, source_kind="file",
+                source_uri=path, source_position="byte:0", run_id=self._ctx.run_id,
+                ingested_at=self._ctx.ingested_at)
+            yield beam.pvalue.TaggedOutput(REJECTS, reject)
             return
         for record in parse_feed_list(data, path, self._ctx.run_id, self._ctx.ingested_at):
             if isinstance(record, FeedSource):

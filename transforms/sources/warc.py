@@ -42,17 +42,21 @@ def warc_records(name: str, raw: IO[bytes], ctx: ReadContext,
         for record in iterator:
             target = record.rec_headers.get_header("WARC-Target-URI")
             if target and not _URI_SCHEME.match(target):  # warcio resynced inside a body
-                result: Record = Reject(
-                    "", STAGE, "corrupt_warc", "a record whose target is no URI: bytes after a "
-                    "record whose length lies, read as a header", None, kind, name, "",
-                    ctx.run_id, ctx.ingested_at)
+                result: Record = Reject(doc_id="", stage=STAGE, reason="corrupt_warc",
+                                        message="a record whose target is no URI: bytes after "
+                                                "a record whose length lies, read as a header",
+                                        url=None, source_kind=kind, source_uri=name,
+                                        source_position="", run_id=ctx.run_id,
+                                        ingested_at=ctx.ingested_at)
             elif record.rec_type == "revisit":
                 result = _revisit(record, name, ctx)
             elif record.rec_type in _PAGE_RECORD_TYPES:
                 result = _warc_response(record, name, ctx)
             elif not record.rec_type:  # garbage read as headers: not a record at all
-                result = Reject("", STAGE, "corrupt_warc", "a record without a WARC-Type",
-                                None, kind, name, "", ctx.run_id, ctx.ingested_at)
+                result = Reject(doc_id="", stage=STAGE, reason="corrupt_warc",
+                                message="a record without a WARC-Type", url=None, source_kind=kind,
+                                source_uri=name, source_position="", run_id=ctx.run_id,
+                                ingested_at=ctx.ingested_at)
             else:
                 result = Skipped(name, f"warc_{record.rec_type}")
             # Asked only now: warcio reads the record to its end to answer.
@@ -61,9 +65,10 @@ def warc_records(name: str, raw: IO[bytes], ctx: ReadContext,
             mismatch = _length_mismatch(record, iterator.err_count > warnings)
             warnings = iterator.err_count
             if mismatch is not None:  # the body read is not the record that was written
-                result = Reject("", STAGE, mismatch[0], mismatch[1],
-                                record.rec_headers.get_header("WARC-Target-URI"), kind, name,
-                                "", ctx.run_id, ctx.ingested_at)
+                result = Reject(doc_id="", stage=STAGE, reason=mismatch[0], message=mismatch[1],
+                                url=record.rec_headers.get_header("WARC-Target-URI"),
+                                source_kind=kind, source_uri=name, source_position="",
+                                run_id=ctx.run_id, ingested_at=ctx.ingested_at)
             yield _placed(result, name, f"byte:{offset}")
         left = _unread_tail(source, end)
         if left:  # warcio ends quietly at a record cut inside its headers
@@ -126,18 +131,22 @@ def _warc_response(record, name: str, ctx: ReadContext) -> Record:
     status = http.get_statuscode() if http is not None else None
     content_type = (http.get_header("Content-Type") if http is not None else None) or ""
     if status and not str(status).startswith("2"):
-        return Reject(doc_id, STAGE, "http_status", f"HTTP status {status}", url, "warc",
-                      name, position, ctx.run_id, ctx.ingested_at)
+        return Reject(doc_id=doc_id, stage=STAGE, reason="http_status",
+                      message=f"HTTP status {status}", url=url, source_kind="warc",
+                      source_uri=name, source_position=position, run_id=ctx.run_id,
+                      ingested_at=ctx.ingested_at)
     try:
         body = read_bounded(record.content_stream(), ctx.max_document_bytes)
     except InputTooLarge as error:
-        return Reject(doc_id, STAGE, "too_large", str(error), url, "warc", name, position,
-                      ctx.run_id, ctx.ingested_at)
+        return Reject(doc_id=doc_id, stage=STAGE, reason="too_large", message=str(error), url=url,
+                      source_kind="warc", source_uri=name, source_position=position,
+                      run_id=ctx.run_id, ingested_at=ctx.ingested_at)
     lowered = content_type.lower()
     if not ("html" in lowered or (not lowered and body.lstrip()[:1] == b"<")):
-        return Reject(doc_id, STAGE, "unsupported_content_type",
-                      f"content type {content_type or 'missing'} is not HTML", url, "warc",
-                      name, position, ctx.run_id, ctx.ingested_at)
+        return Reject(doc_id=doc_id, stage=STAGE, reason="unsupported_content_type",
+                      message=f"content type {content_type or 'missing'} is not HTML", url=url,
+                      source_kind="warc", source_uri=name, source_position=position,
+                      run_id=ctx.run_id, ingested_at=ctx.ingested_at)
     return RawDocument(doc_id, "warc", name, position, ctx.run_id, body, "html", url=url,
                        charset=charset_from_content_type(content_type),
                        fetched_at=parse_timestamp(record.rec_headers.get_header("WARC-Date")))
