@@ -198,10 +198,9 @@ def main() -> None:
               f"{measured.cpu_s:.1f} s CPU, peak RSS {measured.peak_rss_bytes / 2**20:.0f} MB, "
               f"page {Path(report_path).stat().st_size / 1e3:.0f} KB "
               f"(target: under {TARGET_S:.0f} s: {'met' if measured.wall_s < TARGET_S else 'MISSED'})")
-        report = build_report(str(folder), args.runs)
-        parts = ", ".join(f"{k} {v:.2f} s" if k.endswith("_s") else f"{k} {v:,}"
-                          for k, v in report.timings.items())
-        print(f"in process, warm: {parts}")
+        clock = time.perf_counter()
+        build_report(str(folder), args.runs)
+        print(f"in process, warm: build_report {time.perf_counter() - clock:.2f} s")
         if measured.wall_s >= TARGET_S:
             sys.exit(1)
     finally:

@@ -31,32 +31,29 @@ from apache_beam.runners.runner import PipelineResult
 
 from pipelines.options import (IngestOptions, OptionsError, command_help, default_run_id,
                                options_in_effect, wants_help)
-from pipelines.validation import (detection_languages, fetch_config, listed_feed_names,
-                                  source_priorities, validate)
+from pipelines.runs import (RunContext, article_steps, first_run_id, forget_signals,
+                            format_summary, interrupt, local_runner, read_manifest,
+                            received_signal, run_context, started_run, take_lease, versions)
 from pipelines.slices import SliceFailed
+from pipelines.validation import listed_feed_names, source_priorities, validate
 from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
+from schemas.contexts import SourceOutputs
 from schemas.tables import SCHEMA_VERSION
+from transforms.core.process import process_documents
+from transforms.dedup.batch import Deduplicate
+from transforms.dedup.index import ReadIndex
+from transforms.extract.boilerplate import RemoveSourceBoilerplate
 from transforms.sink.accounting import (CommitRun, CountOutcomes, article_outcome,
                                         duplicate_outcome, input_outcome, manifest_path,
                                         reject_outcome, skipped_outcome)
-from transforms.extract.boilerplate import RemoveSourceBoilerplate
 from transforms.sink.commit import runs_committed_after
 from transforms.sink.conditional_writes import LeaseHeld
-from transforms.dedup.batch import Deduplicate
-from transforms.dedup.index import ReadIndex
-from schemas.contexts import ReadContext
-from transforms.enrich.tags import EnrichArticles
-from transforms.extract.articles import ExtractArticles
 from transforms.sink.feed_state import StateError, load_states
 from transforms.sink.input_cursor import (ALREADY_INGESTED, CursorError, SkipIngestedFiles,
                                           load_cursor)
-from transforms.enrich.language import DetectLanguage
-from transforms.sources.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, SplitFiles
-from schemas.contexts import FeedsContext, FeedsResult
-from transforms.sources.read_feeds import ReadFeeds
 from transforms.sink.write import WriteTable
-from pipelines.runs import (first_run_id, forget_signals, format_summary, interrupt, local_runner,
-                            read_manifest, received_signal, started_run, take_lease, versions)
+from transforms.sources.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, ReadDumps
+from transforms.sources.read_feeds import ReadFeeds
 
 
 _log = logging.getLogger(__name__)
@@ -92,79 +89,78 @@ def local_workers(options: PipelineOptions) -> int:
     return direct.direct_num_workers or multiprocessing.cpu_count()
 
 
-def read_sources(p: beam.Pipeline, opts: IngestOptions, ctx: ReadContext,
-                 files: beam.PCollection) -> FeedsResult:
+def read_sources(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
+                 files: beam.PCollection) -> SourceOutputs:
     """Dumps (the `InputFile`s `files`) and feeds (--feeds), flattened into one set of outputs.
 
     ``state`` holds the feed state updates (None when no feeds are read).
     """
-    dumps = files | "ReadDumps" >> SplitFiles(ctx, local_workers(opts))
-    if not opts.feeds:
-        return FeedsResult(dumps["documents"], dumps[REJECTS], dumps[DUPLICATES], dumps[SKIPPED],
-                           None)
-    feeds = p | "ReadFeeds" >> ReadFeeds(opts.feeds, FeedsContext(
-        ctx.run_id, ctx.ingested_at, opts.output, fetch_config(opts), ctx.max_document_bytes))
-    return FeedsResult(
+    dumps = files | "ReadDumps" >> ReadDumps(run.read, local_workers(opts))
+    if run.feeds is None:
+        return SourceOutputs(documents=dumps["documents"], rejects=dumps[REJECTS],
+                             duplicates=dumps[DUPLICATES], skipped=dumps[SKIPPED])
+    feeds = p | "ReadFeeds" >> ReadFeeds(opts.feeds, run.feeds)
+    return SourceOutputs(
         documents=(dumps["documents"], feeds.documents) | "ReadDocuments" >> beam.Flatten(),
         rejects=(dumps[REJECTS], feeds.rejects) | "ReadRejects" >> beam.Flatten(),
-        duplicates=(dumps[DUPLICATES], feeds.duplicates) | "ReadDuplicates" >> beam.Flatten(),
+        duplicates=dumps[DUPLICATES],  # feeds have none (see ReadFeeds)
         skipped=(dumps[SKIPPED], feeds.skipped) | "ReadSkipped" >> beam.Flatten(),
         state=feeds.state)
 
 
+def write_tables(output: str, run_id: str, articles, duplicates, rejects, index_entries):
+    """The four tables' `WrittenFile`s, written under ``_tmp/`` until the commit."""
+    return [
+        articles | "WriteArticles" >> WriteTable("articles", output, run_id),
+        duplicates | "WriteDuplicates" >> WriteTable("duplicates", output, run_id),
+        rejects | "WriteRejects" >> WriteTable("rejects", output, run_id),
+        index_entries | "WriteDedupIndex" >> WriteTable("index", output, run_id),
+    ]
+
+
+def count_outcomes(read: SourceOutputs, articles, duplicates, rejects, url_conflicts):
+    """Every input counted once as it came in and once as it ended (the run's invariant)."""
+    # Inputs are counted apart per output, never flattened with the documents:
+    # a Flatten of documents makes the FnApiRunner buffer every page body.
+    return [
+        read.documents | "CountDocumentInputs" >> CountOutcomes(input_outcome),
+        read.rejects | "CountRejectedInputs" >> CountOutcomes(input_outcome),
+        read.duplicates | "CountDuplicateInputs" >> CountOutcomes(input_outcome),
+        articles | "CountArticles" >> CountOutcomes(article_outcome),
+        duplicates | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
+        rejects | "CountRejects" >> CountOutcomes(reject_outcome),
+        read.skipped | "CountSkipped" >> CountOutcomes(skipped_outcome),
+        # Already (table, source, site) outcomes: counted, not checked by the invariant.
+        url_conflicts | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
+    ]
+
+
 def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
           later_runs: Iterable[str] = (), lease_token: Optional[str] = None) -> None:
-    """Wires the ingestion graph onto `p`.
+    """Wires the ingestion graph onto `p`: sources -> process -> tables and commit.
 
     `later_runs`: for a rerun, the runs committed after its first commit,
     whose index entries it ignores; `lease_token`: the lease the commit
     checks it still holds (see `transforms.sink.commit`).
     """
-    ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024),
-                      opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
+    run = run_context(opts, run_id, started_at)
     files, already_ingested = match_inputs(p, opts, run_id)
-    read = read_sources(p, opts, ctx, files)
+    read = read_sources(p, opts, run, files)
     # Lines a source repeats across its dumps (menus, footers) are learnt from
     # a second pass over the files: only line hashes are shuffled.
-    documents = read.documents | "SourceBoilerplate" >> RemoveSourceBoilerplate(files, ctx)
-    articles, extract_rejects = documents | "Extract" >> ExtractArticles(
-        started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
-        opts.precise_extraction)
+    documents = read.documents | "SourceBoilerplate" >> RemoveSourceBoilerplate(files, run.read)
     # Deduplicate applies the read itself (twice) and keeps only the entries
     # that meet this run's articles: memory does not grow with the index.
     known = ReadIndex(opts.output, run_id, started_at, opts.dedup_window_days,
                       ignore_runs=later_runs)
     dedup = Deduplicate(known, run_id, started_at, opts.near_threshold,
                         not opts.no_near_dedup, source_priorities(opts))
-    unique, duplicates, index_entries = (
-        articles
-        | "DetectLanguage" >> DetectLanguage(opts.min_language_score,
-                                             detection_languages(opts))
-        | "Deduplicate" >> dedup)
-    # Only the articles that are kept need tags cleaned and keywords extracted.
-    unique = unique | "Enrich" >> EnrichArticles()
-    all_duplicates = (read.duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
-    all_rejects = (read.rejects, extract_rejects) | "AllRejects" >> beam.Flatten()
-
-    written = [
-        unique | "WriteArticles" >> WriteTable("articles", opts.output, run_id),
-        all_duplicates | "WriteDuplicates" >> WriteTable("duplicates", opts.output, run_id),
-        all_rejects | "WriteRejects" >> WriteTable("rejects", opts.output, run_id),
-        index_entries | "WriteDedupIndex" >> WriteTable("index", opts.output, run_id),
-    ]
-    # Inputs are counted apart per output, never flattened with the documents:
-    # a Flatten of documents makes the FnApiRunner buffer every page body.
-    counts = [
-        read.documents | "CountDocumentInputs" >> CountOutcomes(input_outcome),
-        read.rejects | "CountRejectedInputs" >> CountOutcomes(input_outcome),
-        read.duplicates | "CountDuplicateInputs" >> CountOutcomes(input_outcome),
-        unique | "CountArticles" >> CountOutcomes(article_outcome),
-        all_duplicates | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
-        all_rejects | "CountRejects" >> CountOutcomes(reject_outcome),
-        read.skipped | "CountSkipped" >> CountOutcomes(skipped_outcome),
-        # Already (table, source, site) outcomes: counted, not checked by the invariant.
-        dedup.url_conflicts | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
-    ]
+    out = process_documents(documents, *article_steps(opts, started_at), dedup)
+    duplicates = (read.duplicates, out.duplicates) | "AllDuplicates" >> beam.Flatten()
+    rejects = (read.rejects, out.rejects) | "AllRejects" >> beam.Flatten()
+    written = write_tables(opts.output, run_id, out.articles, duplicates, rejects,
+                           out.index_entries)
+    counts = count_outcomes(read, out.articles, duplicates, rejects, dedup.url_conflicts)
     header = {"schema_version": SCHEMA_VERSION, "versions": versions(),
               "options": options_in_effect(opts, IngestOptions),
               "feed_names": listed_feed_names(opts.feeds or [])}

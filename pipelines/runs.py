@@ -15,16 +15,50 @@ import logging
 import os
 import platform
 from importlib import metadata
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.options import IngestOptions
+from pipelines.validation import detection_languages, fetch_config
+from schemas.contexts import FeedsContext, ReadContext
+from transforms.enrich.language import DetectLanguage
+from transforms.extract.articles import ExtractArticles
 from transforms.sink.accounting import manifest_path
 from transforms.sink.commit import recover
 from transforms.sink.conditional_writes import LeaseHeld
 from transforms.sink.lease import Lease
+
+
+class RunContext(NamedTuple):
+    """One run's settings, built once from the options by `run_context`."""
+    run_id: str
+    started_at: int  # UTC microseconds
+    output: str
+    read: ReadContext  # what every dump reader is told
+    feeds: Optional[FeedsContext]  # what every feed step is told (None: no --feeds)
+
+
+def run_context(opts: IngestOptions, run_id: str, started_at: int) -> RunContext:
+    """The run's contexts from its (validated) options: ingest and stream build the same."""
+    read = ReadContext(run_id=run_id, ingested_at=started_at,
+                       max_document_bytes=int(opts.max_document_mb * 1024 * 1024),
+                       max_decompression_ratio=opts.max_decompression_ratio,
+                       max_decompressed_bytes=int(opts.max_decompressed_mb * 1024 * 1024))
+    feeds = None
+    if opts.feeds:
+        feeds = FeedsContext(run_id=run_id, ingested_at=started_at, output=opts.output,
+                             fetch=fetch_config(opts),
+                             max_document_bytes=read.max_document_bytes)
+    return RunContext(run_id, started_at, opts.output, read, feeds)
+
+
+def article_steps(opts: IngestOptions, started_at: int) -> Tuple[ExtractArticles, DetectLanguage]:
+    """Extraction and language detection as the options configure them."""
+    extract = ExtractArticles(started_at, opts.extract_timeout_s, opts.extract_memory_mb,
+                              opts.min_text_chars, opts.precise_extraction)
+    return extract, DetectLanguage(opts.min_language_score, detection_languages(opts))
 
 
 def versions() -> Dict[str, str]:
@@ -149,6 +183,6 @@ def started_run(run_id: str) -> None:
 _STARTED: List[str] = []
 
 
-__all__ = ["versions", "format_summary", "read_manifest", "local_runner", "INHERITED_LEASE",
+__all__ = ["RunContext", "run_context", "article_steps", "versions", "format_summary", "read_manifest", "local_runner", "INHERITED_LEASE",
            "Interrupted", "received_signal", "take_lease", "interrupt", "forget_signals",
            "first_run_id", "started_run"]

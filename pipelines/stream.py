@@ -31,32 +31,28 @@ from typing import List, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
-from pipelines.runs import format_summary, local_runner, versions
 from pipelines.options import (IngestOptions, OptionsError, StreamOptions, command_help,
                                options_in_effect, wants_help)
-from pipelines.validation import (detection_languages, fetch_config, listed_feed_names,
-                                  source_priorities)
+from pipelines.runs import (RunContext, article_steps, format_summary, local_runner, run_context,
+                            versions)
+from pipelines.validation import listed_feed_names, source_priorities, validate_stream
+from schemas.contexts import SourceOutputs
 from schemas.tables import SCHEMA_VERSION
-from transforms.sink.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
-                                        input_outcome, reject_outcome, skipped_outcome)
-from transforms.sink.commit import mark_stream_temp
-from transforms.extract.dates import parse_timestamp
+from transforms.core.paths import remove_tree, temp_dir, write_json
+from transforms.core.process import process_documents
 from transforms.dedup.index import ReadIndex
-from schemas.contexts import ReadContext
-from transforms.enrich.tags import EnrichArticles
-from transforms.extract.articles import ExtractArticles
-from transforms.enrich.language import DetectLanguage
-from schemas.contexts import FeedsContext
 from transforms.dedup.stream import StreamDeduplicate
+from transforms.extract.dates import parse_timestamp
+from transforms.sink.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
+                                        input_outcome, manifest_path, reject_outcome,
+                                        skipped_outcome)
+from transforms.sink.commit import mark_stream_temp
+from transforms.sink.stream_write import (WriteStats, WriteWindowed, format_windows,
+                                          output_windows, read_stats, stream_manifest)
+from transforms.sink.write import write_empty_tables
 from transforms.sources.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
                                                impulse)
 from transforms.sources.watch_files import WatchFiles
-from transforms.sink.accounting import manifest_path
-from transforms.sink.stream_write import (WriteStats, WriteWindowed, format_windows,
-                                          output_windows, read_stats, stream_manifest)
-from transforms.core.paths import remove_tree, temp_dir, write_json
-from transforms.sink.write import write_empty_tables
-from pipelines.validation import validate_stream
 
 
 _log = logging.getLogger(__name__)
@@ -103,89 +99,100 @@ def _flatten(p: beam.Pipeline, label: str, parts: List):
     return tuple(parts) | label >> beam.Flatten()
 
 
-def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: str,
-          started: float) -> dict:
-    """Wires the streaming graph onto `p`; `started` is the job's start (epoch seconds).
+def stamped() -> beam.PTransform:
+    return beam.ParDo(_StampIngestionTime())
 
-    Returns the header of its stats files (options, versions), which the
-    stream's manifest repeats."""
-    started_at = int(started * 1e6)
-    ctx = ReadContext(run_id, started_at, int(opts.max_document_mb * 1024 * 1024),
-                      opts.max_decompression_ratio, int(opts.max_decompressed_mb * 1024 * 1024))
+
+def read_sources(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions,
+                 run: RunContext, started: float) -> SourceOutputs:
+    """The feeds polled and the folders watched, on one tick, as one set of outputs."""
     ticks = Ticks(started, stop_time(stream, started),
                   tick_interval(stream, bool(opts.feeds), bool(stream.watch)))
     tick = p | "Ticks" >> impulse(ticks)
     sources = []
-    if opts.feeds:
+    if run.feeds is not None:
         sources.append(tick | "PollFeeds" >> PollFeedsContinuously(
-            opts.feeds, FeedsContext(run_id, started_at, opts.output, fetch_config(opts),
-                                     ctx.max_document_bytes),
-            ticks, stream.min_poll_s, stream.max_poll_s))
+            opts.feeds, run.feeds, ticks, stream.min_poll_s, stream.max_poll_s))
     if stream.watch:
-        sources.append(tick | "WatchFiles" >> WatchFiles(stream.watch, ctx))
-    documents = _flatten(p, "ReadDocuments", [s.documents for s in sources])
-    read_rejects = (_flatten(p, "ReadRejects", [s.rejects for s in sources])
-                    | "StampReadRejects" >> beam.ParDo(_StampIngestionTime()))
-    read_duplicates = (_flatten(p, "ReadDuplicates", [s.duplicates for s in sources])
-                       | "StampReadDuplicates" >> beam.ParDo(_StampIngestionTime()))
-    skipped = _flatten(p, "ReadSkipped", [s.skipped for s in sources])
+        sources.append(tick | "WatchFiles" >> WatchFiles(stream.watch, run.read))
+    return SourceOutputs(
+        documents=_flatten(p, "ReadDocuments", [s.documents for s in sources]),
+        rejects=(_flatten(p, "ReadRejects", [s.rejects for s in sources])
+                 | "StampReadRejects" >> stamped()),
+        duplicates=(_flatten(p, "ReadDuplicates", [s.duplicates for s in sources])
+                    | "StampReadDuplicates" >> stamped()),
+        skipped=_flatten(p, "ReadSkipped", [s.skipped for s in sources]),
+        state=sources[0].state if run.feeds is not None else None)
 
-    articles, extract_rejects = documents | "Extract" >> ExtractArticles(
-        started_at, opts.extract_timeout_s, opts.extract_memory_mb, opts.min_text_chars,
-        opts.precise_extraction)
-    articles = (articles
-                | "StampArticles" >> beam.ParDo(_StampIngestionTime())
-                | "DetectLanguage" >> DetectLanguage(opts.min_language_score,
-                                                     detection_languages(opts)))
+
+def count_outcomes(read: SourceOutputs, windowed: dict, url_conflicts, windows) -> List:
+    """Batch's counts, per output window."""
+    inputs = [read.documents, read.rejects, read.duplicates]
+    counts = [rows | f"WindowInput{i}" >> windows() | f"CountInputs{i}" >> CountOutcomes(
+        input_outcome) for i, rows in enumerate(inputs)]
+    return counts + [
+        windowed["articles"] | "CountArticles" >> CountOutcomes(article_outcome),
+        windowed["duplicates"] | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
+        windowed["rejects"] | "CountRejects" >> CountOutcomes(reject_outcome),
+        read.skipped | "WindowSkipped" >> windows() | "CountSkipped" >> CountOutcomes(
+            skipped_outcome),
+        # Already (table, source, site) outcomes, as in batch.
+        url_conflicts | "WindowUrlConflicts" >> windows()
+        | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
+    ]
+
+
+def write_windowed(tables: dict, output: str, run_id: str, windows) -> dict:
+    """Each table cut into output windows and written; the windowed tables, for counting."""
+    windowed = {name: rows | f"Window{name.title()}" >> windows()
+                for name, rows in tables.items()}
+    for name, rows in windowed.items():
+        _ = rows | f"Write{name.title()}" >> WriteWindowed(name, output, run_id)
+    return windowed
+
+
+def stream_header(opts: IngestOptions, started: float) -> dict:
+    """What each stats file and the stream's manifest say of the job."""
+    return {"schema_version": SCHEMA_VERSION, "versions": versions(),
+            "started_at": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
+            "options": options_in_effect(opts, StreamOptions, IngestOptions),
+            "feed_names": listed_feed_names(opts.feeds or [])}
+
+
+def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: str,
+          started: float) -> dict:
+    """Wires the streaming graph onto `p`: sources -> process -> windowed tables and stats.
+
+    `started` is the job's start (epoch seconds). Returns the header of its
+    stats files (options, versions), which the stream's manifest repeats."""
+    run = run_context(opts, run_id, int(started * 1e6))
+    read = read_sources(p, opts, stream, run, started)
+    # The FnApiRunner fires watermark timers at the end of each bundle of the
+    # ticking stage; a shuffle puts dedup in a stage of its own.
     on_fnapi = local_runner(p.options) is not None
-    if on_fnapi:
-        # The FnApiRunner fires watermark timers at the end of each bundle of
-        # the ticking stage; a shuffle puts dedup in a stage of its own.
-        articles = articles | "DedupStage" >> beam.Reshuffle()
-    known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run_id, started_at,
+    known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run_id, run.started_at,
                                               opts.dedup_window_days)
     dedup = StreamDeduplicate(
         known, run_id, opts.dedup_window_days, opts.near_threshold, not opts.no_near_dedup,
         source_priorities(opts), separate_stages=on_fnapi)
-    unique, duplicates, index_entries = articles | "Deduplicate" >> dedup
-    unique = unique | "Enrich" >> EnrichArticles()
-    all_duplicates = (read_duplicates, duplicates) | "AllDuplicates" >> beam.Flatten()
-    all_rejects = ((read_rejects,
-                    extract_rejects | "StampExtractRejects" >> beam.ParDo(_StampIngestionTime()))
-                   | "AllRejects" >> beam.Flatten())
+    out = process_documents(read.documents, *article_steps(opts, run.started_at), dedup,
+                            stamp=stamped, dedup_stage=on_fnapi)
 
     def windows() -> beam.WindowInto:
         return output_windows(stream.window_minutes, stream.allowed_lateness_minutes)
 
-    tables = {"articles": unique, "duplicates": all_duplicates, "rejects": all_rejects,
-              "index": index_entries}
-    windowed = {name: rows | f"Window{name.title()}" >> windows()
-                for name, rows in tables.items()}
-    for name, rows in windowed.items():
-        _ = rows | f"Write{name.title()}" >> WriteWindowed(name, opts.output, run_id)
-
-    inputs = [documents, read_rejects, read_duplicates]
-    counts = [rows | f"WindowInput{i}" >> windows() | f"CountInputs{i}" >> CountOutcomes(
-        input_outcome) for i, rows in enumerate(inputs)]
-    counts += [
-        windowed["articles"] | "CountArticles" >> CountOutcomes(article_outcome),
-        windowed["duplicates"] | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
-        windowed["rejects"] | "CountRejects" >> CountOutcomes(reject_outcome),
-        skipped | "WindowSkipped" >> windows() | "CountSkipped" >> CountOutcomes(
-            skipped_outcome),
-        # Already (table, source, site) outcomes, as in batch.
-        dedup.url_conflicts | "WindowUrlConflicts" >> windows()
-        | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
-    ]
-    header = {"schema_version": SCHEMA_VERSION, "versions": versions(),
-              "started_at": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
-              "options": options_in_effect(opts, StreamOptions, IngestOptions),
-              "feed_names": listed_feed_names(opts.feeds or [])}
-    _ = (tuple(counts)
+    tables = {"articles": out.articles,
+              "duplicates": ((read.duplicates, out.duplicates)
+                             | "AllDuplicates" >> beam.Flatten()),
+              "rejects": (read.rejects, out.rejects) | "AllRejects" >> beam.Flatten(),
+              "index": out.index_entries}
+    windowed = write_windowed(tables, opts.output, run_id, windows)
+    header = stream_header(opts, started)
+    _ = (tuple(count_outcomes(read, windowed, dedup.url_conflicts, windows))
          | "AllCounts" >> beam.Flatten()
          | "WriteStats" >> WriteStats(opts.output, run_id, header))
-    if opts.feeds:
-        _ = (sources[0].state
+    if read.state is not None:
+        _ = (read.state
              | "WindowFeedState" >> windows()
              | "CommitFeedState" >> CommitFeedState(opts.output, run_id))
     return header

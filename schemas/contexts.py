@@ -2,8 +2,8 @@
 
 `ReadContext` (the run, its time, the size and decompression limits) goes to
 every dump reader, `FeedsContext` (with the fetcher's `FetchConfig`) to every
-feed step; `FeedsResult` and `StreamSources` name the outputs of the
-feed reader and of the streaming sources; `Skipped` is a
+feed step; `FeedsResult` names the outputs of the feed reader and
+`SourceOutputs` those of all of a run's sources; `Skipped` is a
 record that is no input (a WARC request, say), counted by kind. Built by keyword.
 """
 from __future__ import annotations
@@ -64,18 +64,19 @@ class FeedsContext(NamedTuple):
 
 
 class FeedsResult(NamedTuple):
-    """The outputs of `ReadFeeds`: those of `ReadDumps`, plus the state updates."""
+    """The outputs of `ReadFeeds`. No duplicates: an entry listed in two feeds gives
+    two documents, and URL dedup keeps one."""
     documents: Any
     rejects: Any
-    duplicates: Any
     skipped: Any
     state: Any
 
 
-class StreamSources(NamedTuple):
-    """What the streaming sources emit, each element at the event time it was read.
+class SourceOutputs(NamedTuple):
+    """What the sources of a run emit together: dumps and feeds, batch or stream (in a
+    stream each element at the event time it was read).
 
-    ``state``: the feed state updates (`FeedStateUpdate`) of each poll, None for files.
+    ``state``: the feed state updates (`FeedStateUpdate`), None when no feed is read.
     """
     documents: Any
     rejects: Any
@@ -84,5 +85,5 @@ class StreamSources(NamedTuple):
     state: Any = None
 
 
-__all__ = ["ReadContext", "FeedsContext", "FetchConfig", "FeedsResult", "StreamSources",
+__all__ = ["ReadContext", "FeedsContext", "FetchConfig", "FeedsResult", "SourceOutputs",
            "Skipped", "DEFAULT_MAX_RATIO"]

@@ -9,7 +9,6 @@ few Parquet columns of those runs' files (`pipelines.report.read`), aggregates t
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import List, NamedTuple, Optional
 
@@ -28,10 +27,9 @@ REJECT_COLUMNS = ("run_id", "source_uri", "stage", "reason", "message")
 
 
 class Report(NamedTuple):
-    """A rendered report: the page, the runs it covers, the time each part took."""
+    """A rendered report: the page and the runs it covers."""
     html: str
     run_ids: List[str]
-    timings: dict
 
 
 def default_report_path(output: str, run_id: str) -> str:
@@ -49,16 +47,12 @@ def build_report(output: str, runs: int = DEFAULT_RUNS,
     Raises:
       FileNotFoundError: the folder holds no run manifest.
     """
-    clock = time.perf_counter()
-    timings = {}
     manifests = list_manifests(output)
     if not manifests:
         raise FileNotFoundError(f"no run manifest under {join_path(output, '_runs')}")
     manifests = manifests[-runs:]
     states = load_feed_state(output)
-    timings["manifests_s"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
     articles = read_columns([p for m in manifests for p in run_files(output, m, "articles")],
                             "articles", ARTICLE_COLUMNS)
     rejects = read_columns([p for m in manifests for p in run_files(output, m, "rejects")],
@@ -66,11 +60,7 @@ def build_report(output: str, runs: int = DEFAULT_RUNS,
     duplicates = read_columns(
         [p for m in manifests for p in run_files(output, m, "duplicates")], "duplicates",
         figures.DUPLICATE_COLUMNS)
-    timings["read_parquet_s"] = time.perf_counter() - clock
-    timings["article_rows"] = articles.num_rows
-    timings["reject_rows"] = rejects.num_rows
 
-    clock = time.perf_counter()
     lengths = figures.group_medians(articles, ["run_id", "source_uri"], "text_length")
     stages = figures.count_by(rejects.select(["run_id", "source_uri", "stage"]),
                               ["run_id", "source_uri", "stage"])
@@ -80,18 +70,15 @@ def build_report(output: str, runs: int = DEFAULT_RUNS,
     examples = figures.reject_examples(rejects)
     syndication = figures.syndication(duplicates)
     latest_examples = figures.reject_examples(latest_rejects)
-    timings["aggregate_s"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
     body = _sections(output, manifests, history, examples, latest_examples, states,
                      syndication)
-    timings["charts_and_page_s"] = time.perf_counter() - clock
     now = now or datetime.now(timezone.utc)
     meta = (f"Output <code>{html.esc(output)}</code> · {len(manifests)} runs shown, "
             f"{html.esc(manifests[0]['run_id'])} to {html.esc(latest_id)} · written "
             f"{now.strftime('%Y-%m-%d %H:%M UTC')}")
     return Report(html.page(f"newsbeam run report: {latest_id}", meta, body),
-                  [m["run_id"] for m in manifests], timings)
+                  [m["run_id"] for m in manifests])
 
 
 def write_report(output: str, runs: int = DEFAULT_RUNS, path: Optional[str] = None) -> str:

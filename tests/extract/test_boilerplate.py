@@ -15,7 +15,7 @@ from tests.conftest import read_table
 from transforms.extract.boilerplate import (MIN_DUMPS, RemoveSourceBoilerplate, is_boilerplate,
                                     line_hash, remove_lines, source_key)
 from schemas.contexts import ReadContext
-from transforms.sources.read_dumps import MatchInputs, SplitFiles
+from transforms.sources.read_dumps import MatchInputs, ReadDumps
 
 # Prose, so that the line classifier alone keeps it: only the corpus can tell.
 PROMO = ("The Westmere Herald has been owned by its readers since 1871, and every story "
@@ -96,7 +96,7 @@ def test_a_line_repeated_across_ten_dumps_of_one_source_is_removed(tmp_path, fna
     ctx = ReadContext("run", 0, 1 << 20)
     with fnapi_pipeline as p:
         files = p | MatchInputs([str(tmp_path / "*" / "*.txt")])
-        documents = files | SplitFiles(ctx)
+        documents = files | ReadDumps(ctx)
         cleaned = documents["documents"] | RemoveSourceBoilerplate(files, ctx)
 
         def check(docs):

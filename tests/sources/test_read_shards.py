@@ -1,6 +1,6 @@
 """A file read as shards gives every record exactly once, as the whole file does.
 
-With fewer files than local worker processes, `SplitFiles` reads each file
+With fewer files than local worker processes, `ReadDumps` reads each file
 as several shards that keep every n-th record (`file_shards`); the union of
 the shards must be the file's records, rejects included, with none twice,
 and a file that fails in any shard must leave one reject, never none.
@@ -17,7 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.records import InputFile
 from schemas.contexts import ReadContext
-from transforms.sources.read_dumps import (MAX_SHARDS, REJECTS, UNREADABLE_FILE, SplitFiles,
+from transforms.sources.read_dumps import (MAX_SHARDS, REJECTS, UNREADABLE_FILE, ReadDumps,
                                    SplitFileFn, file_shards, one_reject_per_input, reject_key)
 from tests.conftest import SEEDS
 
@@ -56,7 +56,7 @@ def test_shards_of_a_file_give_each_record_once(tmp_path, shards):
         whole = _outputs(path)
         assert whole, path
         parts = [record for shard in range(shards) for record in _outputs((path, shard, shards))]
-        told = {}  # each shard that failed said so; SplitFiles keeps one per input
+        told = {}  # each shard that failed said so; ReadDumps keeps one per input
         for tag, value in parts:
             if tag == REJECTS:
                 told.setdefault(reject_key(value), []).append(value)
@@ -96,7 +96,7 @@ def test_split_files_writes_one_reject_per_unreadable_file(tmp_path, fnapi_pipel
     whole = [(tag, value) for path in (broken, missing) for tag, value in _outputs(path)]
     files = [InputFile(path, 0, 0) for path in (broken, missing)]
     with fnapi_pipeline as p:
-        result = p | beam.Create(files) | SplitFiles(CTX, workers=6)
+        result = p | beam.Create(files) | ReadDumps(CTX, workers=6)
         assert_that(result["documents"] | "Ids" >> beam.Map(lambda d: d.doc_id),
                     equal_to([d.doc_id for tag, d in whole if tag == "documents"]),
                     label="documents")

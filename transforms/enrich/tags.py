@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional
 
 import apache_beam as beam
 
@@ -264,8 +264,3 @@ class EnrichArticles(beam.PTransform):
 
     def expand(self, articles):
         return articles | "TagsAndKeywords" >> beam.ParDo(_EnrichFn()).with_output_types(Article)
-
-
-def keyword_languages(languages: Sequence[str]) -> Dict[str, int]:
-    """Stop-list sizes per language, for the README and the tests."""
-    return {language: len(stopwords(language)) for language in languages}

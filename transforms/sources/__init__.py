@@ -1,7 +1,7 @@
 """Where documents come from: dumps and feeds, read in batch or as a stream.
 
 Dumps: input listing (`MatchInputs`), the dump formats (text, HTML, JSONL,
-WARC) split into raw records (`SplitFiles`, `ReadDumps`), charset decoding and
+WARC) split into raw records (`ReadDumps`), charset decoding and
 decompression limits. Feeds: the feed list, feed entries, `ReadFeeds` with its
 poll schedule, and the polite HTTP fetcher (robots.txt, pacing per host).
 `PollFeedsContinuously` and `WatchFiles` are the streaming sources. Every
@@ -12,7 +12,6 @@ import importlib
 
 _HOMES = {
     "MatchInputs": "read_dumps",
-    "SplitFiles": "read_dumps",
     "ReadDumps": "read_dumps",
     "ReadFeeds": "read_feeds",
     "PollFeedsContinuously": "stream_sources",
@@ -20,7 +19,8 @@ _HOMES = {
     "CommitFeedState": "stream_sources",
 }
 
-__all__ = ["MatchInputs", "SplitFiles", "ReadDumps", "ReadFeeds", "PollFeedsContinuously", "WatchFiles", "CommitFeedState"]
+__all__ = ["MatchInputs", "ReadDumps", "ReadFeeds", "PollFeedsContinuously", "WatchFiles",
+           "CommitFeedState"]
 
 
 def __getattr__(name: str):

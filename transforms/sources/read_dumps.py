@@ -39,7 +39,7 @@ class SplitFileFn(beam.DoFn):
     exactly one shard. A failure may hit one shard only (a file gone, a
     network read failing half-way), so every shard yields the reject that
     ends its reading: the error it caught, or the file's last record when
-    that is a reject another shard owns. `SplitFiles` keeps one row per input.
+    that is a reject another shard owns. `ReadDumps` keeps one row per input.
     """
 
     def __init__(self, ctx: ReadContext):
@@ -134,7 +134,7 @@ def file_shards(path: str, workers: int, files: int) -> List[FileShard]:
     return [(path, shard, shards) for shard in range(shards)]
 
 
-class SplitFiles(beam.PTransform):
+class ReadDumps(beam.PTransform):
     """`InputFile`s to raw documents, spread across workers file by file.
 
     With fewer files than `workers` (local worker processes), each file is
@@ -178,23 +178,3 @@ class SplitFiles(beam.PTransform):
         return {"documents": split.documents, REJECTS: rejects,
                 DUPLICATES: split[DUPLICATES], SKIPPED: split[SKIPPED]}
 
-
-class ReadDumps(beam.PTransform):
-    """Files matching `patterns` to raw documents: `MatchInputs`, then `SplitFiles`.
-
-    Args:
-      patterns: file globs, local paths or ``gs://`` URLs.
-      ctx: run id, ingestion time and the size limit of one document.
-
-    Returns the tagged result of `SplitFiles`.
-    """
-
-    def __init__(self, patterns: List[str], ctx: ReadContext):
-        super().__init__()
-        self._patterns = list(patterns)
-        self._ctx = ctx
-
-    def expand(self, pbegin):
-        return (pbegin
-                | "MatchInputs" >> MatchInputs(self._patterns)
-                | "SplitFiles" >> SplitFiles(self._ctx))

@@ -256,9 +256,9 @@ class ReadFeeds(beam.PTransform):
         fetcher's configuration and the size limit of one document.
 
     Returns a `FeedsResult`: ``documents`` (`RawDocument`, source kind
-    ``feed``), ``rejects``, ``duplicates`` (always empty: an entry in two
-    feeds gives two documents, and URL dedup keeps one), ``skipped`` and
-    ``state`` (`FeedStateUpdate`s, for the commit step).
+    ``feed``), ``rejects``, ``skipped`` and ``state`` (`FeedStateUpdate`s, for
+    the commit step). No duplicates: an entry in two feeds gives two documents,
+    and URL dedup keeps one.
     """
 
     def __init__(self, feed_lists: List[str], ctx: FeedsContext):
@@ -282,8 +282,6 @@ class ReadFeeds(beam.PTransform):
             documents=(polled.documents, pages.documents) | "FeedDocuments" >> beam.Flatten(),
             rejects=((lists[REJECTS], polled[REJECTS], pages[REJECTS])
                      | "FeedRejects" >> beam.Flatten()),
-            duplicates=(pbegin | "NoFeedDuplicates" >> beam.Create([]).with_output_types(
-                Duplicate)),
             skipped=((lists[SKIPPED], feeds[SKIPPED], polled[SKIPPED])
                      | "FeedSkipped" >> beam.Flatten()),
             state=(polled[STATE], pages[STATE]) | "FeedStateUpdates" >> beam.Flatten())

@@ -58,7 +58,7 @@ from transforms.sources.fetch_policy import host_of
 from transforms.sources.fetch_worker import shared_fetcher
 from transforms.sources.poll_schedule import FeedSchedule, after_poll, is_due
 from transforms.sink.stream_write import window_label
-from schemas.contexts import FeedsContext, StreamSources
+from schemas.contexts import FeedsContext, SourceOutputs
 from transforms.sources.feed_jobs import (ENTRIES, REJECTS, SKIPPED, STATE, Bump, fetch_pages,
                                           poll_feed)
 from transforms.sources.read_feeds import listed_feeds
@@ -303,7 +303,7 @@ class PollFeedsContinuously(beam.PTransform):
         startup_skipped = ((lists[SKIPPED], feeds[SKIPPED])
                            | "ListSkipped" >> beam.Flatten()
                            | "ListSkippedAtStart" >> beam.ParDo(_AtTime(start)))
-        return StreamSources(
+        return SourceOutputs(
             documents=(polled.documents, page_documents) | "FeedDocuments" >> beam.Flatten(),
             rejects=((startup_rejects, polled[REJECTS], page_rejects)
                      | "FeedRejects" >> beam.Flatten()),

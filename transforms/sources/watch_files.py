@@ -16,7 +16,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 
 from transforms.core.counters import StageCounters
 from transforms.sink.state_cache import StatefulDoFn
-from schemas.contexts import ReadContext, StreamSources
+from schemas.contexts import ReadContext, SourceOutputs
 from transforms.sources.read_dumps import DUPLICATES as DUMP_DUPLICATES
 from transforms.sources.read_dumps import SplitFileFn
 from transforms.sources.feed_jobs import REJECTS, SKIPPED
@@ -82,7 +82,7 @@ class WatchFiles(beam.PTransform):
                  | "FirstSighting" >> beam.ParDo(_FirstSightingFn())
                  | "SplitRecords" >> beam.ParDo(SplitFileFn(self._ctx)).with_outputs(
                      REJECTS, DUMP_DUPLICATES, SKIPPED, main="documents"))
-        return StreamSources(split.documents, split[REJECTS], split[DUMP_DUPLICATES],
+        return SourceOutputs(split.documents, split[REJECTS], split[DUMP_DUPLICATES],
                              split[SKIPPED])
 
 
