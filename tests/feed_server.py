@@ -74,7 +74,9 @@ class FeedServer:
 
     def stop(self) -> None:
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            # Cleanup waits for handlers still running, such as a delayed answer
+            # (`Route.delay_s`) to a client that was killed: give it their time.
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
