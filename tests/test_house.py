@@ -160,3 +160,13 @@ def test_every_reject_is_built_by_keyword():
                     and node.func.id == "Reject" and node.args:
                 positional.append(f"{name}:{node.lineno}")
     assert positional == []
+
+
+@pytest.mark.parametrize("room", ["sources", "extract", "dedup", "enrich", "sink", "core"])
+def test_each_room_says_what_it_is_for_and_its_public_names_resolve(room):
+    import importlib
+    module = importlib.import_module(f"transforms.{room}")
+    assert module.__doc__ and module.__doc__.strip()
+    assert module.__all__, f"transforms.{room} lists no public name"
+    for name in module.__all__:
+        assert getattr(module, name) is not None

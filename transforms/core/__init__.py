@@ -1,4 +1,5 @@
-"""Helpers every room uses: counters, paths and JSON files, routing.
+"""What every room uses: counters, paths and JSON files, and the middle both pipelines
+share (`process_documents`: extract -> language -> dedup -> enrich).
 """
 import importlib
 
@@ -6,9 +7,10 @@ _HOMES = {
     "StageCounters": "counters",
     "join_path": "paths",
     "write_json": "paths",
+    "process_documents": "process",
 }
 
-__all__ = ["StageCounters", "join_path", "write_json"]
+__all__ = ["StageCounters", "join_path", "write_json", "process_documents"]
 
 
 def __getattr__(name: str):
