@@ -1,4 +1,4 @@
-"""What every room uses: counters, paths and JSON files, and the middle both pipelines
+"""What every room uses: counters, routing, paths and JSON files, and the middle both pipelines
 share (`process_documents`: extract -> language -> dedup -> enrich).
 """
 import importlib
@@ -8,9 +8,10 @@ _HOMES = {
     "join_path": "paths",
     "write_json": "paths",
     "process_documents": "process",
+    "route": "routing",
 }
 
-__all__ = ["StageCounters", "join_path", "write_json", "process_documents"]
+__all__ = ["StageCounters", "join_path", "write_json", "process_documents", "route"]
 
 
 def __getattr__(name: str):

@@ -19,6 +19,7 @@ from schemas.contexts import Skipped
 from transforms.sources.feed_entries import UnreadableFeed, body_hash, parse_feed, to_feed_entry
 from transforms.sources.fetch_policy import FetchResult, host_of
 from transforms.extract.normalize import stable_id
+from transforms.core.routing import REJECTS, SKIPPED
 from schemas.contexts import FeedsContext
 
 _log = logging.getLogger(__name__)
@@ -26,8 +27,7 @@ _log = logging.getLogger(__name__)
 
 STAGE = "fetch"
 SOURCE_KIND = "feed"
-REJECTS, DUPLICATES, SKIPPED, STATE, ENTRIES = (
-    "rejects", "duplicates", "skipped", "state", "entries")
+STATE, ENTRIES = "state", "entries"  # with REJECTS and SKIPPED of transforms.core.routing
 
 
 class Bump(NamedTuple):

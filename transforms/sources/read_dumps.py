@@ -18,10 +18,10 @@ from schemas.records import Duplicate, InputFile, RawDocument, Reject
 from schemas.contexts import ReadContext, Skipped
 from transforms.sources.dump_formats import read_records
 from transforms.sources.dump_io import STAGE
+from transforms.core.routing import DUPLICATES, REJECTS, SKIPPED, route
 from transforms.core.counters import StageCounters
 from transforms.sink.input_cursor import input_file
 
-REJECTS, DUPLICATES, SKIPPED = "rejects", "duplicates", "skipped"
 UNREADABLE_FILE = "unreadable_file"
 
 
@@ -74,18 +74,7 @@ class SplitFileFn(beam.DoFn):
                     ingested_at=self._ctx.ingested_at)
                 yield beam.pvalue.TaggedOutput(REJECTS, reject)
                 return
-            if isinstance(record, RawDocument):
-                self._counters.inc("out")
-                yield record
-            elif isinstance(record, Reject):
-                self._counters.inc(f"dropped:{record.reason}")
-                yield beam.pvalue.TaggedOutput(REJECTS, record)
-            elif isinstance(record, Duplicate):
-                self._counters.inc(f"dropped:{record.dup_type}")
-                yield beam.pvalue.TaggedOutput(DUPLICATES, record)
-            elif isinstance(record, Skipped):
-                self._counters.inc(f"skipped:{record.kind}")
-                yield beam.pvalue.TaggedOutput(SKIPPED, record)
+            yield route(record, self._counters)
 
 
 class MatchInputs(beam.PTransform):

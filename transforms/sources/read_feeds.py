@@ -52,12 +52,13 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindows
 
-from schemas.records import Duplicate, FeedSource, FeedState, RawDocument, Reject
+from schemas.records import FeedState, RawDocument, Reject
 from schemas.contexts import Skipped
 from transforms.sources.feed_list import parse_feed_list
 from transforms.sink.feed_state import load_states
 from transforms.sources.fetch_policy import host_of
 from transforms.sources.fetch_worker import shared_fetcher
+from transforms.core.routing import outcome, route
 from transforms.core.counters import StageCounters
 from schemas.contexts import FeedsContext, FeedsResult
 from transforms.sources.feed_jobs import (ENTRIES, Emit, REJECTS, SKIPPED, STAGE, STATE, Bump,
@@ -109,12 +110,8 @@ class _AsyncFetchFn(beam.DoFn):
             if isinstance(value, Bump):
                 self._counters.inc(value.name)
                 continue
-            if isinstance(value, RawDocument):
-                self._counters.inc("out")
-            elif isinstance(value, Reject):
-                self._counters.inc(f"dropped:{value.reason}")
-            elif isinstance(value, Skipped):
-                self._counters.inc(f"skipped:{value.kind}")
+            if isinstance(value, (RawDocument, Reject, Skipped)):
+                self._counters.inc(outcome(value).counter)
             if windowed:
                 value = GlobalWindows.windowed_value(value)
             yield value if tag is None else beam.pvalue.TaggedOutput(tag, value)
@@ -191,15 +188,7 @@ class _ReadFeedListFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTS, reject)
             return
         for record in parse_feed_list(data, path, self._ctx.run_id, self._ctx.ingested_at):
-            if isinstance(record, FeedSource):
-                self._counters.inc("feeds")
-                yield record
-            elif isinstance(record, Reject):
-                self._counters.inc(f"dropped:{record.reason}")
-                yield beam.pvalue.TaggedOutput(REJECTS, record)
-            else:
-                self._counters.inc(f"skipped:{record.kind}")
-                yield beam.pvalue.TaggedOutput(SKIPPED, record)
+            yield route(record, self._counters, main_counter="feeds")
 
 
 def _load_state(output: str, run_id: Optional[str] = None) -> Iterable[Tuple[str, FeedState]]:

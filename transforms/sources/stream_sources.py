@@ -49,7 +49,8 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
-from schemas.records import FeedSource, FeedState, FeedStateUpdate, RawDocument, Reject
+from schemas.records import FeedSource, FeedState, FeedStateUpdate, Reject
+from transforms.core.routing import outcome, route
 from transforms.core.counters import StageCounters
 from transforms.sink.state_cache import StatefulDoFn
 from schemas.contexts import Skipped
@@ -166,10 +167,8 @@ class _PollDueFeedsFn(StatefulDoFn):
                 new_entries[value.source_uri] = new_entries.get(value.source_uri, 0) + 1
                 yield value
             else:
-                if isinstance(value, Reject):
-                    self._counters.inc(f"dropped:{value.reason}")
-                elif isinstance(value, Skipped):
-                    self._counters.inc(f"skipped:{value.kind}")
+                if isinstance(value, (Reject, Skipped)):
+                    self._counters.inc(outcome(value).counter)
                 yield beam.pvalue.TaggedOutput(tag, value)
         merged = merge_states({source.url: state for source, state, _ in due}, updates)
         polls = {u.feed_url: u for u in updates if u.kind == "poll"}
@@ -232,13 +231,9 @@ class _FetchPagesNowFn(beam.DoFn):
                     self._counters.inc(value.name)
                 elif tag == STATE:
                     continue  # entries were settled when polled
-                elif isinstance(value, RawDocument):
-                    self._counters.inc("out")
-                    yield WindowedValue(value, timestamp, [win])
-                else:
-                    self._counters.inc(f"dropped:{value.reason}")
-                    yield beam.pvalue.TaggedOutput(REJECTS,
-                                                   WindowedValue(value, timestamp, [win]))
+                else:  # a page: a document, or a reject
+                    yield route(value, self._counters,
+                                value=WindowedValue(value, timestamp, [win]))
         self._pending = running
 
 
