@@ -34,7 +34,7 @@ from pipelines.options import (IngestOptions, OptionsError, command_help, defaul
 from pipelines.runs import (RunContext, article_steps, first_run_id, forget_signals,
                             format_summary, interrupt, local_runner, read_manifest,
                             received_signal, run_context, started_run, take_lease, versions)
-from pipelines.slices import SliceFailed
+from pipelines.slices import SliceFailed, run_in_slices
 from pipelines.validation import listed_feed_names, source_priorities, validate
 from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
 from schemas.contexts import SourceOutputs
@@ -233,11 +233,11 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
     files (`pipelines.slices`).
     """
     argv = list(argv) if argv is not None else sys.argv[1:]
-    sliced = PipelineOptions(argv).view_as(IngestOptions)
+    options = PipelineOptions(argv)  # parsed once, here, for the whole run
+    sliced = options.view_as(IngestOptions)
     if sliced.slice_files or sliced.slice_mb:
-        from pipelines.slices import run_in_slices
-        return run_in_slices(argv)
-    result, opts, run_id = launch(argv)
+        return run_in_slices(argv, options)
+    result, opts, run_id = launch_options(options)
     if not FileSystems.exists(manifest_path(opts.output, run_id)):
         print(f"run {run_id}: {result.state}, and no manifest at "
               f"{manifest_path(opts.output, run_id)}: the job did not run here")

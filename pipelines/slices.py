@@ -31,15 +31,19 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.options import IngestOptions, default_run_id
+from pipelines.runs import (INHERITED_LEASE, format_summary, read_manifest, received_signal,
+                            started_run, take_lease)
+from pipelines.validation import validate
 from schemas.records import InputFile
+from transforms.core.paths import join_path, write_json
 from transforms.extract.dates import from_micros
 from transforms.sink.input_cursor import input_file, load_cursor
-from transforms.core.paths import join_path
 
 MB = 1024 * 1024
 
@@ -156,13 +160,12 @@ def combine(run_id: str, manifests: List[dict], started: float, planned: dict) -
     return combined
 
 
-def run_in_slices(argv: Sequence[str]) -> dict:
-    """Runs the job once per slice of the input files; returns the combined manifest."""
-    from pipelines.runs import INHERITED_LEASE, received_signal, started_run, take_lease
-    from pipelines.options import IngestOptions, default_run_id
-    from pipelines.validation import validate
+def run_in_slices(argv: Sequence[str], options: Optional[PipelineOptions] = None) -> dict:
+    """Runs the job once per slice of the input files; returns the combined manifest.
 
-    options = PipelineOptions(list(argv))
+    `options`: `argv` parsed already (each slice's process parses its own command line).
+    """
+    options = options if options is not None else PipelineOptions(list(argv))
     opts = options.view_as(IngestOptions)
     validate(opts)
     started = time.time()
@@ -186,8 +189,6 @@ def run_in_slices(argv: Sequence[str]) -> dict:
 
 def _run_slices(argv: Sequence[str], options: PipelineOptions, opts, run_id: str,
                 started: float, env: Dict[str, str]) -> dict:
-    from pipelines.runs import format_summary, read_manifest
-    from transforms.core.paths import write_json
 
     matched = matched_files(opts.input or [])
     files = not_yet_ingested(matched, opts.output, run_id) if opts.since_last_run else matched
