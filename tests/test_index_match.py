@@ -140,6 +140,10 @@ def test_arrow_match_takes_the_entries_the_per_entry_filters_take(case):
     assert sorted(new_again) == sorted(old_again)
     # The case exercises every way in, and the second read finds entries.
     assert len(old_first) > 300 and old_again and old_urls
+    given = {k for bundle in keys for k in bundle}
+    by_band_only = [k for k in old_first
+                    if "u" + (k.url_key or "") not in given and "c" + k.content_hash not in given]
+    assert len(by_band_only) > 50
     ids = {k.article_id for k in old_first}
     assert not any(k.article_id in ids for k in old_again)
 

@@ -128,10 +128,26 @@ MATCH_BATCH_ROWS = 65_536
 
 
 class NewKeys(NamedTuple):
-    """A run's meeting keys (`transforms.dedup.meeting_keys`) as Arrow value sets."""
+    """A run's meeting keys (`transforms.dedup.meeting_keys`) as Arrow value sets.
+
+    Band tokens are looked up in two steps: `band_seen`, a table indexed by
+    the low bits of a token (`band_mask`), rules out almost every row of the
+    index with one gather, and the few left are searched in `bands`."""
     urls: pa.Array
     hashes: pa.Array
     bands: np.ndarray  # sorted uint64 band tokens
+    band_seen: np.ndarray  # bool, 2^k entries
+    band_mask: np.uint64
+
+
+def _band_lookup(bands: np.ndarray) -> Tuple[np.ndarray, np.uint64]:
+    # About 64 slots a token: one foreign token in 64 needs the search (20 a
+    # signature: a tenth of those of the index), in at most 64 MB.
+    bits = int(np.clip(np.ceil(np.log2(max(1, len(bands)) * 64)), 16, 26))
+    mask = np.uint64((1 << bits) - 1)
+    seen = np.zeros(1 << bits, dtype=bool)
+    seen[bands & mask] = True
+    return seen, mask
 
 
 def new_keys_of(lists: Iterable[List[str]]) -> NewKeys:
@@ -146,8 +162,9 @@ def new_keys_of(lists: Iterable[List[str]]) -> NewKeys:
                 hashes.add(value)
             elif kind == BAND:
                 bands.add(int(value, 16))
+    tokens = np.array(sorted(bands), dtype=np.uint64)
     return NewKeys(pa.array(sorted(urls), pa.string()), pa.array(sorted(hashes), pa.string()),
-                   np.array(sorted(bands), dtype=np.uint64))
+                   tokens, *_band_lookup(tokens))
 
 
 def _column(table: pa.Table, name: str, kind) -> pa.ChunkedArray:
@@ -163,10 +180,11 @@ def _is_in(column, values: pa.Array) -> np.ndarray:
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
-def _band_meets(table: pa.Table, bands: np.ndarray,
+def _band_meets(table: pa.Table, new: NewKeys,
                 params: minhash.LshParameters) -> np.ndarray:
-    """Rows whose signature (of a compatible algorithm) has a band token in `bands`."""
+    """Rows whose signature (of a compatible algorithm) has a band token of the run."""
     meets = np.zeros(table.num_rows, dtype=bool)
+    bands = new.bands
     if len(bands) == 0 or "signature" not in table.column_names:
         return meets
     signature = table.column("signature")
@@ -185,8 +203,12 @@ def _band_meets(table: pa.Table, bands: np.ndarray,
                            offset=fixed.offset * minhash.SIGNATURE_BYTES
                            ).reshape(len(rows), minhash.NUM_PERM)
     tokens = minhash.band_tokens(matrix, params)
-    at = np.minimum(np.searchsorted(bands, tokens), len(bands) - 1)
-    meets[rows] = (bands[at] == tokens).any(axis=1)
+    which, band = np.nonzero(new.band_seen[tokens & new.band_mask])
+    if len(which) == 0:
+        return meets
+    maybe = tokens[which, band]
+    at = np.minimum(np.searchsorted(bands, maybe), len(bands) - 1)
+    meets[rows[which[bands[at] == maybe]]] = True
     return meets
 
 
@@ -219,7 +241,7 @@ def match_known(table: pa.Table, new: NewKeys, before: int, ignore_runs: FrozenS
     url_key = _column(table, "url_key", pa.string())
     same_url = _is_in(url_key, new.urls)
     same_content = _is_in(table.column("content_hash"), new.hashes)
-    meeting = readable & (same_url | same_content | _band_meets(table, new.bands, params))
+    meeting = readable & (same_url | same_content | _band_meets(table, new, params))
     with_url = pc.is_valid(url_key).to_numpy(zero_copy_only=False)
     return KnownMatch(readable, meeting, meeting & same_content & with_url)
 
@@ -247,6 +269,24 @@ def _batches(path: str, columns: Optional[List[str]] = None) -> Iterable[pa.Tabl
         raise DamagedIndexFile(
             f"cannot read the dedup index file {path}: {error}; move it aside (its "
             "run's articles are then not deduplicated against) and run again") from None
+    finally:
+        parquet.close(force=True)
+
+
+def _rows_of(path: str, rows: np.ndarray) -> Iterable[pa.Table]:
+    """The rows numbered `rows` (sorted) of an index file, reading only the
+    row groups that hold them."""
+    parquet = _index_file(path)
+    try:
+        present = set(parquet.schema_arrow.names)
+        columns = [c for c in IndexEntry._fields if c in present]
+        ends = np.cumsum([parquet.metadata.row_group(g).num_rows
+                          for g in range(parquet.num_row_groups)])
+        groups = np.searchsorted(ends, rows, side="right")
+        for group in np.unique(groups):
+            start = ends[group - 1] if group else 0
+            table = parquet.read_row_group(int(group), columns=columns)
+            yield table.take(pa.array(rows[groups == group] - start))
     finally:
         parquet.close(force=True)
 
@@ -322,18 +362,13 @@ class _OfTheirUrlsFn(_MatchFileFn):
             readable = readable_rows(table, self._before, self._ignore_runs)
             self._count(readable)
             wanted = readable & _is_in(_column(table, "url_key", pa.string()), self._urls)
-            candidates.extend((offset + np.flatnonzero(wanted)).tolist())
+            candidates.append(offset + np.flatnonzero(wanted))
             offset += table.num_rows
-        if not candidates:
+        rows = np.concatenate(candidates) if candidates else np.zeros(0, dtype=np.int64)
+        if len(rows) == 0:
             return
         new = self._new_keys(new_keys)
-        offset = 0
-        for table in _batches(path):
-            rows = [i - offset for i in candidates if offset <= i < offset + table.num_rows]
-            offset += table.num_rows
-            if not rows:
-                continue
-            picked = table.take(pa.array(rows))
+        for picked in _rows_of(path, rows):
             match = match_known(picked, new, self._before, self._ignore_runs, self._params)
             outside = ~match.meeting
             self._matched.inc(int(outside.sum()))

@@ -225,11 +225,12 @@ def band_tokens(rows: np.ndarray, params: Optional[LshParameters] = None) -> np.
     bands, width = params or lsh_parameters()
     rows = np.asarray(rows, dtype=np.uint32).reshape(-1, NUM_PERM)
     seeds = _band_seeds(bands, width)
-    used = rows[:, :bands * width].astype(np.uint64).reshape(len(rows), bands, width)
     token = np.broadcast_to(seeds, (len(rows), bands)).copy()
     with np.errstate(over="ignore"):
         for j in range(width):
-            token = (token ^ used[:, :, j]) * _TOKEN_MIX
+            # row j of every band: columns j, j + width, j + 2 * width, ...
+            token ^= rows[:, j:bands * width:width]
+            token *= _TOKEN_MIX
             token ^= token >> np.uint64(31)
         token *= _TOKEN_FINAL
         token ^= token >> np.uint64(29)
