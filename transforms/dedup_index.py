@@ -303,6 +303,7 @@ class _MatchFileFn(beam.DoFn):
         self._entries = Metrics.counter(namespace, "entries")
         self._later = Metrics.counter(namespace, "skipped:later_run")
         self._matched = Metrics.counter(namespace, "matched")
+        self._key_sets = Metrics.counter(namespace, "key_sets_built")
 
     def setup(self) -> None:
         self._source: Optional[List[List[str]]] = None
@@ -310,6 +311,7 @@ class _MatchFileFn(beam.DoFn):
 
     def _new_keys(self, new_keys: List[List[str]]) -> NewKeys:
         if self._source is not new_keys:
+            self._key_sets.inc()
             self._source, self._new = new_keys, new_keys_of(new_keys)
         return self._new
 
