@@ -3,7 +3,7 @@
 The decision core is plain functions (`rules`: keys, ranking, groups; `minhash`;
 `urls`: URL canonicalisation and trust); `Deduplicate` (batch) and
 `StreamDeduplicate` (expiring state) are two wirings of it, and `index` reads
-the cross-run dedup index under ``_index/``.
+the cross-run dedup index under ``_index/`` (matched in Arrow by `index_match`).
 """
 import importlib
 

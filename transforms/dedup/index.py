@@ -7,6 +7,17 @@ of the last `--dedup_window_days` days, except those of its own run id (a
 rerun of a run id replaces its entries) and, for a rerun, those of runs
 committed after its first commit, and dedups its new articles against
 them: memory and time scale with the window, not with all history.
+
+`Deduplicate` reads the index through `ReadIndex.files` and the two matchers
+(`ReadIndex.meeting_new`, `ReadIndex.of_their_urls`, made in
+`transforms.dedup.index_match`): each index file is matched against the run's
+keys in Arrow, a batch of rows at a time (``pyarrow.compute.is_in`` on the URL
+keys and content hashes, LSH band tokens of the whole signature column at
+once), and only the rows that meet a new article become records. The files
+are the ones the commit protocol (`transforms.sink.commit`) renamed into
+place, in the layout they always had: rows in the order they were written, so row groups cannot be pruned by
+key statistics; the match is a disjunction over three kinds of key, which no
+single sort order would prune anyway.
 """
 from __future__ import annotations
 
@@ -16,15 +27,20 @@ import re
 from typing import FrozenSet, Iterable, List, Optional
 
 import apache_beam as beam
-import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from schemas.records import IndexEntry
 from schemas.tables import TABLES
-from transforms.extract.dates import utc_date
 from transforms.core.paths import join_path
+from transforms.dedup import minhash
+from transforms.dedup.index_match import (DamagedIndexFile, damaged, entries_of,
+                                          meeting_new_fn, of_their_urls_fn)
+from transforms.extract.dates import utc_date
+
+__all__ = ["DamagedIndexFile", "ReadIndex", "entries_of", "first_day", "in_window",
+           "index_glob", "read_entries"]
 
 _PARTITION = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/part-(.+)-\d{5}\.parquet$")
 
@@ -49,17 +65,7 @@ def read_entries(path: str) -> Iterable[IndexEntry]:
     """The rows of one index file as records."""
     with FileSystems.open(path) as handle:
         table = pq.read_table(handle)
-    columns = {}
-    for name in IndexEntry._fields:
-        if name not in table.column_names:  # a column added after the file was written
-            columns[name] = [None] * table.num_rows
-            continue
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.int64())  # microseconds, as records keep them
-        columns[name] = column.to_pylist()
-    for i in range(table.num_rows):
-        yield IndexEntry(*(columns[name][i] for name in IndexEntry._fields))
+    return entries_of(table)
 
 
 class _ListIndexFilesFn(beam.DoFn):
@@ -76,10 +82,6 @@ class _ListIndexFilesFn(beam.DoFn):
                     yield metadata.path
 
 
-class DamagedIndexFile(RuntimeError):
-    """A file under ``_index/`` cannot be read; the message names it."""
-
-
 class _ReadEntriesFn(beam.DoFn):
     def __init__(self, before: int, namespace: str, ignore_runs: FrozenSet[str] = frozenset()):
         self._before = before
@@ -91,9 +93,7 @@ class _ReadEntriesFn(beam.DoFn):
         try:
             entries = list(read_entries(path))
         except Exception as error:  # pyarrow says what is wrong, not in which file
-            raise DamagedIndexFile(
-                f"cannot read the dedup index file {path}: {error}; move it aside (its "
-                "run's articles are then not deduplicated against) and run again") from None
+            raise damaged(path, error) from None
         for entry in entries:
             if entry.ingested_at >= self._before or entry.run_id in self._ignore_runs:
                 self._later.inc()
@@ -135,11 +135,44 @@ class ReadIndex(beam.PTransform):
         again._namespace = "dedup_index_reread"
         return again
 
+    def files(self) -> beam.PTransform:
+        """The index files this read covers, spread over the workers: what
+        `meeting_new` and `of_their_urls` match."""
+        return _IndexFiles(self._patterns, self._run_id, self._first_day, self._namespace)
+
+    def meeting_new(self, params: minhash.LshParameters) -> beam.DoFn:
+        """A file → its entries meeting the run's keys (the side input of
+        `transforms.dedup.batch.relevant_known`), matched in Arrow."""
+        return meeting_new_fn(self._before, self._namespace, self._ignore_runs, params)
+
+    def of_their_urls(self, params: minhash.LshParameters) -> beam.DoFn:
+        """A file → its entries of the URL keys the first match named."""
+        return of_their_urls_fn(self._before, self._namespace, self._ignore_runs, params)
+
     def expand(self, pbegin):
-        return (pbegin
-                | "IndexGlob" >> beam.Create(self._patterns)
-                | "ListIndexFiles" >> beam.ParDo(_ListIndexFilesFn(
-                    self._run_id, self._first_day, self._namespace))
-                | "SpreadIndexFiles" >> beam.Reshuffle()
+        return (_list_files(pbegin, self._patterns, self._run_id, self._first_day,
+                            self._namespace)
                 | "ReadIndexEntries" >> beam.ParDo(_ReadEntriesFn(self._before, self._namespace,
                                                                  self._ignore_runs)))
+
+
+class _IndexFiles(beam.PTransform):
+    """Paths of the index files inside the window, one element a file."""
+
+    def __init__(self, patterns: List[str], run_id: str, first_day: str, namespace: str):
+        super().__init__()
+        self._patterns = patterns
+        self._run_id = run_id
+        self._first_day = first_day
+        self._namespace = namespace
+
+    def expand(self, pbegin):
+        return _list_files(pbegin, self._patterns, self._run_id, self._first_day,
+                           self._namespace)
+
+
+def _list_files(pbegin, patterns: List[str], run_id: str, first_day: str, namespace: str):
+    return (pbegin
+            | "IndexGlob" >> beam.Create(patterns)
+            | "ListIndexFiles" >> beam.ParDo(_ListIndexFilesFn(run_id, first_day, namespace))
+            | "SpreadIndexFiles" >> beam.Reshuffle())

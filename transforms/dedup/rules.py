@@ -255,16 +255,24 @@ def index_entry(key: DedupKey, decisions: Dict[str, DedupDecision], run_id: str,
                       key.text_length, run_id, ingested_at, key.title_hash, key.source)
 
 
+URL_KEY, CONTENT_HASH, BAND = "u", "c", "b"
+
+
 def meeting_keys(key: DedupKey, params: Optional[minhash.LshParameters] = None
                  ) -> Iterable[str]:
     """The keys by which a key can meet another in a stage, tagged by kind:
-    its URL key, its content hash, its LSH bands (computed last, lazily)."""
+    its URL key, its content hash, its LSH bands (computed last, lazily).
+
+    Bands are named by `minhash.band_token_keys`, which the index reader
+    computes for a whole column of signatures at once
+    (`transforms.dedup.index_match`); equal bands have equal tokens,
+    as they have equal `minhash.band_keys`."""
     if key.url_key is not None:
-        yield "u" + key.url_key
-    yield f"c{key.content_hash}"
+        yield URL_KEY + key.url_key
+    yield CONTENT_HASH + key.content_hash
     if key.signature is not None:
-        for band in minhash.band_keys(key.signature, params):
-            yield "b" + band
+        for band in minhash.band_token_keys(key.signature, params):
+            yield BAND + band
 
 
 SAME_URL = "same_url"
