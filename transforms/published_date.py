@@ -1,0 +1,397 @@
+"""A publication date chosen from every place that states one, with its provenance.
+
+An article's date is written in many places, and each can be wrong in its
+own way: the feed entry (often the time it was last updated, or the time the
+feed was generated), the Google News sitemap (``news:publication_date``), the
+page's JSON-LD (``datePublished``, sometimes of a related article rather than
+this one), its ``<meta>`` tags (``article:published_time`` and friends), the
+page as a whole read by htmldate, a date in the URL, and a dateline at the
+top of the text. `candidates_from_page` collects those of the page,
+`choose_published` chooses.
+
+The rule (`choose_published`), documented because users will ask:
+
+1. A candidate is not used when it lies in the future beyond a clock skew
+   (`FUTURE_SKEW_S` for a time, `DAY_SKEW_S` for a bare date, which may be
+   the publisher's local date east of UTC) or before `EARLIEST` (or the
+   site's own earliest date, when known). Each such candidate is reported
+   with its reason in ``rejected``.
+2. Candidates agree when they point at the same moment within a day (two
+   times), or when a bare date equals the local or UTC date of a time.
+   Each source has a weight (`WEIGHTS`: article-specific structured data
+   3, feed and URL 2, htmldate and dateline 1). The group of agreeing
+   candidates with the largest total weight wins; ties go to the group
+   holding the highest-ranked source (`RANK`).
+3. Within the winning group, a candidate with a time beats a bare date,
+   then the higher rank wins: its value is ``published`` and its source is
+   ``published_source``.
+4. ``published_confidence`` is the winning group's weight over the weight
+   of every usable candidate: 1.0 when all agree, lower when they disagree;
+   a single candidate gives its weight over 3 (one structured date alone is
+   1.0, a URL date alone 0.67).
+5. ``modified`` is the highest-ranked modification date that is usable and
+   not before ``published``.
+
+Every time is UTC microseconds; the offset from UTC the source wrote (in
+minutes) is kept beside it when the source wrote one.
+
+Pure functions; no Beam here. The extract step calls `published_for`.
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable, List, NamedTuple, Optional, Tuple
+
+from transforms.dates import MICROS_PER_DAY, to_micros
+
+EARLIEST = to_micros(datetime(1995, 1, 1, tzinfo=timezone.utc))
+FUTURE_SKEW_S = 15 * 60
+DAY_SKEW_S = 14 * 3600  # UTC+14 is the easternmost offset: its date may lead UTC's
+SOURCES = ("jsonld", "meta", "sitemap", "feed", "url", "htmldate", "dateline")
+RANK = {source: i for i, source in enumerate(SOURCES)}
+WEIGHTS = {"jsonld": 3.0, "meta": 3.0, "sitemap": 3.0, "feed": 2.0, "url": 2.0,
+           "htmldate": 1.0, "dateline": 1.0}
+_ARTICLE_TYPES = {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
+                  "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle",
+                  "blogposting", "liveblogposting", "socialmediaposting", "report",
+                  "scholarlyarticle", "techarticle", "videoobject"}
+# <meta> names and properties, lower case, that state a publication or a modification.
+_META_PUBLISHED = ("article:published_time", "og:published_time", "og:article:published_time",
+                   "datepublished", "pubdate", "publishdate", "publish-date", "publish_date",
+                   "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.created",
+                   "dc.date.created", "sailthru.date", "parsely-pub-date", "date",
+                   "citation_publication_date", "article.published", "originalpublicationdate")
+_META_MODIFIED = ("article:modified_time", "og:updated_time", "datemodified",
+                  "dcterms.modified", "dc.date.modified", "last-modified", "article.updated")
+
+
+class DateCandidate(NamedTuple):
+    """One stated date: where from, when (UTC micros), the offset written, how precise."""
+    source: str
+    kind: str  # "published" or "modified"
+    micros: int
+    offset_minutes: Optional[int]
+    has_time: bool
+    raw: str
+
+
+class PublishedDate(NamedTuple):
+    """The chosen dates and why: the future columns of the articles table."""
+    published: Optional[int] = None
+    published_offset_minutes: Optional[int] = None
+    published_source: Optional[str] = None
+    published_confidence: Optional[float] = None
+    modified: Optional[int] = None
+    modified_offset_minutes: Optional[int] = None
+    rejected: Tuple[Tuple[str, str], ...] = ()  # (source, reason) of each unused candidate
+
+
+# ------------------------------------------------------------------ parsing
+
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})\s*$")
+_OFFSET_NO_COLON = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def parse_with_offset(raw: Any) -> Optional[Tuple[int, Optional[int], bool]]:
+    """``(UTC micros, offset minutes or None, has a time)`` of a written date, else None.
+
+    ISO 8601 (with or without a time or an offset) and RFC 2822. A time
+    with no offset is taken as UTC and its offset reported as unknown.
+    """
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 64:
+        return None
+    value = raw.strip()
+    match = _ISO_DATE.match(value)
+    if match:
+        try:
+            day = date(*(int(g) for g in match.groups()))
+        except ValueError:
+            return None
+        return to_micros(datetime(day.year, day.month, day.day, tzinfo=timezone.utc)), None, False
+    moment = None
+    iso = value.replace("Z", "+00:00").replace("z", "+00:00")
+    iso = _OFFSET_NO_COLON.sub(r"\1:\2", iso) if "T" in iso or " " in iso else iso
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if moment is None:
+        return None
+    offset = moment.utcoffset()
+    minutes = None if offset is None else int(offset.total_seconds() // 60)
+    try:
+        return to_micros(moment), minutes, True
+    except (OverflowError, ValueError):
+        return None
+
+
+def candidate(source: str, raw: Any, kind: str = "published") -> Optional[DateCandidate]:
+    """A `DateCandidate` from a written date, or None when it cannot be read."""
+    parsed = parse_with_offset(raw)
+    if parsed is None:
+        return None
+    micros, offset, has_time = parsed
+    return DateCandidate(source, kind, micros, offset, has_time, str(raw).strip()[:64])
+
+
+def from_micros_candidate(source: str, micros: Optional[int],
+                          offset_minutes: Optional[int] = None,
+                          has_time: bool = True) -> Optional[DateCandidate]:
+    """A candidate from a date already parsed upstream (a feed entry's, a sitemap's)."""
+    if micros is None:
+        return None
+    return DateCandidate(source, "published", int(micros), offset_minutes, has_time, "")
+
+
+# ------------------------------------------------------------- the page
+
+_URL_DATE = re.compile(
+    r"(?<!\d)((?:19|20)\d\d)([/_.-]?)(0[1-9]|1[0-2]|[1-9])\2(0[1-9]|[12]\d|3[01]|[1-9])(?!\d)")
+_MONTHS = {m: i for i, names in enumerate((
+    "jan january", "feb february", "mar march", "apr april", "may", "jun june",
+    "jul july", "aug august", "sep sept september", "oct october", "nov november",
+    "dec december"), 1) for m in names.split()}
+_TEXT_DATES = (
+    re.compile(r"\b(?P<month>[A-Za-z]{3,9})\.? (?P<day>\d{1,2}),? (?P<year>(?:19|20)\d\d)\b"),
+    re.compile(r"\b(?P<day>\d{1,2})\.? (?P<month>[A-Za-z]{3,9})\.? (?P<year>(?:19|20)\d\d)\b"),
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d{2})-(?P<day>\d{2})\b"),
+)
+
+
+def url_date(url: Optional[str]) -> Optional[DateCandidate]:
+    """A date in the URL's path: ``/2019/11/19/``, ``2019-11-19``, ``/20191119/``.
+
+    The path must separate it (``/2019/11/19``) or it must be an 8-digit
+    run on its own, so that article ids are not read as dates.
+    """
+    if not url:
+        return None
+    path = re.sub(r"^[a-z]+://[^/]*", "", url, flags=re.I).split("?", 1)[0]
+    for match in _URL_DATE.finditer(path):
+        year, sep, month, day = match.groups()
+        if not sep and (len(month) != 2 or len(day) != 2):
+            continue
+        try:
+            found = date(int(year), int(month), int(day))
+        except ValueError:
+            continue
+        return DateCandidate("url", "published", to_micros(datetime(
+            found.year, found.month, found.day, tzinfo=timezone.utc)), None, False,
+            match.group(0))
+    return None
+
+
+def dateline_date(text: Optional[str], head_chars: int = 300) -> Optional[DateCandidate]:
+    """A full date (with its year) in the first lines of the text: a dateline."""
+    head = (text or "")[:head_chars]
+    for pattern in _TEXT_DATES:
+        for match in pattern.finditer(head):
+            month_text = match.group("month").lower()
+            month = int(month_text) if month_text.isdigit() else _MONTHS.get(month_text)
+            try:
+                found = date(int(match.group("year")), month or 0, int(match.group("day")))
+            except (TypeError, ValueError):
+                continue
+            return DateCandidate("dateline", "published", to_micros(datetime(
+                found.year, found.month, found.day, tzinfo=timezone.utc)), None, False,
+                match.group(0))
+    return None
+
+
+def _json_ld_nodes(root) -> Iterable[dict]:
+    """Every object of the page's JSON-LD blocks, ``@graph`` and lists unfolded."""
+    for script in root.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+                    if isinstance(item.get(key), (list, dict)):
+                        stack.append(item[key])
+
+
+def _types(node: dict) -> set:
+    kinds = node.get("@type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return {str(k).lower() for k in kinds if k}
+
+
+def json_ld_nodes(root) -> List[dict]:
+    """The article nodes of the JSON-LD (else every node): what the page says of itself."""
+    nodes = list(_json_ld_nodes(root))
+    articles = [n for n in nodes if _types(n) & _ARTICLE_TYPES]
+    return articles or nodes
+
+
+def _json_ld_candidates(root) -> List[DateCandidate]:
+    found = []
+    for node in json_ld_nodes(root):
+        for key, kind in (("datePublished", "published"), ("dateCreated", "published"),
+                          ("uploadDate", "published"), ("dateModified", "modified")):
+            item = candidate("jsonld", node.get(key), kind)
+            if item is not None:
+                found.append(item)
+    return found
+
+
+def _meta_candidates(root) -> List[DateCandidate]:
+    found = []
+    for meta in root.iter("meta"):
+        name = (meta.get("property") or meta.get("name") or meta.get("itemprop")
+                or meta.get("http-equiv") or "").strip().lower()
+        kind = ("published" if name in _META_PUBLISHED else
+                "modified" if name in _META_MODIFIED else None)
+        item = kind and candidate("meta", meta.get("content"), kind)
+        if item:
+            found.append(item)
+    for tag in root.iter("time"):  # <time datetime=... pubdate> and itemprop on <time>
+        prop = (tag.get("itemprop") or "").lower()
+        kind = ("published" if prop == "datepublished" or tag.get("pubdate") is not None
+                else "modified" if prop == "datemodified" else None)
+        item = kind and candidate("meta", tag.get("datetime"), kind)
+        if item:
+            found.append(item)
+    return found
+
+
+def htmldate_candidate(html: str) -> Optional[DateCandidate]:
+    """htmldate's reading of the whole page (original date, no URL: that is ours)."""
+    try:
+        from htmldate import find_date
+        found = find_date(html, original_date=True, extensive_search=True,
+                          outputformat="%Y-%m-%dT%H:%M:%S%z")
+    except Exception:  # htmldate on hostile markup: no date rather than a failed record
+        return None
+    item = candidate("htmldate", found)
+    if item is not None and item.raw.endswith("T00:00:00"):  # it had a date only
+        item = item._replace(has_time=False)
+    return item
+
+
+def candidates_from_page(html: Optional[str], url: Optional[str] = None,
+                         text: Optional[str] = None,
+                         use_htmldate: bool = True) -> List[DateCandidate]:
+    """Every date the page states of itself: JSON-LD, meta, htmldate, URL, dateline."""
+    found: List[DateCandidate] = []
+    if html:
+        import lxml.html
+        from lxml import etree
+        try:
+            root = lxml.html.document_fromstring(html)
+        except (etree.ParserError, ValueError):
+            root = None
+        if root is not None:
+            found += _json_ld_candidates(root) + _meta_candidates(root)
+        if use_htmldate:
+            item = htmldate_candidate(html)
+            if item is not None:
+                found.append(item)
+    for item in (url_date(url), dateline_date(text)):
+        if item is not None:
+            found.append(item)
+    return found
+
+
+# ------------------------------------------------------------- choosing
+
+
+def refusal(item: DateCandidate, now: int, earliest: int = EARLIEST) -> Optional[str]:
+    """Why a candidate is not used (``future``, ``too_early``), or None."""
+    skew = (FUTURE_SKEW_S if item.has_time else DAY_SKEW_S) * 1_000_000
+    if item.micros > now + skew:
+        return "future"
+    if item.micros < earliest:
+        return "too_early"
+    return None
+
+
+def _local_date(item: DateCandidate) -> date:
+    moment = datetime.fromtimestamp(item.micros / 1e6, tz=timezone.utc)
+    if item.offset_minutes is not None:
+        moment = moment + timedelta(minutes=item.offset_minutes)
+    return moment.date()
+
+
+def agree(a: DateCandidate, b: DateCandidate) -> bool:
+    """Two times within a day of each other, or a bare date that is the other's day."""
+    if a.has_time and b.has_time:
+        return abs(a.micros - b.micros) <= MICROS_PER_DAY
+    if not a.has_time and not b.has_time:
+        return a.micros == b.micros
+    day, moment = (a, b) if not a.has_time else (b, a)
+    day_value = datetime.fromtimestamp(day.micros / 1e6, tz=timezone.utc).date()
+    utc_value = datetime.fromtimestamp(moment.micros / 1e6, tz=timezone.utc).date()
+    return day_value in (utc_value, _local_date(moment))
+
+
+def _best(group: List[DateCandidate]) -> DateCandidate:
+    return min(group, key=lambda c: (not c.has_time, RANK.get(c.source, 99), c.micros))
+
+
+def choose_published(candidates: Iterable[DateCandidate], now: int,
+                     earliest: int = EARLIEST) -> PublishedDate:
+    """``published``, its source and confidence, and ``modified``, by the module's rule."""
+    rejected: List[Tuple[str, str]] = []
+    usable: List[DateCandidate] = []
+    for item in candidates:
+        reason = refusal(item, now, earliest)
+        if reason:
+            rejected.append((item.source + ("" if item.kind == "published" else ":modified"),
+                             reason))
+        else:
+            usable.append(item)
+    published = [c for c in usable if c.kind == "published"]
+    result = PublishedDate(rejected=tuple(rejected))
+    if published:
+        total = sum(WEIGHTS.get(c.source, 1.0) for c in published)
+        groups = [[c for c in published if agree(anchor, c)] for anchor in published]
+        group = max(groups, key=lambda g: (sum(WEIGHTS.get(c.source, 1.0) for c in g),
+                                           -min(RANK.get(c.source, 99) for c in g)))
+        winner = _best(group)
+        weight = sum(WEIGHTS.get(c.source, 1.0) for c in group)
+        confidence = weight / total if len(published) > 1 else min(1.0, weight / 3.0)
+        result = result._replace(published=winner.micros,
+                                 published_offset_minutes=winner.offset_minutes,
+                                 published_source=winner.source,
+                                 published_confidence=round(confidence, 3))
+    modified = [c for c in usable if c.kind == "modified"
+                and (result.published is None or c.micros >= result.published)]
+    if modified:
+        latest = _best(modified)
+        result = result._replace(modified=latest.micros,
+                                 modified_offset_minutes=latest.offset_minutes)
+    return result
+
+
+def published_for(html: Optional[str], url: Optional[str], text: Optional[str], now: int,
+                  hints: Iterable[Optional[DateCandidate]] = (),
+                  use_htmldate: bool = True) -> PublishedDate:
+    """The dates of one article from its page and what its feed or sitemap said.
+
+    `hints`: candidates from outside the page, made with `from_micros_candidate`
+    (``feed``: the entry's date; ``sitemap``: its ``news:publication_date``).
+    """
+    found = candidates_from_page(html, url, text, use_htmldate)
+    found += [item for item in hints if item is not None]
+    return choose_published(found, now)
+
+
+__all__ = ["DateCandidate", "PublishedDate", "parse_with_offset", "candidate",
+           "from_micros_candidate", "url_date", "dateline_date", "json_ld_nodes",
+           "htmldate_candidate", "candidates_from_page", "refusal", "agree",
+           "choose_published", "published_for", "SOURCES", "WEIGHTS", "EARLIEST"]
