@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from transforms.dates import to_micros
 from transforms.published_date import (agree, candidate, candidates_from_page,
