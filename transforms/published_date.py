@@ -24,7 +24,10 @@ The rule (`choose_published`), documented because users will ask:
    holding the highest-ranked source (`RANK`).
 3. Within the winning group, a candidate with a time beats a bare date,
    then the higher rank wins: its value is ``published`` and its source is
-   ``published_source``.
+   ``published_source``. When it wrote no offset (or ``Z``) and another
+   source of the group wrote the same instant with one, that offset is kept.
+   Each source gives at most one published and one modified candidate (the
+   first by precedence): a page listing related articles votes once.
 4. ``published_confidence`` is the winning group's weight over the weight
    of every usable candidate: 1.0 when all agree, lower when they disagree;
    a single candidate gives its weight over 3 (one structured date alone is
@@ -238,6 +241,15 @@ def json_ld_nodes(root) -> List[dict]:
     return articles or nodes
 
 
+def _first_per_kind(found: List[DateCandidate]) -> List[DateCandidate]:
+    """One candidate per kind of a source: a page listing related articles must not
+    vote once per teaser, and the first (by precedence) is the page's own."""
+    kept: dict = {}
+    for item in found:
+        kept.setdefault(item.kind, item)
+    return list(kept.values())
+
+
 def _json_ld_candidates(root) -> List[DateCandidate]:
     found = []
     for node in json_ld_nodes(root):
@@ -246,27 +258,30 @@ def _json_ld_candidates(root) -> List[DateCandidate]:
             item = candidate("jsonld", node.get(key), kind)
             if item is not None:
                 found.append(item)
-    return found
+    return _first_per_kind(found)
 
 
 def _meta_candidates(root) -> List[DateCandidate]:
-    found = []
-    for meta in root.iter("meta"):
+    """The head's ``<meta>`` dates by name precedence, then the first microdata date of
+    the body (``itemprop`` on ``<meta>`` or ``<time>``, ``<time pubdate>``)."""
+    named = []
+    head = root.find("head")
+    for meta in (head.iter("meta") if head is not None else ()):
         name = (meta.get("property") or meta.get("name") or meta.get("itemprop")
                 or meta.get("http-equiv") or "").strip().lower()
-        kind = ("published" if name in _META_PUBLISHED else
-                "modified" if name in _META_MODIFIED else None)
-        item = kind and candidate("meta", meta.get("content"), kind)
-        if item:
-            found.append(item)
-    for tag in root.iter("time"):  # <time datetime=... pubdate> and itemprop on <time>
+        for kind, names in (("published", _META_PUBLISHED), ("modified", _META_MODIFIED)):
+            item = name in names and candidate("meta", meta.get("content"), kind)
+            if item:
+                named.append((names.index(name), item))
+    found = [item for _, item in sorted(named, key=lambda pair: pair[0])]
+    for tag in root.iter("meta", "time"):
         prop = (tag.get("itemprop") or "").lower()
         kind = ("published" if prop == "datepublished" or tag.get("pubdate") is not None
                 else "modified" if prop == "datemodified" else None)
-        item = kind and candidate("meta", tag.get("datetime"), kind)
+        item = kind and candidate("meta", tag.get("datetime") or tag.get("content"), kind)
         if item:
             found.append(item)
-    return found
+    return _first_per_kind(found)
 
 
 def htmldate_candidate(html: str) -> Optional[DateCandidate]:
@@ -363,6 +378,11 @@ def choose_published(candidates: Iterable[DateCandidate], now: int,
         group = max(groups, key=lambda g: (sum(WEIGHTS.get(c.source, 1.0) for c in g),
                                            -min(RANK.get(c.source, 99) for c in g)))
         winner = _best(group)
+        if not winner.offset_minutes:  # "Z" is often how a CMS serialises, not where it is
+            same = [c for c in group if c.offset_minutes and c.has_time
+                    and abs(c.micros - winner.micros) < 60_000_000]
+            if same:
+                winner = winner._replace(offset_minutes=_best(same).offset_minutes)
         weight = sum(WEIGHTS.get(c.source, 1.0) for c in group)
         confidence = weight / total if len(published) > 1 else min(1.0, weight / 3.0)
         result = result._replace(published=winner.micros,
