@@ -155,3 +155,25 @@ def test_agreement():
     assert not agree(a, candidate("url", "2019-11-21"))
     assert agree(a, candidate("jsonld", "2019-11-20T10:00:00Z"))
     assert not agree(a, candidate("jsonld", "2019-11-22T10:00:00Z"))
+
+
+def test_related_article_cards_do_not_vote_once_each():
+    cards = "".join(f'<div itemscope itemtype="https://schema.org/NewsArticle">'
+                    f'<meta itemprop="datePublished" content="2019-11-{day:02d}T09:00:00">'
+                    f'</div>' for day in (10, 11, 12, 13, 14, 15))
+    html = _page(meta={"article:published_time": "2019-11-19T13:16+0000"},
+                 body=f"<p>Story.</p><aside>{cards}</aside>")
+    found = candidates_from_page(html, None, use_htmldate=False)
+    assert [(c.source, c.raw) for c in found] == [("meta", "2019-11-19T13:16+0000")]
+    chosen = published_for(html, "https://x.example/2019/11/19/a", None, NOW,
+                           use_htmldate=False)
+    assert chosen.published_source == "meta" and chosen.published_confidence == 1.0
+
+
+def test_an_offset_written_by_an_agreeing_source_is_kept():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-11-19T02:34:30Z"}],
+                 meta={"article:published_time": "2019-11-18T21:34:30-05:00"})
+    chosen = published_for(html, None, None, NOW, use_htmldate=False)
+    assert chosen.published_source == "jsonld"
+    assert chosen.published == _utc(2019, 11, 19, 2, 34, 30)
+    assert chosen.published_offset_minutes == -300  # its local date is the 18th

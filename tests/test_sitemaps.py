@@ -276,3 +276,13 @@ def test_read_sitemaps_transform_on_fnapi(site, tmp_path, fnapi_pipeline):
                     label="Documents")
         assert_that(result.rejects | beam.Map(lambda r: (r.source_kind, r.reason)),
                     equal_to([("sitemap", "address_refused")]), label="Rejects")
+
+
+def test_the_fetcher_takes_gzip_files_as_sitemaps_only():
+    from transforms.fetch import content_type_refusal
+    zipped = gzip.compress(b"<urlset/>")
+    assert content_type_refusal("sitemap", "application/x-gzip", zipped[:512]) is None
+    assert content_type_refusal("sitemap", "application/octet-stream", zipped[:512]) is None
+    assert content_type_refusal("sitemap", "application/xml", b"<urlset/>") is None
+    assert content_type_refusal("sitemap", "image/png", b"\x89PNG") is not None
+    assert content_type_refusal("feed", "application/x-gzip", zipped[:512]) is not None
