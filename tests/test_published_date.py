@@ -1,14 +1,14 @@
-"""Publication dates: candidates from the page and beyond, the rule that chooses, provenance."""
+"""Publication dates: candidates from the page and beyond (transforms.date_candidates),
+the rule that chooses (transforms.published_date), provenance."""
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
 
 from transforms.dates import to_micros
-from transforms.published_date import (agree, candidate, candidates_from_page,
-                                       choose_published, dateline_date,
-                                       from_micros_candidate, parse_with_offset,
-                                       published_for, url_date)
+from transforms.date_candidates import (candidate, candidates_from_page, dateline_date,
+                                       from_micros_candidate, parse_with_offset, url_date)
+from transforms.published_date import agree, choose_published, published_for
 
 NOW = to_micros(datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc))
 

@@ -1,4 +1,5 @@
-"""Sitemaps as a source, against a real HTTP server on 127.0.0.1 (tests/feed_server.py).
+"""Sitemaps as a source (transforms.sitemaps, transforms.read_sitemaps), against a
+real HTTP server on 127.0.0.1 (tests/feed_server.py).
 
 The site: robots.txt with two ``Sitemap:`` lines -> an index -> a gzip Google
 News sitemap and a plain urlset (with <lastmod>); entries inside and outside
@@ -21,9 +22,9 @@ from transforms.feed_entries import UnsafeXml
 from transforms.feed_state import merge_states
 from transforms.fetch import FetchConfig, Fetcher, default_user_agent
 from transforms.read_feeds import ENTRIES, REJECTS, SKIPPED, STATE, FeedsContext, fetch_pages
-from transforms.sitemaps import (ReadSitemaps, SitemapRefused, inflate, is_site_url,
-                                 news_date_hint, parse_sitemap, read_sitemap_source,
-                                 robots_sitemaps, window_refusal)
+from transforms.read_sitemaps import ReadSitemaps, read_sitemap_source
+from transforms.sitemaps import (SitemapRefused, inflate, is_site_url, news_date_hint,
+                                 parse_sitemap, robots_sitemaps, window_refusal)
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PLUS_TWO = timezone(timedelta(hours=2))

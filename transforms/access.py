@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple, Optional
 
-from transforms.published_date import json_ld_nodes
+from transforms.date_candidates import json_ld_nodes
 
 FREE, PAYWALLED, UNKNOWN = "free", "paywalled", "unknown"
 TEASER_MAX_CHARS = 1500
