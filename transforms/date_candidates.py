@@ -236,17 +236,18 @@ def _meta_candidates(root) -> List[DateCandidate]:
 
 
 def htmldate_candidate(html: str) -> Optional[DateCandidate]:
-    """htmldate's reading of the whole page (original date, no URL: that is ours)."""
+    """htmldate's reading of the whole page: a day (original date, no URL: that is ours).
+
+    A day only: the times htmldate finds come from the meta tags read here
+    already; what it adds is the day of pages without them. Its first call
+    in a process that needs dateparser loads dateparser's data (~2 s).
+    """
     try:
         from htmldate import find_date
-        found = find_date(html, original_date=True, extensive_search=True,
-                          outputformat="%Y-%m-%dT%H:%M:%S%z")
+        found = find_date(html, original_date=True, extensive_search=True)
     except Exception:  # htmldate on hostile markup: no date rather than a failed record
         return None
-    item = candidate("htmldate", found)
-    if item is not None and item.raw.endswith("T00:00:00"):  # it had a date only
-        item = item._replace(has_time=False)
-    return item
+    return candidate("htmldate", found)
 
 
 def candidates_from_page(html: Optional[str], url: Optional[str] = None,
