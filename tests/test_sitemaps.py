@@ -259,6 +259,12 @@ def test_a_name_resolving_to_a_private_address_is_refused(site, tmp_path):
     assert not [e for e in site.log if e.host.startswith("intranet")]
 
 
+def test_a_listed_site_on_a_private_address_is_refused(site, tmp_path):
+    emitted = _run("http://192.168.7.7/", {}, _ctx(tmp_path))
+    assert [r.reason for r in _of(emitted, REJECTS)] == ["address_refused"]
+    assert "192.168.7.7 is a private" in _of(emitted, REJECTS)[0].message
+
+
 def test_robots_without_sitemap_lines_is_a_reject(site, tmp_path):
     site.routes["/robots.txt"] = Route(b"User-agent: *\nAllow: /\n", content_type="text/plain")
     emitted = _run(site.base, {}, _ctx(tmp_path))

@@ -38,7 +38,7 @@ import apache_beam as beam
 from schemas.records import Duplicate, FeedSource, FeedState, FeedStateUpdate, Reject
 from transforms.dump_formats import Skipped
 from transforms.feed_entries import UnreadableFeed, body_hash
-from transforms.fetch import host_of
+from transforms.fetch import host_of, url_refusal
 from transforms.read_feeds import (ENTRIES, REJECTS, SKIPPED, STATE, FeedsContext, FeedsResult,
                                    _AsyncFetchFn, _Count, _FetchPagesFn, _load_state,
                                    listed_feeds)
@@ -72,6 +72,10 @@ async def read_sitemap_source(fetcher, source: FeedSource, states: Dict[str, Fee
     """
     now = int(time.time() * 1e6) if now is None else now
     emit(None, _Count("in"))
+    refused = url_refusal(source.url, fetcher.allow)
+    if refused is not None:  # before robots.txt, whose loader lets refused URLs pass
+        emit(REJECTS, _reject(source.url, source, ctx, refused.reason, refused.message))
+        return
     if is_site_url(source.url):
         robots = await fetcher.robots_for(source.url)
         if robots.disallow_all:
