@@ -5,16 +5,23 @@ classifier and the source boilerplate learned per run (`text_dump`,
 `line_classifier`, `boilerplate`, `dump_metadata`, `dump_vocabulary`), the
 extractor isolated in a child process with a time and memory bound
 (`isolation`), page tags, and the text normalisation and date helpers the
-later rooms share (`normalize`, `dates`). `ExtractArticles` is the step.
+later rooms share (`normalize`, `dates`). The publication date is chosen
+among every candidate the page and its feed or sitemap give (`date_candidates`
+finds them, `published_date` chooses), and `access` says whether a page is
+free or paywalled. `ExtractArticles` is the step.
 """
 import importlib
 
 _HOMES = {
     "ExtractArticles": "articles",
     "RemoveSourceBoilerplate": "boilerplate",
+    "candidates_from_page": "date_candidates",
+    "choose_published": "published_date",
+    "access_for": "access",
 }
 
-__all__ = ["ExtractArticles", "RemoveSourceBoilerplate"]
+__all__ = ["ExtractArticles", "RemoveSourceBoilerplate", "candidates_from_page",
+           "choose_published", "access_for"]
 
 
 def __getattr__(name: str):

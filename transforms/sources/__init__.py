@@ -3,7 +3,10 @@
 Dumps: input listing (`MatchInputs`), the dump formats (text, HTML, JSONL,
 WARC) split into raw records (`ReadDumps`), charset decoding and
 decompression limits. Feeds: the feed list, feed entries, `ReadFeeds` with its
-poll schedule, and the polite HTTP fetcher (robots.txt, pacing per host).
+poll schedule and its check of lying validators, and the polite HTTP fetcher
+(robots.txt, pacing per host). Sitemaps (`ReadSitemaps`): robots.txt
+``Sitemap:`` lines, indexes, gzip and Google News sitemaps, read into feed
+entries and fetched as feed pages are.
 `PollFeedsContinuously` and `WatchFiles` are the streaming sources. Every
 source yields `RawDocument`s plus tagged rejects, duplicates and skipped
 records.
@@ -14,13 +17,14 @@ _HOMES = {
     "MatchInputs": "read_dumps",
     "ReadDumps": "read_dumps",
     "ReadFeeds": "read_feeds",
+    "ReadSitemaps": "read_sitemaps",
     "PollFeedsContinuously": "stream_sources",
     "WatchFiles": "watch_files",
     "CommitFeedState": "stream_sources",
 }
 
-__all__ = ["MatchInputs", "ReadDumps", "ReadFeeds", "PollFeedsContinuously", "WatchFiles",
-           "CommitFeedState"]
+__all__ = ["MatchInputs", "ReadDumps", "ReadFeeds", "ReadSitemaps", "PollFeedsContinuously",
+           "WatchFiles", "CommitFeedState"]
 
 
 def __getattr__(name: str):

@@ -260,7 +260,7 @@ _FEED_MARKERS = ("xml", "rss", "atom", "rdf", "json")
 
 
 def content_type_refusal(kind: str, content_type: Optional[str], head: bytes) -> Optional[str]:
-    """Why a body of `content_type` is not a `kind` (``feed`` or ``page``), or None.
+    """Why a body of `content_type` is not a `kind` (``feed``, ``sitemap`` or ``page``), or None.
 
     Feeds are served under many names (application/rss+xml, text/xml,
     application/json, even text/html or text/plain), so a feed may be any
@@ -269,11 +269,13 @@ def content_type_refusal(kind: str, content_type: Optional[str], head: bytes) ->
     """
     media = (content_type or "").split(";", 1)[0].strip().lower()
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if kind == "sitemap" and (head[:2] == b"\x1f\x8b" or "gzip" in media):
+        return None  # a .xml.gz file, served as such: transforms.sources.sitemaps inflates it
     if not media or media in ("application/octet-stream", "binary/octet-stream"):
         looks_right = start in (b"<", b"{") if kind == "feed" else start == b"<"
         return None if looks_right else (
             f"content type {media or 'missing'}, and the body does not look like a {kind}")
-    if kind == "feed":
+    if kind in ("feed", "sitemap"):
         if media.startswith("text/") or any(m in media for m in _FEED_MARKERS):
             return None
         return f"content type {media} is not a feed"

@@ -72,7 +72,7 @@ MAX_LIST_BYTES = 16 * 1024 * 1024
 # ------------------------------------------------------------------- DoFns
 
 
-class _AsyncFetchFn(beam.DoFn):
+class AsyncFetchFn(beam.DoFn):
     """Runs one async job per element on the process's fetch loop.
 
     `process` submits the job and passes on what finished jobs have sent so
@@ -139,7 +139,7 @@ class _AsyncFetchFn(beam.DoFn):
         yield from self._drain(windowed=True)
 
 
-class _PollFeedsFn(_AsyncFetchFn):
+class _PollFeedsFn(AsyncFetchFn):
     """(host, [(FeedSource, FeedState or None)]) → entries, documents, rejects, ..."""
 
     async def _job(self, element, emit: Emit) -> None:
@@ -148,7 +148,7 @@ class _PollFeedsFn(_AsyncFetchFn):
                                for source, state in feeds))
 
 
-class _FetchPagesFn(_AsyncFetchFn):
+class FetchPagesFn(AsyncFetchFn):
     """(host, [FeedEntry]) → documents, rejects, state updates."""
 
     async def _job(self, element, emit: Emit) -> None:
@@ -191,7 +191,8 @@ class _ReadFeedListFn(beam.DoFn):
             yield route(record, self._counters, main_counter="feeds")
 
 
-def _load_state(output: str, run_id: Optional[str] = None) -> Iterable[Tuple[str, FeedState]]:
+def prior_states(output: str, run_id: Optional[str] = None) -> Iterable[Tuple[str, FeedState]]:
+    """The feed (and sitemap) states kept under ``_state/``, as (url, state) pairs in URL order."""
     return sorted(load_states(output, run_id).items())
 
 
@@ -227,7 +228,7 @@ def listed_feeds(pbegin, feed_lists: List[str], ctx: FeedsContext, rerun_id: Opt
                  REJECTS, SKIPPED, main="sources"))
     prior = (pbegin
              | "StateFolder" >> beam.Create([ctx.output])
-             | "LoadFeedState" >> beam.FlatMap(_load_state, rerun_id))
+             | "LoadFeedState" >> beam.FlatMap(prior_states, rerun_id))
     feeds = ({"sources": lists.sources | "KeyFeedByUrl" >> beam.Map(lambda s: (s.url, s)),
               "state": prior}
              | "JoinFeedState" >> beam.CoGroupByKey()
@@ -265,7 +266,7 @@ class ReadFeeds(beam.PTransform):
         pages = (polled[ENTRIES]
                  | "KeyEntryByHost" >> beam.Map(lambda e: (host_of(e.link), e))
                  | "GroupEntriesByHost" >> beam.GroupByKey()
-                 | "FetchPages" >> beam.ParDo(_FetchPagesFn(ctx)).with_outputs(
+                 | "FetchPages" >> beam.ParDo(FetchPagesFn(ctx)).with_outputs(
                      REJECTS, STATE, main="documents"))
         return FeedsResult(
             documents=(polled.documents, pages.documents) | "FeedDocuments" >> beam.Flatten(),
@@ -277,4 +278,4 @@ class ReadFeeds(beam.PTransform):
 
 
 __all__ = ["ReadFeeds", "FeedsContext", "FeedsResult", "listed_feeds", "poll_feed",
-           "fetch_pages", "entry_document"]
+           "fetch_pages", "entry_document", "AsyncFetchFn", "FetchPagesFn", "prior_states"]

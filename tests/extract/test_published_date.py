@@ -1,0 +1,179 @@
+"""Publication dates: candidates from the page and beyond (transforms.extract.date_candidates),
+the rule that chooses (transforms.extract.published_date), provenance."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from transforms.extract.dates import to_micros
+from transforms.extract.date_candidates import (candidate, candidates_from_page, dateline_date,
+                                       from_micros_candidate, parse_with_offset, url_date)
+from transforms.extract.published_date import agree, choose_published, published_for
+
+NOW = to_micros(datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc))
+
+
+def _page(json_ld=None, meta=None, body="<p>Text of the article.</p>") -> str:
+    blocks = "".join(f'<script type="application/ld+json">{json.dumps(item)}</script>'
+                     for item in (json_ld or []))
+    metas = "".join(f'<meta property="{k}" content="{v}">' for k, v in (meta or {}).items())
+    return f"<html><head>{metas}{blocks}</head><body><article>{body}</article></body></html>"
+
+
+def _utc(*parts) -> int:
+    return to_micros(datetime(*parts, tzinfo=timezone.utc))
+
+
+def test_dates_are_parsed_in_utc_with_the_offset_kept():
+    assert parse_with_offset("2019-11-19T10:05:00-05:00") == (_utc(2019, 11, 19, 15, 5), -300,
+                                                              True)
+    assert parse_with_offset("2019-11-19T10:05:00+0530")[1] == 330
+    assert parse_with_offset("2019-11-19T10:05:00Z")[1] == 0
+    assert parse_with_offset("2019-11-19 10:05") == (_utc(2019, 11, 19, 10, 5), None, True)
+    assert parse_with_offset("2019-11-19") == (_utc(2019, 11, 19), None, False)
+    assert parse_with_offset("Tue, 19 Nov 2019 10:05:00 +0100") == (
+        _utc(2019, 11, 19, 9, 5), 60, True)
+    assert parse_with_offset("yesterday") is None and parse_with_offset("2019-02-30") is None
+
+
+def test_url_and_dateline_dates():
+    assert url_date("https://www.nytimes.com/2019/11/19/opinion/x.html").micros == _utc(
+        2019, 11, 19)
+    assert url_date("https://x.example/story/2019-11-19/disney").micros == _utc(2019, 11, 19)
+    assert url_date("https://x.example/a/20191119/b").micros == _utc(2019, 11, 19)
+    assert url_date("https://x.example/vox/2019/11/8/20948348/air").micros == _utc(2019, 11, 8)
+    assert url_date("https://x.example/article/1234567890") is None
+    assert url_date("https://x.example/?d=2019/11/19") is None
+    assert dateline_date("WASHINGTON, Nov. 19, 2019 -- The council").micros == _utc(
+        2019, 11, 19)
+    assert dateline_date("PARIS, 3 décembre -- Le conseil") is None
+
+
+def test_json_ld_meta_and_url_disagree_and_the_agreeing_pair_wins():
+    html = _page(
+        json_ld=[{"@context": "https://schema.org", "@graph": [
+            {"@type": "WebPage", "datePublished": "2015-03-01T00:00:00Z"},
+            {"@type": "NewsArticle", "headline": "Bridge",
+             "datePublished": "2019-11-19T10:05:00-05:00",
+             "dateModified": "2019-11-19T18:00:00-05:00"}]}],
+        meta={"article:published_time": "2019-11-12T08:00:00Z"})
+    url = "https://news.example/2019/11/19/bridge"
+    found = candidates_from_page(html, url, use_htmldate=False)
+    assert sorted((c.source, c.kind) for c in found) == [
+        ("jsonld", "modified"), ("jsonld", "published"), ("meta", "published"),
+        ("url", "published")]  # the WebPage node's date is not the article's
+    chosen = choose_published(found, NOW)
+    assert chosen.published_source == "jsonld"
+    assert chosen.published == _utc(2019, 11, 19, 15, 5)
+    assert chosen.published_offset_minutes == -300
+    assert chosen.published_confidence == round(5 / 8, 3)  # jsonld 3 + url 2 of 8
+    assert chosen.modified == _utc(2019, 11, 19, 23, 0) and chosen.modified_offset_minutes == -300
+    assert chosen.rejected == ()
+
+
+def test_meta_and_url_against_a_lone_json_ld_date():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-10-02T09:00:00Z"}],
+                 meta={"article:published_time": "2019-11-19T07:30:00+01:00"})
+    chosen = published_for(html, "https://news.example/2019/11/19/x", None, NOW,
+                           use_htmldate=False)
+    assert chosen.published_source == "meta"
+    assert chosen.published == _utc(2019, 11, 19, 6, 30)
+    assert chosen.published_offset_minutes == 60
+
+
+def test_a_future_date_is_not_used_and_the_row_says_why():
+    future = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc).isoformat()
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": future}],
+                 meta={"article:published_time": "2026-12-02T21:15:00-03:00"})
+    chosen = published_for(html, None, None, NOW, use_htmldate=False)
+    assert chosen.published_source == "meta"
+    assert chosen.published == _utc(2026, 12, 3, 0, 15)
+    assert chosen.rejected == (("jsonld", "future"),)
+    assert chosen.published_confidence == 1.0  # the only usable candidate, a structured one
+
+
+def test_clock_skew_and_local_dates_east_of_utc():
+    soon = candidate("meta", datetime.fromtimestamp(NOW / 1e6 + 600, timezone.utc).isoformat())
+    later = candidate("meta", datetime.fromtimestamp(NOW / 1e6 + 3600, timezone.utc).isoformat())
+    tomorrow = candidate("url", "2026-12-04")  # a date in Tokyo or Auckland already
+    assert choose_published([soon], NOW).published_source == "meta"
+    assert choose_published([later], NOW).rejected == (("meta", "future"),)
+    assert choose_published([tomorrow], NOW).published_source == "url"
+    assert choose_published([candidate("url", "2026-12-05")], NOW).rejected == (
+        ("url", "future"),)
+
+
+def test_an_implausibly_early_date_is_not_used():
+    html = _page(meta={"article:published_time": "1970-01-01T00:00:00Z"})
+    chosen = published_for(html, "https://x.example/2019/11/19/a", None, NOW,
+                           use_htmldate=False)
+    assert chosen.rejected == (("meta", "too_early"),)
+    assert chosen.published_source == "url" and chosen.published == _utc(2019, 11, 19)
+    assert chosen.published_confidence == round(2 / 3, 3)
+
+
+def test_no_date_on_the_page_but_a_sitemap_date():
+    sitemap = from_micros_candidate("sitemap", _utc(2026, 12, 3, 7, 0), offset_minutes=60)
+    chosen = published_for(_page(), "https://x.example/news/bridge", "No date here.", NOW,
+                           hints=[sitemap], use_htmldate=False)
+    assert chosen.published_source == "sitemap"
+    assert chosen.published == _utc(2026, 12, 3, 7, 0)
+    assert chosen.published_offset_minutes == 60
+
+
+def test_the_feed_date_loses_to_agreeing_page_dates_and_a_time_beats_a_bare_date():
+    html = _page(json_ld=[{"@type": "Article", "datePublished": "2019-11-19"}],
+                 meta={"article:published_time": "2019-11-19T22:40:00-05:00"})
+    feed = from_micros_candidate("feed", _utc(2019, 11, 25, 12, 0))
+    chosen = published_for(html, None, None, NOW, hints=[feed], use_htmldate=False)
+    # The bare JSON-LD date is the meta time's local date: they agree, the time wins.
+    assert chosen.published_source == "meta"
+    assert chosen.published == _utc(2019, 11, 20, 3, 40)
+    assert chosen.published_confidence == round(6 / 8, 3)
+
+
+def test_a_modified_date_before_the_published_one_is_ignored():
+    html = _page(meta={"article:published_time": "2019-11-19T10:00:00Z",
+                       "article:modified_time": "2019-11-01T10:00:00Z"})
+    chosen = published_for(html, None, None, NOW, use_htmldate=False)
+    assert chosen.published_source == "meta" and chosen.modified is None
+
+
+def test_htmldate_reads_a_page_without_metadata():
+    html = ("<html><body><article><h1>Bridge</h1><p class='byline'>Published "
+            "<time datetime='2019-11-19T10:05:00+01:00'>19 November 2019</time></p>"
+            "<p>The council met.</p></article></body></html>")
+    chosen = published_for(html, "https://x.example/news/bridge", None, NOW)
+    assert chosen.published_source == "htmldate"
+    assert chosen.published in (_utc(2019, 11, 19, 9, 5), _utc(2019, 11, 19))
+
+
+def test_agreement():
+    a = candidate("meta", "2019-11-19T23:30:00-05:00")
+    assert agree(a, candidate("url", "2019-11-19"))  # its local date
+    assert agree(a, candidate("url", "2019-11-20"))  # its UTC date
+    assert not agree(a, candidate("url", "2019-11-21"))
+    assert agree(a, candidate("jsonld", "2019-11-20T10:00:00Z"))
+    assert not agree(a, candidate("jsonld", "2019-11-22T10:00:00Z"))
+
+
+def test_related_article_cards_do_not_vote_once_each():
+    cards = "".join(f'<div itemscope itemtype="https://schema.org/NewsArticle">'
+                    f'<meta itemprop="datePublished" content="2019-11-{day:02d}T09:00:00">'
+                    f'</div>' for day in (10, 11, 12, 13, 14, 15))
+    html = _page(meta={"article:published_time": "2019-11-19T13:16+0000"},
+                 body=f"<p>Story.</p><aside>{cards}</aside>")
+    found = candidates_from_page(html, None, use_htmldate=False)
+    assert [(c.source, c.raw) for c in found] == [("meta", "2019-11-19T13:16+0000")]
+    chosen = published_for(html, "https://x.example/2019/11/19/a", None, NOW,
+                           use_htmldate=False)
+    assert chosen.published_source == "meta" and chosen.published_confidence == 1.0
+
+
+def test_an_offset_written_by_an_agreeing_source_is_kept():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-11-19T02:34:30Z"}],
+                 meta={"article:published_time": "2019-11-18T21:34:30-05:00"})
+    chosen = published_for(html, None, None, NOW, use_htmldate=False)
+    assert chosen.published_source == "jsonld"
+    assert chosen.published == _utc(2019, 11, 19, 2, 34, 30)
+    assert chosen.published_offset_minutes == -300  # its local date is the 18th
