@@ -144,7 +144,7 @@ def timed(method, documents, language, rounds: int) -> Tuple[List[List[str]], fl
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--chunks", default="10,25,50")
     args = parser.parse_args()
     if not DATA.is_dir():

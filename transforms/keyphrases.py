@@ -15,10 +15,15 @@ articles of its language and its source. Three steps, none of them Beam:
 2. `DocumentFrequencies`: how many articles of a language (and of a source
    within it) hold each candidate. `document_keys` gives what one article
    adds to the counts; the Beam step (`transforms.keyphrase_step`) sums them.
-3. `score_keyphrases`: weight x inverse document frequency, damped by the
-   share of the source's own articles that hold the phrase. A dateline
-   ("(CNN)--"), a site name, a byline or a recurring section title holds in
-   most of a source's articles and scores near zero by construction. A word
+3. `score_keyphrases`: the weight, damped by (1 - share)², share the part of
+   the language's articles (from `MIN_ARTICLES` on) or of the source's (from
+   `MIN_SOURCE_ARTICLES` on) that hold the phrase, whichever is larger. A
+   dateline ("(CNN)--"), a site name, a byline or a recurring section title
+   holds in most of a source's articles and scores near zero by construction;
+   a phrase of a few articles keeps its weight. (A full inverse document
+   frequency, log N/df, was measured too: on the public keyphrase sets it
+   ranks the topic words shared by a few articles of the day below chance
+   words, and cost 0.01-0.02 F1@10; see benchmarks/eval_keywords.py.) A word
    that occurs (almost) only inside one two-word phrase ("الولايات" of
    "الولايات المتحدة", "Council" of "Security Council") gives way to the
    phrase, so names are kept whole. The site's own names are dropped.
@@ -44,7 +49,7 @@ MAX_KEYPHRASES = 10
 MAX_WORDS = 3
 # Characters of title and body read: the lead of a news article carries its
 # keywords, and the cost is linear in them.
-KEYPHRASE_CHARS = 1500
+KEYPHRASE_CHARS = 1200
 # Below this many articles of a language in a run, document frequencies say
 # little and `transforms.keyphrase_step` falls back to YAKE.
 MIN_ARTICLES = 50
@@ -142,6 +147,20 @@ class Candidates(NamedTuple):
 EMPTY = Candidates({}, {}, frozenset(), "", 0)
 
 
+# 1 + LEAD / (LEAD + p) for word positions p (1.0 from far on).
+_LEAD_SIZE = 4000
+_LEAD = [1.0 + LEAD_TOKENS / (LEAD_TOKENS + p) for p in range(_LEAD_SIZE)]
+# Per language, folded word -> whether it may be part of a phrase (not a
+# stop word, calendar name, single letter or number): a lookup instead of
+# four tests, bounded by clearing it.
+_KNOWN_WORDS = 200_000
+
+
+@functools.lru_cache(maxsize=None)
+def _content_words(language: str) -> Dict[str, bool]:
+    return {}
+
+
 def _fold_text(text: str, arabic: bool) -> str:
     # lower(), not casefold(): it keeps the length ("ß" stays one letter), so
     # a phrase found in the folded text has its spelling at the same place.
@@ -160,6 +179,9 @@ def candidates(title: Optional[str], text: str, language: str,
         return EMPTY
     title_part, body = phrase_text(title, text, language, limit)
     breaking = breaking_words(language)
+    known = _content_words(language)
+    if len(known) > _KNOWN_WORDS:
+        known.clear()
     arabic = language in ARABIC_CLITICS_LANGUAGES or language in SINGLE_WORD_KEYWORDS
     sample = f"{title_part}\n{body}"
     folded = _fold_text(sample, arabic)
@@ -168,42 +190,44 @@ def candidates(title: Optional[str], text: str, language: str,
         sample = folded
     body_start = len(title_part) + 1
     phrases: List[str] = []
-    positions: List[int] = []
-    title_phrases: List[str] = []
+    weights: Dict[str, float] = {}
+    get = weights.get
+    lead = _LEAD
+    title_phrases: FrozenSet[str] = frozenset()
     position = 0
-    for part in (folded[:body_start], folded[body_start:]):
+    for part, base in ((folded[:body_start], TITLE_WEIGHT), (folded[body_start:], 1.0)):
         one = two = None
+        w_one = w_two = 0.0
         for word in _TOKEN.findall(part):
             if word:
                 position += 1
-                if not (len(word) < 2 or word in breaking or word[0].isdigit()
-                        or (arabic and _clitic_breaking(word, breaking))):
+                content = known.get(word)
+                if content is None:
+                    content = known[word] = not (
+                        len(word) < 2 or word in breaking or word[0].isdigit()
+                        or (arabic and _clitic_breaking(word, breaking)))
+                if content:
+                    # A phrase weighs what its first word's position gives.
+                    w = base * (lead[position] if position < _LEAD_SIZE else 1.0)
                     phrases.append(word)
-                    positions.append(position)
+                    weights[word] = get(word, 0.0) + w
                     if one is not None:
                         pair = f"{one} {word}"
                         phrases.append(pair)
-                        positions.append(position - 1)
+                        weights[pair] = get(pair, 0.0) + w_one
                         if two is not None:
-                            phrases.append(f"{two} {word}")
-                            positions.append(position - 2)
-                        two = pair
+                            triple = f"{two} {word}"
+                            phrases.append(triple)
+                            weights[triple] = get(triple, 0.0) + w_two
+                        two, w_two = pair, w_one
                     else:
                         two = None
-                    one = word
+                    one, w_one = word, w
                     continue
             one = two = None
-        if not title_phrases:
-            title_phrases = phrases[:]
-    counts = dict(Counter(phrases))
-    # Weight: each occurrence 1 + LEAD / (LEAD + position), twice that in the title.
-    weights: Dict[str, float] = {}
-    get = weights.get
-    titled = len(title_phrases)
-    for i, (phrase, at) in enumerate(zip(phrases, positions)):
-        weights[phrase] = get(phrase, 0.0) + (TITLE_WEIGHT if i < titled else 1.0) * (
-            1.0 + LEAD_TOKENS / (LEAD_TOKENS + at))
-    return Candidates(counts, weights, frozenset(title_phrases), sample, body_start)
+        if base == TITLE_WEIGHT:
+            title_phrases = frozenset(phrases)
+    return Candidates(dict(Counter(phrases)), weights, title_phrases, sample, body_start)
 
 
 def spelling(found: Candidates, key: str, folded: Optional[str] = None) -> str:
@@ -244,52 +268,70 @@ def document_keys(phrases: Iterable[str], language: str, source: str) -> List[Tu
 class DocumentFrequencies:
     """Counts of articles holding each phrase, per language and per source.
 
-    Built from the ``(language, source, phrase) -> count`` rows that
-    `document_keys` feeds (source ``""`` for the whole language, phrase ``""``
-    for the number of articles); rows of phrases held by one article only may
-    be left out (they count as 1).
+    `tables` maps ``(language, source)`` to ``{phrase: articles}`` (source
+    ``""``: the whole language) and `articles` the same keys to the number of
+    articles. Phrases held by one article only may be left out: they count 1.
     """
 
-    def __init__(self, counts: Dict[Tuple[str, str, str], int]):
-        self._counts = counts
+    def __init__(self, tables: Dict[Tuple[str, str], Dict[str, int]],
+                 articles: Dict[Tuple[str, str], int]):
+        self.tables = tables
+        self.articles_by = articles
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Tuple[Tuple[str, str, str], int]],
+                  min_count: int = 2) -> "DocumentFrequencies":
+        """From summed `document_keys` rows: ``((language, source, phrase), count)``."""
+        tables: Dict[Tuple[str, str], Dict[str, int]] = {}
+        articles: Dict[Tuple[str, str], int] = {}
+        for (language, source, phrase), count in rows:
+            if not phrase:
+                articles[(language, source)] = articles.get((language, source), 0) + count
+            elif count >= min_count:
+                table = tables.setdefault((language, source), {})
+                table[phrase] = table.get(phrase, 0) + count
+        return cls(tables, articles)
 
     @classmethod
     def from_documents(cls, documents: Iterable[Tuple[str, str, Iterable[str]]],
                        min_count: int = 2) -> "DocumentFrequencies":
         """From ``(language, source, phrases)`` of each article, outside Beam."""
-        counts: Dict[Tuple[str, str, str], int] = {}
+        counters: Dict[Tuple[str, str], Counter] = {}
+        articles: Dict[Tuple[str, str], int] = {}
         for language, source, phrases in documents:
-            for key in document_keys(phrases, language, source):
-                counts[key] = counts.get(key, 0) + 1
-        return cls({k: v for k, v in counts.items() if v >= min_count or not k[2]})
+            phrases = list(phrases)
+            for key in {(language, ""), (language, source)}:
+                counters.setdefault(key, Counter()).update(phrases)
+                articles[key] = articles.get(key, 0) + 1
+        tables = {key: {p: c for p, c in counter.items() if c >= min_count}
+                  for key, counter in counters.items()}
+        return cls(tables, articles)
 
     def articles(self, language: str, source: str = "") -> int:
-        return self._counts.get((language, source, ""), 0)
+        return self.articles_by.get((language, source), 0)
 
     def count(self, language: str, phrase: str, source: str = "") -> int:
-        return self._counts.get((language, source, phrase), 1)
+        return self.tables.get((language, source), {}).get(phrase, 1)
 
-    def idf(self, language: str, source: str, phrase: str) -> float:
-        """log((N + 1) / (df + 0.5)) over the language, times (1 - share)² where
-        share is the part of the source's articles holding the phrase (from
-        `MIN_SOURCE_ARTICLES` articles of the source on)."""
-        return self.scorer(language, source)(phrase)
+    def damping(self, language: str, source: str, phrase: str) -> float:
+        """What a phrase's weight is multiplied by: (1 - share)², share the larger
+        of its share of the language's articles (from `MIN_ARTICLES` articles
+        on) and of the source's (from `MIN_SOURCE_ARTICLES` on); 1 below both."""
+        table, n, source_table, n_source = self.lookup(language, source)
+        share = table.get(phrase, 1) / n if table is not None else 0.0
+        if source_table is not None:
+            share = max(share, source_table.get(phrase, 1) / n_source)
+        return (1.0 - min(1.0, share)) ** 2
 
-    def scorer(self, language: str, source: str = ""):
-        """`idf` of one language and source, as a function of the phrase."""
-        counts = self._counts
-        log_n = math.log(self.articles(language) + 1)
+    def lookup(self, language: str, source: str = ""):
+        """What `damping` reads for one language and source: the language's
+        table and article count, the source's table and article count; a table
+        is None below its threshold."""
+        n = self.articles(language)
         n_source = self.articles(language, source) if source else 0
-        per_source = n_source >= MIN_SOURCE_ARTICLES
-
-        def idf(phrase: str) -> float:
-            value = log_n - math.log(counts.get((language, "", phrase), 1) + 0.5)
-            if per_source:
-                share = counts.get((language, source, phrase), 1) / n_source
-                value *= (1.0 - min(1.0, share)) ** 2
-            return value
-
-        return idf
+        return (self.tables.get((language, ""), {}) if n >= MIN_ARTICLES else None, n,
+                self.tables.get((language, source), {}) if n_source >= MIN_SOURCE_ARTICLES
+                else None, n_source)
 
 
 def source_of(source_name: Optional[str], site_name: Optional[str],
@@ -370,40 +412,48 @@ def score_keyphrases(found: Candidates, language: str, source: str,
     """The best `max_keyphrases` candidates of one article, best first, as spelt there.
 
     Score: the candidate's weight in the article times
-    `DocumentFrequencies.idf`. Left out: a phrase of several words seen once
-    outside the title (a chance neighbourhood of words), a word that
+    `DocumentFrequencies.damping`. Left out: a phrase of several words seen once
+    (a chance neighbourhood of words, in the title too), a word that
     `_names_absorb` gives to its two-word name, a part of a phrase already
     chosen, and the site's own names.
     """
-    counts, weights, title = found.counts, found.weights, found.title
+    counts, weights = found.counts, found.weights
     absorbed = _names_absorb(found)
-    idf = frequencies.scorer(language, source)
+    table, n, source_table, n_source = frequencies.lookup(language, source)
     scored = []
-    for key, count in counts.items():
-        in_title = key in title
-        if key in absorbed or (count < 2 and not in_title and " " in key):
+    for key, weight in weights.items():
+        if key in absorbed:
             continue
-        score = weights[key] * idf(key)
-        if score > 0:
-            scored.append((score, key))
-    scored.sort(key=lambda item: (-item[0], item[1]))
+        if " " in key and counts[key] < 2:
+            continue
+        share = 0.0
+        if table is not None:
+            df = table.get(key)
+            if df is not None:  # held by more than one article of the language
+                share = df / n
+        if source_table is not None:
+            share = max(share, source_table.get(key, 1) / n_source)
+        if share:
+            weight *= (1.0 - min(1.0, share)) ** 2
+        if weight > 0:
+            scored.append((weight, key))
+    scored.sort(reverse=True)
     site = site_words(tuple(site_names))
     folded = _fold_text(found.sample, language in ARABIC_CLITICS_LANGUAGES
                         or language in SINGLE_WORD_KEYWORDS)
     chosen: List[str] = []
-    taken: List[str] = []
+    covered = set()  # the parts of the phrases chosen
     for _, key in scored:
-        if any(_contains(other, key) for other in taken):
+        if key in covered:
             continue
         surface = spelling(found, key, folded)
         if site and key_text(surface) in site:
             continue
-        taken.append(key)
         chosen.append(surface)
         if len(chosen) == max_keyphrases:
             break
+        words = key.split(" ")
+        for n in range(1, len(words)):
+            for i in range(len(words) - n + 1):
+                covered.add(" ".join(words[i:i + n]))
     return chosen
-
-
-def _contains(longer: str, shorter: str) -> bool:
-    return len(longer) > len(shorter) and f" {shorter} " in f" {longer} "
