@@ -120,7 +120,7 @@ def run_df(documents, language, source: str = "set") -> List[List[str]]:
     """The two passes of `transforms.keyphrase_step`, without Beam."""
     found = [candidates(d.title, d.text, language) for d in documents]
     frequencies = DocumentFrequencies.from_documents(
-        (language, source, list(f)) for f in found)
+        (language, source, f.counts) for f in found)
     return [score_keyphrases(f, language, source, frequencies) for f in found]
 
 

@@ -137,12 +137,6 @@ class Candidates(NamedTuple):
     sample: str
     body_start: int
 
-    def __len__(self) -> int:
-        return len(self.counts)
-
-    def __iter__(self):
-        return iter(self.counts)
-
 
 EMPTY = Candidates({}, {}, frozenset(), "", 0)
 
@@ -256,8 +250,10 @@ def _clitic_breaking(key: str, breaking: FrozenSet[str]) -> bool:
 
 def document_keys(phrases: Iterable[str], language: str, source: str) -> List[Tuple]:
     """What one article adds to the document-frequency counts: one key per
-    phrase for its language and for its source, and the two article counts
-    (phrase ``""``)."""
+    phrase for its language and for its source (none for source ``""``),
+    and the article counts (phrase ``""``)."""
+    if not source:
+        return [(language, "", "")] + [(language, "", phrase) for phrase in phrases]
     keys = [(language, "", ""), (language, source, "")]
     for phrase in phrases:
         keys.append((language, "", phrase))
@@ -318,9 +314,11 @@ class DocumentFrequencies:
         of its share of the language's articles (from `MIN_ARTICLES` articles
         on) and of the source's (from `MIN_SOURCE_ARTICLES` on); 1 below both."""
         table, n, source_table, n_source = self.lookup(language, source)
-        share = table.get(phrase, 1) / n if table is not None else 0.0
-        if source_table is not None:
-            share = max(share, source_table.get(phrase, 1) / n_source)
+        share = 0.0
+        if table is not None and phrase in table:  # held by more than one article
+            share = table[phrase] / n
+        if source_table is not None and phrase in source_table:
+            share = max(share, source_table[phrase] / n_source)
         return (1.0 - min(1.0, share)) ** 2
 
     def lookup(self, language: str, source: str = ""):
@@ -379,6 +377,8 @@ def is_clean_keyword(keyword: str, language: str, site: FrozenSet[str]) -> bool:
         return False
     if words[0] in breaking or words[-1] in breaking:
         return False
+    if _ARABIC_LETTER.search(keyword) and any(_clitic_breaking(w, breaking) for w in words):
+        return False  # "وذلك": a conjunction before a stop word
     return key_text(keyword) not in site
 
 
@@ -431,8 +431,8 @@ def score_keyphrases(found: Candidates, language: str, source: str,
             df = table.get(key)
             if df is not None:  # held by more than one article of the language
                 share = df / n
-        if source_table is not None:
-            share = max(share, source_table.get(key, 1) / n_source)
+        if source_table is not None and key in source_table:
+            share = max(share, source_table[key] / n_source)
         if share:
             weight *= (1.0 - min(1.0, share)) ** 2
         if weight > 0:

@@ -1,0 +1,158 @@
+"""Keywords of a run's articles, scored against the run's own document frequencies.
+
+`ExtractKeyphrases` fills `keywords` of every article (one in, one out)::
+
+    unique | "Keyphrases" >> ExtractKeyphrases()
+
+Three steps over the pure functions of `transforms.keyphrases`:
+
+1. ``FindCandidates``: each article's candidate phrases (title and the start
+   of the body), kept beside the article as ``(article, candidates)``.
+2. ``CountArticles``: one row per phrase, language and source an article
+   holds, summed by `CombinePerKey` (small rows: three short strings and a
+   count); rows of phrases held by one article are dropped, and the rest are
+   built into one `DocumentFrequencies` table (``BuildTable``).
+3. ``ScoreKeyphrases``: each article's candidates scored with that table as
+   a side input. A language with fewer than `MIN_ARTICLES` articles in the
+   run is scored on the weights in the article alone (the table damps
+   nothing there), or by YAKE as today with ``small_runs="yake"``; YAKE's
+   keywords then go through `filter_keywords` (no stop word, weekday, month,
+   site name, trailing punctuation).
+
+Runs on any runner (nothing is downloaded, no state, no timers); the
+FnApiRunner test in ``tests/test_keyphrases.py`` shows a local run. Not
+wired into `pipelines/` yet: `EnrichArticles` still fills `keywords` by YAKE.
+
+The table is held in memory by every worker that scores (one entry per
+phrase held by two articles or more of the run).
+"""
+from __future__ import annotations
+
+from typing import Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+
+from schemas.records import Article
+from transforms.counters import StageCounters
+from transforms.keyphrases import (MIN_ARTICLES, Candidates, DocumentFrequencies, candidates,
+                                   document_keys, filter_keywords, score_keyphrases, source_of)
+
+STAGE = "keyphrases"
+SMALL_RUNS = ("weights", "yake")
+
+
+def article_source(article: Article) -> str:
+    """The source an article's phrases are counted under (its host, else its name)."""
+    return source_of(article.source_name, article.site_name,
+                     article.canonical_url or article.url)
+
+
+def site_names(article: Article) -> Tuple[Optional[str], ...]:
+    return (article.site_name, article.source_name, article.canonical_url, article.url)
+
+
+class _CandidatesFn(beam.DoFn):
+    def __init__(self):
+        self._counters = StageCounters(STAGE)
+
+    def process(self, article: Article) -> Iterable[Tuple[Article, tuple]]:
+        self._counters.inc("in")
+        found = candidates(article.title, article.text, article.language)
+        if not found.counts:
+            self._counters.inc("no_candidates")
+        # A plain tuple: Beam's default coder does not round-trip this NamedTuple.
+        yield article, tuple(found)
+
+
+def _document_rows(pair: Tuple[Article, tuple]) -> Iterable[Tuple[Tuple[str, str, str], int]]:
+    article, found = pair
+    for key in document_keys(Candidates(*found).counts, article.language,
+                             article_source(article)):
+        yield key, 1
+
+
+class _BuildTableFn(beam.CombineFn):
+    """Summed rows -> one `DocumentFrequencies` (rows arrive already summed per key)."""
+
+    def create_accumulator(self) -> List:
+        return []
+
+    def add_input(self, rows: List, row) -> List:
+        rows.append(row)
+        return rows
+
+    def merge_accumulators(self, accumulators) -> List:
+        merged: List = []
+        for rows in accumulators:
+            merged.extend(rows)
+        return merged
+
+    def extract_output(self, rows: List) -> DocumentFrequencies:
+        return DocumentFrequencies.from_rows(rows, min_count=1)
+
+
+class _ScoreFn(beam.DoFn):
+    def __init__(self, min_articles: int, small_runs: str):
+        self._min_articles = min_articles
+        self._small_runs = small_runs
+        self._yake = None
+        self._counters = StageCounters(STAGE)
+
+    def setup(self) -> None:
+        if self._small_runs == "yake":
+            from transforms.enrich import KeywordExtractor
+
+            self._yake = KeywordExtractor()
+
+    def process(self, pair: Tuple[Article, tuple],
+                table: DocumentFrequencies) -> Iterable[Article]:
+        article, found = pair[0], Candidates(*pair[1])
+        language = article.language
+        names = site_names(article)
+        if self._yake is not None and table.articles(language) < self._min_articles:
+            self._counters.inc("scored_by_yake")
+            keywords = filter_keywords(
+                self._yake.extract(article.title, article.text, language), language, names)
+        else:
+            keywords = score_keyphrases(found, language, article_source(article), table, names)
+        if not keywords:
+            self._counters.inc("no_keywords")
+        self._counters.inc("out")
+        yield article._replace(keywords=keywords)
+
+
+class ExtractKeyphrases(beam.PTransform):
+    """Fills `keywords` of every article from phrases scored against the run's
+    document frequencies (one in, one out).
+
+    Args:
+      min_articles: articles of a language below which the run is small.
+      small_runs: what a small run's languages get: ``"weights"`` (the same
+        candidates, weighed in the article alone: measured better than YAKE
+        on both public keyphrase sets) or ``"yake"`` (today's extractor,
+        filtered).
+      min_count: a phrase enters the table from this many articles (a phrase
+        of one article counts 1 without a row).
+    """
+
+    def __init__(self, min_articles: int = MIN_ARTICLES, small_runs: str = "weights",
+                 min_count: int = 2):
+        super().__init__()
+        if small_runs not in SMALL_RUNS:
+            raise ValueError(f"small_runs must be one of {SMALL_RUNS}, not {small_runs!r}")
+        self._min_articles = min_articles
+        self._small_runs = small_runs
+        self._min_count = min_count
+
+    def expand(self, articles):
+        min_count = self._min_count
+        found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn())
+        table = (found
+                 | "DocumentRows" >> beam.FlatMap(_document_rows)
+                 | "CountArticles" >> beam.CombinePerKey(sum)
+                 | "DropSingles" >> beam.Filter(lambda row: row[1] >= min_count or not row[0][2])
+                 | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
+        return (found
+                | "ScoreKeyphrases" >> beam.ParDo(
+                    _ScoreFn(self._min_articles, self._small_runs),
+                    table=beam.pvalue.AsSingleton(table)).with_output_types(Article))
