@@ -151,6 +151,12 @@ def main() -> int:
         print(f"eval_keywords: skipped, no keyphrase sets at {DATA} "
               "(../shared/data ships beside the checkout in CI)")
         return 0
+    try:
+        import snowballstemmer  # noqa: F401
+    except ImportError:
+        print("eval_keywords: skipped, the matching rule needs snowballstemmer "
+              "(pip install -e '.[bench]')")
+        return 0
     sizes = [int(s) for s in args.chunks.split(",") if s]
     print(f"{'set':16} {'lang':4} {'docs':>4} {'method':10} {'F1@10':>6} {'P@10':>6} "
           f"{'R@10':>6} {'ms/article':>10}")

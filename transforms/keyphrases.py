@@ -7,9 +7,9 @@ articles of its language and its source. Three steps, none of them Beam:
    title and the start of the body, with their weight in the article: how
    often they occur, how early, and whether the title has them. Stop words
    (newsbeam's lists, `transforms.enrich.stopwords`), weekday and month names
-   (CLDR, through Babel), punctuation, single letters and numbers end a
-   phrase, so no candidate is or holds one of them, and none ends in
-   punctuation. Arabic text is prepared as for YAKE today: diacritics and
+   (CLDR, through Babel), punctuation and single letters end a phrase, so no
+   candidate is or holds one of them, and none ends in punctuation. A number
+   may end a phrase ("Falcon 9", "Euro 2020") but not start one or stand alone. Arabic text is prepared as for YAKE today: diacritics and
    tatweel stripped, Arabic punctuation mapped, and a leading conjunction or
    preposition cut where the bare word occurs in the same text.
 2. `DocumentFrequencies`: how many articles of a language (and of a source
@@ -86,11 +86,9 @@ def calendar_words(language: str) -> FrozenSet[str]:
     """Weekday and month names of `language` in every CLDR region, wide forms in
     both grammatical contexts, folded; the words of two-word names too
     ("كانون الثاني" gives both words)."""
-    try:
-        from babel import localedata
-        from babel.dates import get_day_names, get_month_names
-    except ImportError:  # pragma: no cover - babel is a dependency
-        return frozenset()
+    from babel import localedata
+    from babel.dates import get_day_names, get_month_names
+
     names = set()
     locales = [code for code in localedata.locale_identifiers()
                if code == language or code.startswith(language + "_")]
@@ -144,9 +142,8 @@ EMPTY = Candidates({}, {}, frozenset(), "", 0)
 # 1 + LEAD / (LEAD + p) for word positions p (1.0 from far on).
 _LEAD_SIZE = 4000
 _LEAD = [1.0 + LEAD_TOKENS / (LEAD_TOKENS + p) for p in range(_LEAD_SIZE)]
-# Per language, folded word -> whether it may be part of a phrase (not a
-# stop word, calendar name, single letter or number): a lookup instead of
-# four tests, bounded by clearing it.
+# Per language, folded word -> `_word_kind`: a lookup instead of four
+# tests, bounded by clearing it.
 _KNOWN_WORDS = 200_000
 
 
@@ -197,10 +194,18 @@ def candidates(title: Optional[str], text: str, language: str,
                 position += 1
                 content = known.get(word)
                 if content is None:
-                    content = known[word] = not (
-                        len(word) < 2 or word in breaking or word[0].isdigit()
-                        or (arabic and _clitic_breaking(word, breaking)))
-                if content:
+                    content = known[word] = _word_kind(word, breaking, arabic)
+                if content is _NUMBER:
+                    # A number ends a name ("Falcon 9", "Euro 2020") but starts none.
+                    if one is not None:
+                        pair = f"{one} {word}"
+                        phrases.append(pair)
+                        weights[pair] = get(pair, 0.0) + w_one
+                        if two is not None:
+                            triple = f"{two} {word}"
+                            phrases.append(triple)
+                            weights[triple] = get(triple, 0.0) + w_two
+                elif content:
                     # A phrase weighs what its first word's position gives.
                     w = base * (lead[position] if position < _LEAD_SIZE else 1.0)
                     phrases.append(word)
@@ -238,6 +243,18 @@ def spelling(found: Candidates, key: str, folded: Optional[str] = None) -> str:
     if at < 0:
         return key
     return found.sample[at:at + len(key)]
+
+
+_NUMBER = 2
+
+
+def _word_kind(word: str, breaking: FrozenSet[str], arabic: bool):
+    """True for a word that may be part of a phrase, `_NUMBER` for a number
+    (it may only end one), False for a breaking word."""
+    if word[0].isdigit():
+        return _NUMBER if word.isdigit() else False
+    return not (len(word) < 2 or word in breaking
+                or (arabic and _clitic_breaking(word, breaking)))
 
 
 def _clitic_breaking(key: str, breaking: FrozenSet[str]) -> bool:
