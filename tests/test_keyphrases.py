@@ -186,3 +186,32 @@ def test_composite_on_the_fnapi_runner(fnapi_pipeline):
     with fnapi_pipeline as p:
         out = p | beam.Create(_cnn_run()) | "Keyphrases" >> ExtractKeyphrases()
         assert_that(out, check)
+
+
+def _seed_run(name, language):
+    from tests.conftest import SEEDS
+    from transforms.text_dump import clean_segment, split_page
+
+    page = split_page((SEEDS / name).read_text(encoding="utf-8"))
+    articles = [clean_segment(s.text, s.title, language) for s in page.segments]
+    found = [candidates(a.title, a.text, language) for a in articles]
+    table = DocumentFrequencies.from_documents(
+        (language, "seed", f.counts) for f in found)
+    return page.source_name, [score_keyphrases(f, language, "seed", table, (page.source_name,))
+                              for f in found]
+
+
+@pytest.mark.parametrize("name, language", [("rt-arabic-dump.txt", "ar"),
+                                            ("en-sample-dump.txt", "en")])
+def test_seed_keywords_follow_the_rules(name, language):
+    source_name, keyword_lists = _seed_run(name, language)
+    site = site_words((source_name,))
+    for keywords in keyword_lists:
+        assert len(keywords) == 10
+        assert all(is_clean_keyword(k, language, site) for k in keywords), keywords
+    words = {k for keywords in keyword_lists for k in keywords}
+    if language == "ar":  # the first article says الولايات المتحدة twice, never apart
+        assert not {"الولايات", "المتحدة"} & words
+        assert "داعش" in keyword_lists[0] and "قسد" in keyword_lists[1]
+    else:
+        assert "Westmere Herald" not in words and "Fishing crews" in keyword_lists[1]
