@@ -215,3 +215,16 @@ def test_seed_keywords_follow_the_rules(name, language):
         assert "داعش" in keyword_lists[0] and "قسد" in keyword_lists[1]
     else:
         assert "Westmere Herald" not in words and "Fishing crews" in keyword_lists[1]
+
+
+def test_turkish_dotted_capital_i_stays_one_word():
+    keywords = _keywords("İstanbul seçimi", "İstanbul Büyükşehir Belediyesi seçimi yapıldı. "
+                         "İstanbul Büyükşehir Belediyesi başkanı seçildi.", "tr")
+    assert "İstanbul" in keywords and "stanbul" not in keywords
+
+
+def test_a_number_may_end_a_name_but_not_start_one():
+    keys = set(candidates(None, "The Falcon 9 rocket flew. The Falcon 9 landed in 2012.",
+                          "en").counts)
+    assert "falcon 9" in keys and "falcon 9 rocket" not in keys
+    assert "9" not in keys and "2012" not in keys and not any(k.startswith("9") for k in keys)

@@ -9,8 +9,9 @@ articles of its language and its source. Three steps, none of them Beam:
    (newsbeam's lists, `transforms.enrich.stopwords`), weekday and month names
    (CLDR, through Babel), punctuation and single letters end a phrase, so no
    candidate is or holds one of them, and none ends in punctuation. A number
-   may end a phrase ("Falcon 9", "Euro 2020") but not start one or stand alone. Arabic text is prepared as for YAKE today: diacritics and
-   tatweel stripped, Arabic punctuation mapped, and a leading conjunction or
+   may end a phrase ("Falcon 9", "Euro 2020") but not start one or stand
+   alone. Arabic text is prepared as for YAKE today: diacritics and tatweel
+   stripped, Arabic punctuation mapped, and a leading conjunction or
    preposition cut where the bare word occurs in the same text.
 2. `DocumentFrequencies`: how many articles of a language (and of a source
    within it) hold each candidate. `document_keys` gives what one article
@@ -28,16 +29,19 @@ articles of its language and its source. Three steps, none of them Beam:
    "الولايات المتحدة", "Council" of "Security Council") gives way to the
    phrase, so names are kept whole. The site's own names are dropped.
 
-`filter_keywords` applies the same rules (stop word, weekday, month, site
-name, trailing punctuation) to the keywords of another extractor: YAKE, the
-fallback for runs with too few articles of a language to count.
+Below `MIN_ARTICLES` articles of a language (and `MIN_SOURCE_ARTICLES` of a
+source) nothing is damped: a small run is scored on the weights in the
+article alone, which `benchmarks/eval_keywords.py` measured above YAKE on
+both public sets even for runs of one article. `filter_keywords` applies the
+same rules (stop word, weekday, month, site name, punctuation at an end) to
+another extractor's keywords: YAKE's, where a run asks for it on small runs.
 """
 from __future__ import annotations
 
 import functools
-from collections import Counter
 import math
 import re
+from collections import Counter
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from transforms.enrich import (_ARABIC_PUNCTUATION, _QUOTES, ARABIC_CLITICS_LANGUAGES,
@@ -50,8 +54,9 @@ MAX_WORDS = 3
 # Characters of title and body read: the lead of a news article carries its
 # keywords, and the cost is linear in them.
 KEYPHRASE_CHARS = 1200
-# Below this many articles of a language in a run, document frequencies say
-# little and `transforms.keyphrase_step` falls back to YAKE.
+# Below this many articles of a language in a run, the share of articles
+# holding a phrase says little (two articles of one story share their
+# words): nothing is damped, or `transforms.keyphrase_step` asks YAKE.
 MIN_ARTICLES = 50
 # A source's share of articles holding a phrase is trusted from this many on.
 MIN_SOURCE_ARTICLES = 20
@@ -75,7 +80,7 @@ _EDGE = " \t\r\n\"'`#*•·-–—_:;,.!?()[]{}<>«»“”‘’„/\\\u060c\u0
 
 def fold(word: str) -> str:
     """The comparison form of a word: lower-cased, Arabic marks and letter variants folded."""
-    word = word.lower()
+    word = word.replace("İ", "i").lower()
     if _ARABIC_LETTER.search(word):
         word = strip_arabic_marks(word).translate(_ARABIC_FOLD)
     return word
@@ -154,8 +159,9 @@ def _content_words(language: str) -> Dict[str, bool]:
 
 def _fold_text(text: str, arabic: bool) -> str:
     # lower(), not casefold(): it keeps the length ("ß" stays one letter), so
-    # a phrase found in the folded text has its spelling at the same place.
-    folded = text.lower()
+    # a phrase found in the folded text has its spelling at the same place;
+    # the Turkish "İ" would lower to "i" and a combining dot.
+    folded = text.replace("İ", "i").lower()
     return folded.translate(_ARABIC_FOLD) if arabic else folded
 
 
@@ -176,9 +182,10 @@ def candidates(title: Optional[str], text: str, language: str,
     arabic = language in ARABIC_CLITICS_LANGUAGES or language in SINGLE_WORD_KEYWORDS
     sample = f"{title_part}\n{body}"
     folded = _fold_text(sample, arabic)
-    if len(folded) != len(sample):  # "İ" lowers to two characters: fold word by word
-        folded = " ".join(fold(word) if word else "," for word in _TOKEN.findall(sample))
-        sample = folded
+    if len(folded) != len(sample):  # a letter lowered to two: fold word by word
+        title_part, body = (" ".join(fold(word) if word else "," for word in _TOKEN.findall(part))
+                            for part in (title_part, body))
+        sample = folded = f"{title_part}\n{body}"
     body_start = len(title_part) + 1
     phrases: List[str] = []
     weights: Dict[str, float] = {}
@@ -195,7 +202,7 @@ def candidates(title: Optional[str], text: str, language: str,
                 content = known.get(word)
                 if content is None:
                     content = known[word] = _word_kind(word, breaking, arabic)
-                if content is _NUMBER:
+                if content == _NUMBER:
                     # A number ends a name ("Falcon 9", "Euro 2020") but starts none.
                     if one is not None:
                         pair = f"{one} {word}"
