@@ -10,7 +10,8 @@ from schemas.records import Article
 from transforms.keyphrase_step import ExtractKeyphrases, _ScoreFn
 from transforms.keyphrases import (MIN_ARTICLES, DocumentFrequencies, breaking_words,
                                    calendar_words, candidates, document_keys, filter_keywords,
-                                   is_clean_keyword, score_keyphrases, site_words, source_of)
+                                   is_clean_keyword, keep_row, score_keyphrases, site_words,
+                                   source_of)
 
 NO_TABLE = DocumentFrequencies({}, {})
 
@@ -79,18 +80,32 @@ def test_document_keys_count_language_and_source_once_each():
 
 
 def test_tables_from_rows_and_from_documents_agree():
-    documents = [("en", "s1", ["cnn", "flood"]), ("en", "s1", ["cnn", "fire"]),
-                 ("en", "s2", ["cnn"])]
+    documents = ([("en", "s1", ["cnn", "flood", f"t{i}"]) for i in range(30)]
+                 + [("en", "s1", ["cnn", "fire"])] * 20 + [("en", "s2", ["cnn", "rare"])] * 10
+                 + [("en", "s3", ["cnn", "odd"])])
     direct = DocumentFrequencies.from_documents(documents)
     counts = {}
     for language, source, phrases in documents:
         for key in document_keys(phrases, language, source):
             counts[key] = counts.get(key, 0) + 1
-    rows = DocumentFrequencies.from_rows(counts.items())
+    totals = {(k[0], k[1]): v for k, v in counts.items() if not k[2]}
+    rows = DocumentFrequencies.from_rows(
+        (k, v) for k, v in counts.items() if keep_row(k, v, totals))
     for table in (direct, rows):
-        assert table.articles("en") == 3 and table.articles("en", "s1") == 2
-        assert table.count("en", "cnn") == 3 and table.count("en", "cnn", "s1") == 2
-        assert table.count("en", "flood") == 1  # one article: no row, counts 1
+        assert table.articles("en") == 61 and table.articles("en", "s1") == 50
+        assert table.count("en", "cnn") == 61 and table.count("en", "cnn", "s1") == 50
+        assert table.count("en", "fire") == 20 and table.count("en", "rare") == 1 + 9
+        assert table.count("en", "t3") == 1  # one article: no row, counts 1
+        assert table.count("en", "odd", "s3") == 1  # a source of one article: not read
+    assert {k: v for k, v in direct.tables.items() if v} == rows.tables
+
+
+def test_keep_row_bounds_the_table_by_share():
+    totals = {("en", ""): 10_000, ("en", "s"): 10}
+    assert keep_row(("en", "", ""), 1, totals)
+    assert not keep_row(("en", "", "flood"), 150, totals)  # 1.5%: damping 0.97, left out
+    assert keep_row(("en", "", "flood"), 250, totals)
+    assert not keep_row(("en", "s", "flood"), 9, totals)  # below MIN_SOURCE_ARTICLES
 
 
 def test_a_phrase_in_most_of_a_sources_articles_is_damped_to_nothing():

@@ -10,8 +10,10 @@ Three steps over the pure functions of `transforms.keyphrases`:
    of the body), kept beside the article as ``(article, candidates)``.
 2. ``CountArticles``: one row per phrase, language and source an article
    holds, summed by `CombinePerKey` (small rows: three short strings and a
-   count); rows of phrases held by one article are dropped, and the rest are
-   built into one `DocumentFrequencies` table (``BuildTable``).
+   count). ``KeepCommon`` keeps the phrases held by 2% or more of their
+   language's or source's articles (`keep_row`, with the article totals as a
+   dict side input), which bounds the table whatever the run's size, and
+   ``BuildTable`` makes them one `DocumentFrequencies`.
 3. ``ScoreKeyphrases``: each article's candidates scored with that table as
    a side input. A language with fewer than `MIN_ARTICLES` articles in the
    run is scored on the weights in the article alone (the table damps
@@ -23,8 +25,10 @@ Runs on any runner (nothing is downloaded, no state, no timers); the
 FnApiRunner test in ``tests/test_keyphrases.py`` shows a local run. Not
 wired into `pipelines/` yet: `EnrichArticles` still fills `keywords` by YAKE.
 
-The table is held in memory by every worker that scores (one entry per
-phrase held by two articles or more of the run).
+The table is held in memory by every worker that scores. A kept phrase is
+held by 2% of its group's articles or more, so a group has at most 50 times
+as many entries as an article has candidates (about 100): a few thousand per
+language and source, whatever the run's size.
 """
 from __future__ import annotations
 
@@ -34,8 +38,9 @@ import apache_beam as beam
 
 from schemas.records import Article
 from transforms.counters import StageCounters
-from transforms.keyphrases import (MIN_ARTICLES, Candidates, DocumentFrequencies, candidates,
-                                   document_keys, filter_keywords, score_keyphrases, source_of)
+from transforms.keyphrases import (MIN_ARTICLES, MIN_SHARE, Candidates, DocumentFrequencies,
+                                   candidates, document_keys, filter_keywords, keep_row,
+                                   score_keyphrases, source_of)
 
 STAGE = "keyphrases"
 SMALL_RUNS = ("weights", "yake")
@@ -72,7 +77,8 @@ def _document_rows(pair: Tuple[Article, tuple]) -> Iterable[Tuple[Tuple[str, str
 
 
 class _BuildTableFn(beam.CombineFn):
-    """Summed rows -> one `DocumentFrequencies` (rows arrive already summed per key)."""
+    """Kept rows -> one `DocumentFrequencies` (rows arrive summed per key, and few:
+    `keep_row` bounds them by the share of articles)."""
 
     def create_accumulator(self) -> List:
         return []
@@ -88,7 +94,7 @@ class _BuildTableFn(beam.CombineFn):
         return merged
 
     def extract_output(self, rows: List) -> DocumentFrequencies:
-        return DocumentFrequencies.from_rows(rows, min_count=1)
+        return DocumentFrequencies.from_rows(rows)
 
 
 class _ScoreFn(beam.DoFn):
@@ -131,26 +137,34 @@ class ExtractKeyphrases(beam.PTransform):
         candidates, weighed in the article alone: measured better than YAKE
         on both public keyphrase sets) or ``"yake"`` (today's extractor,
         filtered).
-      min_count: a phrase enters the table from this many articles (a phrase
-        of one article counts 1 without a row).
+      min_count, min_share: a phrase enters the table from this many articles
+        and this share of its language's or source's (`keep_row`).
     """
 
     def __init__(self, min_articles: int = MIN_ARTICLES, small_runs: str = "weights",
-                 min_count: int = 2):
+                 min_count: int = 2, min_share: float = MIN_SHARE):
         super().__init__()
         if small_runs not in SMALL_RUNS:
             raise ValueError(f"small_runs must be one of {SMALL_RUNS}, not {small_runs!r}")
         self._min_articles = min_articles
         self._small_runs = small_runs
         self._min_count = min_count
+        self._min_share = min_share
 
     def expand(self, articles):
-        min_count = self._min_count
+        min_count, min_share = self._min_count, self._min_share
         found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn())
-        table = (found
-                 | "DocumentRows" >> beam.FlatMap(_document_rows)
-                 | "CountArticles" >> beam.CombinePerKey(sum)
-                 | "DropSingles" >> beam.Filter(lambda row: row[1] >= min_count or not row[0][2])
+        rows = (found
+                | "DocumentRows" >> beam.FlatMap(_document_rows)
+                | "CountArticles" >> beam.CombinePerKey(sum))
+        # Articles per language and per source: a few rows, so a dict side input.
+        totals = (rows
+                  | "ArticleTotals" >> beam.Filter(lambda row: not row[0][2])
+                  | "TotalsByGroup" >> beam.Map(lambda row: ((row[0][0], row[0][1]), row[1])))
+        table = (rows
+                 | "KeepCommon" >> beam.Filter(
+                     lambda row, n: keep_row(row[0], row[1], n, min_count, min_share),
+                     beam.pvalue.AsDict(totals))
                  | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
         return (found
                 | "ScoreKeyphrases" >> beam.ParDo(

@@ -60,6 +60,11 @@ KEYPHRASE_CHARS = 1200
 MIN_ARTICLES = 50
 # A source's share of articles holding a phrase is trusted from this many on.
 MIN_SOURCE_ARTICLES = 20
+# A phrase enters the table when it is held by this share of its language's
+# (or source's) articles: below it the damping, (1 - share)², is 0.96 or
+# more, and the table of a run of any size stays a few thousand phrases per
+# language and source.
+MIN_SHARE = 0.02
 # A word that occurs inside one two-word phrase this share of its
 # occurrences or more is part of a name: the phrase is kept, not the word.
 NAME_SHARE = 0.75
@@ -285,12 +290,28 @@ def document_keys(phrases: Iterable[str], language: str, source: str) -> List[Tu
     return keys
 
 
+def keep_row(key: Tuple[str, str, str], count: int, articles: Dict[Tuple[str, str], int],
+             min_count: int = 2, min_share: float = MIN_SHARE) -> bool:
+    """Whether a summed `document_keys` row belongs in the table: an article
+    count always; a phrase held by `min_count` articles and `min_share` of its
+    group, in a group large enough to be read (`MIN_ARTICLES` articles of a
+    language, `MIN_SOURCE_ARTICLES` of a source)."""
+    language, source, phrase = key
+    if not phrase:
+        return True
+    n = articles.get((language, source), 0)
+    if n < (MIN_SOURCE_ARTICLES if source else MIN_ARTICLES):
+        return False
+    return count >= min_count and count >= min_share * n
+
+
 class DocumentFrequencies:
     """Counts of articles holding each phrase, per language and per source.
 
     `tables` maps ``(language, source)`` to ``{phrase: articles}`` (source
     ``""``: the whole language) and `articles` the same keys to the number of
-    articles. Phrases held by one article only may be left out: they count 1.
+    articles. Only the phrases `keep_row` keeps are there: the others are
+    not damped.
     """
 
     def __init__(self, tables: Dict[Tuple[str, str], Dict[str, int]],
@@ -299,15 +320,16 @@ class DocumentFrequencies:
         self.articles_by = articles
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Tuple[Tuple[str, str, str], int]],
-                  min_count: int = 2) -> "DocumentFrequencies":
-        """From summed `document_keys` rows: ``((language, source, phrase), count)``."""
+    def from_rows(cls, rows: Iterable[Tuple[Tuple[str, str, str], int]]
+                  ) -> "DocumentFrequencies":
+        """From summed `document_keys` rows, ``((language, source, phrase), count)``,
+        that `keep_row` kept."""
         tables: Dict[Tuple[str, str], Dict[str, int]] = {}
         articles: Dict[Tuple[str, str], int] = {}
         for (language, source, phrase), count in rows:
             if not phrase:
                 articles[(language, source)] = articles.get((language, source), 0) + count
-            elif count >= min_count:
+            else:
                 table = tables.setdefault((language, source), {})
                 table[phrase] = table.get(phrase, 0) + count
         return cls(tables, articles)
@@ -323,7 +345,8 @@ class DocumentFrequencies:
             for key in {(language, ""), (language, source)}:
                 counters.setdefault(key, Counter()).update(phrases)
                 articles[key] = articles.get(key, 0) + 1
-        tables = {key: {p: c for p, c in counter.items() if c >= min_count}
+        tables = {key: {p: c for p, c in counter.items()
+                        if keep_row((key[0], key[1], p), c, articles, min_count)}
                   for key, counter in counters.items()}
         return cls(tables, articles)
 
