@@ -151,6 +151,11 @@ def test_languages_without_spaces_and_und_get_nothing():
     assert not candidates("t", "some text here", "und").counts
 
 
+def test_small_runs_is_checked():
+    with pytest.raises(ValueError, match="small_runs"):
+        ExtractKeyphrases(small_runs="tfidf")
+
+
 def test_small_runs_by_yake_are_filtered():
     fn = _ScoreFn(MIN_ARTICLES, "yake")
     fn.setup()
@@ -180,6 +185,7 @@ def _cnn_run():
                                  site="CNN", source="CNN"))
     articles.append(_article("de", "Brücke", "Die Brücke wurde eröffnet.", "de",
                              url="https://example.de/a"))
+    articles.append(_article("und", None, "?? !!", "und", url=None))
     return articles
 
 
@@ -188,7 +194,7 @@ def test_composite_on_the_fnapi_runner(fnapi_pipeline):
 
     def check(rows):
         by_id = {row.article_id: row.keywords for row in rows}
-        assert len(by_id) == 61
+        assert len(by_id) == 62 and by_id["und"] == []
         for i in range(60):
             keywords = by_id[f"a{i}"]
             assert keywords, i

@@ -48,8 +48,9 @@ SMALL_RUNS = ("weights", "yake")
 
 def article_source(article: Article) -> str:
     """The source an article's phrases are counted under (its host, else its name)."""
+    # The address fetched is a fact; a canonical URL is the page's claim (DESIGN).
     return source_of(article.source_name, article.site_name,
-                     article.canonical_url or article.url)
+                     article.url or article.canonical_url)
 
 
 def site_names(article: Article) -> Tuple[Optional[str], ...]:
