@@ -249,3 +249,9 @@ def test_a_number_may_end_a_name_but_not_start_one():
                           "en").counts)
     assert "falcon 9" in keys and "falcon 9 rocket" not in keys
     assert "9" not in keys and "2012" not in keys and not any(k.startswith("9") for k in keys)
+
+
+def test_indic_words_keep_their_vowel_signs():
+    keys = set(candidates("भारत की राजधानी", "भारत की राजधानी दिल्ली है। दिल्ली में बारिश हुई।",
+                          "hi").counts)
+    assert {"भारत", "राजधानी", "दिल्ली", "बारिश"} <= keys

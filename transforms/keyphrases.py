@@ -41,12 +41,13 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from collections import Counter
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 from transforms.enrich import (_ARABIC_PUNCTUATION, _QUOTES, ARABIC_CLITICS_LANGUAGES,
                                _site_keys, _strip_arabic_clitics, stopwords)
-from transforms.normalize import key_text, strip_arabic_marks
+from transforms.normalize import _char_class, key_text, strip_arabic_marks
 from transforms.tag_vocabulary import NO_WORD_SPACES, SINGLE_WORD_KEYWORDS
 
 MAX_KEYPHRASES = 10
@@ -72,10 +73,13 @@ TITLE_WEIGHT = 2.0
 # Position decay: an occurrence at token p weighs 1 + LEAD / (LEAD + p).
 LEAD_TOKENS = 40
 
-# A word: letters, digits and marks, with inner hyphens, dots and ampersands
-# ("Timor-Leste", "U.S", "AT&T"). Anything else (punctuation, apostrophes,
-# symbols) is a separator group and ends a phrase.
-_TOKEN = re.compile(r"(\w+(?:[-.&]\w+)*)|[^\w\s]")
+# A word: letters, marks and digits, with inner hyphens, dots and ampersands
+# ("Timor-Leste", "U.S", "AT&T"). Anything else but white space (punctuation,
+# apostrophes, symbols) is a separator and ends a phrase. Built from Unicode
+# categories: ``\w`` splits Indic words at their vowel signs, and an explicit
+# class is faster.
+_WORD_CHARS = _char_class(lambda ch: unicodedata.category(ch)[0] in "LMN")
+_TOKEN = re.compile(f"([{_WORD_CHARS}]+(?:[-.&][{_WORD_CHARS}]+)*)|[^{_WORD_CHARS}\\s]")
 _ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
 _ARABIC_PREFIXES = ("وب", "ول", "فب", "فل", "و", "ف", "ب", "ل")
