@@ -28,6 +28,12 @@ mean (0 when nothing matches); the figures are means over the articles.
 set cut into consecutive pieces, document frequencies counted per piece):
 what a small run gets, which decides below how many articles a language
 falls back to YAKE.
+
+``--beam N`` also runs `ExtractKeyphrases` on the FnApiRunner over N
+articles (the sets' documents repeated, seven sources) and prints the CPU
+milliseconds per article it adds to a pipeline that only copies them: the
+pure functions plus Beam's own cost (the carried candidates are encoded
+where the scoring waits for the table, and the rows are combined per key).
 """
 from __future__ import annotations
 
@@ -142,10 +148,38 @@ def timed(method, documents, language, rounds: int) -> Tuple[List[List[str]], fl
     return result, 1000 * best / len(documents)
 
 
+def beam_cost(documents: Sequence[Tuple[str, Document]], count: int) -> Tuple[float, float]:
+    """CPU seconds of an identity pipeline and of `ExtractKeyphrases`, `count` articles."""
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from schemas.records import Article
+    from transforms.keyphrase_step import ExtractKeyphrases
+
+    def make(i: int) -> Article:
+        language, doc = documents[i % len(documents)]
+        aid = f"a{i}"
+        return Article(aid, f"https://s{i % 7}.example/{aid}", None, None, doc.title, doc.text,
+                       None, [], None, None, None, [], [], [], language, 0.99, None, None, None,
+                       "h", aid, len(doc.text), "jsonl", "mem", "line:1", "plain_text", "run", 1)
+
+    def run(step) -> float:
+        started = time.process_time()
+        with beam.Pipeline(runner=FnApiRunner()) as p:
+            _ = (p | beam.Create(list(range(count)), reshuffle=False) | beam.Map(make)
+                 | step | beam.Map(lambda article: None))
+        return time.process_time() - started
+
+    return (run(beam.Map(lambda article: article._replace(keywords=[]))),
+            run(ExtractKeyphrases()))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--chunks", default="10,25,50")
+    parser.add_argument("--beam", type=int, default=0, metavar="N",
+                        help="also time ExtractKeyphrases on the FnApiRunner over N articles")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"eval_keywords: skipped, no keyphrase sets at {DATA} "
@@ -160,8 +194,10 @@ def main() -> int:
     sizes = [int(s) for s in args.chunks.split(",") if s]
     print(f"{'set':16} {'lang':4} {'docs':>4} {'method':10} {'F1@10':>6} {'P@10':>6} "
           f"{'R@10':>6} {'ms/article':>10}")
+    every: List[Tuple[str, Document]] = []
     for folder in sorted(p for p in DATA.iterdir() if (p / "docsutf8").is_dir()):
         language, documents = load_set(folder)
+        every.extend((language, d) for d in documents)
         stem = stemmer_for(language)
         rows: List[Tuple[str, List[List[str]], float]] = []
         for name, method in (("yake", run_yake), ("df", run_df)):
@@ -176,6 +212,10 @@ def main() -> int:
             f1, p, r = score(predicted, documents, stem)
             print(f"{folder.name:16} {language:4} {len(documents):4} {name:10} {f1:6.3f} "
                   f"{p:6.3f} {r:6.3f} {ms:10.3f}")
+    if args.beam and every:
+        base, steps = beam_cost(every, args.beam)
+        print(f"ExtractKeyphrases on the FnApiRunner, {args.beam} articles: "
+              f"{1000 * (steps - base) / args.beam:.3f} ms CPU an article over a copying step")
     return 0
 
 
