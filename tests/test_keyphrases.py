@@ -121,6 +121,8 @@ def test_a_phrase_in_most_of_a_sources_articles_is_damped_to_nothing():
 def test_site_names_and_their_domain_label_are_not_keywords():
     assert {"cnn", "arabic cnn com"} <= site_words(("https://arabic.cnn.com/x",))
     assert "bbc" in site_words(("www.bbc.co.uk",))
+    assert {"rt", "rt arabic"} <= site_words(("RT Arabic",))
+    assert "westmere" not in site_words(("Westmere Herald",))
     text = "CNN reports that the dam failed. The dam failed after CNN warned of the dam."
     keywords = _keywords(None, text, names=("https://edition.cnn.com/a", "CNN"))
     assert "dam" in keywords and "CNN" not in keywords

@@ -395,16 +395,25 @@ def source_of(source_name: Optional[str], site_name: Optional[str],
 
 
 _GENERIC_LABELS = frozenset("www m com org net co gov ac edu news info arabic english".split())
+# Words that name a site's edition, not the site: "RT Arabic" is RT, "BBC
+# News" is BBC ("Westmere Herald" stays whole: Westmere is a town).
+_EDITION_WORDS = frozenset("""arabic english french spanish german russian turkish persian
+    news online daily world international edition global live tv عربي العربية عربية""".split())
 
 
 @functools.lru_cache(maxsize=4096)
 def site_words(site_names: Tuple[Optional[str], ...]) -> FrozenSet[str]:
-    """Folded keys of the site's own names: each name whole (`enrich._site_keys`)
-    and the distinctive label of each domain ("cnn" of arabic.cnn.com)."""
+    """Key forms of the site's own names: each name whole (`enrich._site_keys`),
+    its brand word ("rt" of "RT Arabic") and the distinctive label of each
+    domain ("cnn" of arabic.cnn.com)."""
     keys = set(_site_keys(site_names))
     for name in site_names:
         if not name:
             continue
+        words = key_text(name).split()
+        brand = [word for word in words if word not in _EDITION_WORDS]
+        if len(brand) == 1 and len(words) > 1:
+            keys.add(brand[0])
         match = re.match(r"^(?:[a-z][a-z0-9+.-]*://)?([^/:?#\s]+\.[a-z]{2,})(?:[/:?#]|$)",
                          name.strip().lower())
         if match:
