@@ -2,16 +2,20 @@
 
 `DetectLanguage` (fastText lid.176 with lingua for the clusters it confuses;
 `language_data` holds the tables), `EnrichArticles` (source tags cleaned with
-`tag_vocabulary`, YAKE keywords).
+`tag_vocabulary`, YAKE keywords), `ExtractKeyphrases` (keywords scored against
+the run's document frequencies: `keyphrases` finds the candidates of an
+article, `keyphrase_scores` counts and scores them, `keyphrase_step` is the
+composite).
 """
 import importlib
 
 _HOMES = {
     "DetectLanguage": "language",
     "EnrichArticles": "tags",
+    "ExtractKeyphrases": "keyphrase_step",
 }
 
-__all__ = ["DetectLanguage", "EnrichArticles"]
+__all__ = ["DetectLanguage", "EnrichArticles", "ExtractKeyphrases"]
 
 
 def __getattr__(name: str):

@@ -57,10 +57,10 @@ _DATE_OR_TIME = re.compile(
     rf"(?:\d{{1,2}}\.? [^\W\d_]{{3,10}}\.?,? \d{{4}}|\d{{4}}-\d{{1,2}}-\d{{1,2}}"
     rf"|\d{{1,2}}[./]\d{{1,2}}[./]\d{{2,4}}|[^\W\d_]{{3,10}}\.? \d{{1,2}},? \d{{4}})"
     rf"(?:,? ?[-–T@]? ?{_TIME})?|{_TIME}")
-_ARABIC_PUNCTUATION = str.maketrans({"\u060c": ",", "\u061b": ";", "\u061f": "?",
+ARABIC_PUNCTUATION = str.maketrans({"\u060c": ",", "\u061b": ";", "\u061f": "?",
                                      "\u066a": "%", "\u066b": ".", "\u066c": ",",
                                      "\u06d4": ".", "«": '"', "»": '"'})
-_QUOTES = re.compile(r"[\"'“”‘’„«»`]")
+QUOTES = re.compile(r"[\"'“”‘’„«»`]")
 _ARABIC_WORD = re.compile(r"[\u0621-\u064a\u0671-\u06d3]+")
 _ARABIC_CLITICS = frozenset({"و", "ف", "ب", "ل", "وب", "ول", "فب", "فل"})
 ARABIC_CLITICS_LANGUAGES = frozenset({"ar", "arz"})
@@ -68,7 +68,7 @@ _BOILERPLATE_KEYS = frozenset(key_text(tag) for tag in ALL_BOILERPLATE_TAGS)
 _DOMAIN = re.compile(r"^(?:https?://)?(?:www\.)?([^/:]+)")
 
 
-def _site_keys(site_names: Iterable[Optional[str]]) -> set:
+def site_keys(site_names: Iterable[Optional[str]]) -> set:
     """Key forms of a site's names: 'Valley News', 'valley.example' → both, and 'valley'."""
     keys = set()
     for name in site_names:
@@ -92,7 +92,7 @@ def clean_tags(tags: Iterable[str], site_names: Iterable[Optional[str]] = ()) ->
       site_names: the site's name, source name, URL or domain: a tag equal to
         one of them is the site's, not the article's.
     """
-    site = _site_keys(site_names)
+    site = site_keys(site_names)
     seen, cleaned = set(), []
     for raw in tags:
         if not raw:
@@ -135,7 +135,7 @@ def stopwords(language: str) -> frozenset:
     return frozenset(w.lower() for w in words)
 
 
-def _strip_arabic_clitics(text: str) -> str:
+def strip_arabic_clitics(text: str) -> str:
     """Drops a leading conjunction (و, ف) and preposition (ب, ل) from a word when
     the rest of it occurs as a word of its own in the same text: ``وبغداد`` is
     ``بغداد`` when the text also says ``بغداد``. Light, and never guesses from a
@@ -163,10 +163,10 @@ def keyword_text(title: Optional[str], text: str, language: str) -> str:
         sample = text
     sample = sample[:KEYWORD_CHARS]
     if language in SINGLE_WORD_KEYWORDS:
-        sample = strip_arabic_marks(sample).translate(_ARABIC_PUNCTUATION)
-        sample = _QUOTES.sub(" ", sample)
+        sample = strip_arabic_marks(sample).translate(ARABIC_PUNCTUATION)
+        sample = QUOTES.sub(" ", sample)
     if language in ARABIC_CLITICS_LANGUAGES:
-        sample = _strip_arabic_clitics(sample)
+        sample = strip_arabic_clitics(sample)
     return sample
 
 

@@ -24,7 +24,7 @@ _ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff]")
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
 
 
-def _char_class(predicate) -> str:
+def char_class(predicate) -> str:
     """A regex character class of the BMP code points `predicate` accepts.
 
     BMP only: sre turns such a class into a bitmap, one lookup a character;
@@ -47,11 +47,11 @@ def _char_class(predicate) -> str:
 # Punctuation, symbols, separators and format/control characters become
 # spaces. Built from Unicode categories rather than ``\W``, which also splits
 # words at the combining vowel signs of Indic scripts.
-_SEPARATORS = re.compile("[_" + _char_class(
+_SEPARATORS = re.compile("[_" + char_class(
     lambda ch: unicodedata.category(ch)[0] in "PSZ" or unicodedata.category(ch) in ("Cc", "Cf"))
     + "]+")
 _NON_ASCII_DIGIT = re.compile(
-    "[" + _char_class(lambda ch: unicodedata.category(ch) == "Nd" and not ch.isascii()) + "]")
+    "[" + char_class(lambda ch: unicodedata.category(ch) == "Nd" and not ch.isascii()) + "]")
 
 
 def strip_arabic_marks(text: str) -> str:
