@@ -34,6 +34,34 @@ How a language is decided, per article:
    ideograph counting as 3), so that it falls under `min_score` and becomes
    ``und`` rather than a confident wrong label.
 
+What it reads (the cost of a long text is bounded; every step below the
+first is taken only by the texts that need it):
+
+- A text of up to `PROPOSAL_CHARS` (300) characters, a title or a sentence,
+  is read whole as above (lingua proposing candidates when fastText is
+  unsure of it).
+- A longer one, an article, is read in a sample: the title and the first
+  `SAMPLE_CHARS` (150) characters of the body. When fastText's best
+  probability there is under `SURE` (0.9), it reads the first
+  `ESCALATE_CHARS` (600) instead; except that a head in Latin script it is
+  unsure of (under 0.5) is first weighed by lingua with the languages
+  fastText does not know, and one of those at 0.7 or more is the answer
+  (reading further does not teach fastText a language it lacks).
+- lingua then settles a cluster only when fastText's margin is low: its
+  probability under 0.7, or its lead over the likeliest other member of its
+  cluster under `CLUSTER_MARGIN` (0.5); it reads at most 300 characters of
+  the sample (fewer for many candidates). Malay/Indonesian alone is not
+  asked of it (it weighs the pair only as a whole). Marker words are
+  counted over the title and the first 1,000 characters: a word lookup each.
+
+`score` (the ``language_score`` column) is the probability of the written
+language: fastText's on the text it read last, or, when lingua settled it,
+the two models' combined probability over the candidates they weighed; for a
+text under 15 letters damped as in 4. It means what it meant when every
+article was read to 1,000 characters; it is now measured on less text, so a
+long article in a confusable language can score lower than before
+(fastText at 0.7 rather than 0.9 on its first 600 characters, say).
+
 With a language restriction (``--languages ar,en``) fastText's ranking is
 restricted to those languages (top-k restricted); the probability of an
 excluded language passes to an allowed language of the same cluster only
@@ -59,8 +87,9 @@ from transforms.enrich.language_data import (EXTRA_LANGUAGES, FASTTEXT_LABELS, F
                                              FIRST_MODEL_DECIDES, MARKER_GROUPS)
 from transforms.core.counters import StageCounters
 from transforms.enrich.language_text import (UNDETERMINED, LANGUAGE_CODE, head_of, cluster_of,
-                                             detect_script, detection_text, language_agrees,
-                                             marker_choice, model_path, short_text_factor)
+                                             detection_text, language_agrees, marker_choice,
+                                             model_path, script_counts, script_of_counts,
+                                             short_text_factor)
 
 
 STAGE = "language"
@@ -90,6 +119,26 @@ UNKNOWN_PRIOR = 0.05
 # than a known set's, so 512 stay under 20 MB; 2,000 W2 articles meet about
 # 120 sets, 10,000 about 220.
 SECOND_STAGE_DETECTORS = 512
+# A text longer than PROPOSAL_CHARS is read in a bounded sample (module doc,
+# "Cost"): the title and the first SAMPLE_CHARS characters of its body;
+# ESCALATE_CHARS when fastText's best probability on that is under SURE.
+# Chosen by measurement (docs/guide/languages-and-tags.md, "Cost"): with
+# 600 to escalate to, 150 is about the shortest head at which the documents
+# of benchmarks/eval_language.py keep their accuracy.
+SAMPLE_CHARS = 150
+ESCALATE_CHARS = 600
+SURE = 0.9
+# After that, inside a cluster, fastText's lead over the likeliest other
+# member of its cluster from which its answer stands without lingua.
+CLUSTER_MARGIN = 0.5
+# lingua reads at most this many characters of a bounded sample, and at most
+# this many characters times candidates (13 candidates: 192).
+BOUNDED_SECOND_CHARS = 300
+BOUNDED_BUDGET = 2500
+# When fastText is unsure (under UNSURE) of a head in Latin script, lingua
+# weighs it first; a language fastText does not know that comes out at this
+# probability or more is the answer without fastText reading further.
+EXTRA_SURE = 0.7
 # Floors of the two probabilities in the product: lingua answers hard zeros
 # from its rules (a letter the language lacks), fastText from its top-k cut.
 FASTTEXT_FLOOR = 1e-4
@@ -111,13 +160,18 @@ class LanguageDetector:
       languages: restrict detection to these codes (None: every supported language).
       second_stage: use the second model (lingua); without it, fastText alone.
       path: another fastText model file.
+      sample_chars: characters of a long body read first after the title
+        (see the module doc); None reads the first 1,000 of every text and
+        settles every cluster label with the second model, the path before
+        the bounded sample, kept for benchmarks/bench_enrich.py to compare.
     """
 
     def __init__(self, languages: Optional[Iterable[str]] = None, second_stage: bool = True,
-                 path: Optional[str] = None):
+                 path: Optional[str] = None, sample_chars: Optional[int] = SAMPLE_CHARS):
         import fasttext  # the fasttext-predict wheel: prediction only, no numpy
 
         self._model = fasttext.load_model(path or model_path())
+        self._sample_chars = sample_chars
         self._allowed = frozenset(languages) if languages else None
         self._second: "OrderedDict[FrozenSet[str], object]" = OrderedDict()
         self._second_languages: FrozenSet[str] = frozenset()
@@ -160,11 +214,11 @@ class LanguageDetector:
         labels, scores = self._model.predict(sample, k=k)
         merged: Dict[str, float] = {}
         for label, score in zip(labels, scores):
-            code = label.replace("__label__", "")
-            for member in FASTTEXT_SHARED.get(code, ()):
-                merged[member] = merged.get(member, 0.0) + float(score) / len(
-                    FASTTEXT_SHARED[code])
-            if code in FASTTEXT_SHARED:
+            code = label[9:] if label.startswith("__label__") else label
+            shared = FASTTEXT_SHARED.get(code)
+            if shared:
+                for member in shared:
+                    merged[member] = merged.get(member, 0.0) + float(score) / len(shared)
                 continue
             code = FASTTEXT_LABELS.get(code, code)
             merged[code] = merged.get(code, 0.0) + float(score)
@@ -186,53 +240,100 @@ class LanguageDetector:
 
     def identify(self, title: Optional[str], text: str) -> Identification:
         """The language of title and body, its probability and the script."""
-        sample = detection_text(title, text)
-        script = detect_script(sample)
-        damping = short_text_factor(sample)
+        if self._sample_chars is None:
+            sample, bounded = detection_text(title, text), False
+        else:
+            bounded = len(text) > max(self._sample_chars, PROPOSAL_CHARS)
+            sample = (detection_text(title, text, self._sample_chars) if bounded
+                      else detection_text(title, text))
+        counts = script_counts(sample)
+        script = script_of_counts(counts)
+        damping = short_text_factor(sample, counts)
         if damping == 0.0:
             return Identification(UNDETERMINED, 0.0, script)
-        ranked = self.top(sample, k=10 if self._allowed is None else -1)
-        coverage = 1.0
-        if self._allowed is not None:
-            total = sum(p for _, p in ranked)
-            ranked = self._restricted(ranked, script)
-            # What fastText gives the allowed languages caps the score: text
-            # in an unlisted language is not forced into a listed one.
-            coverage = sum(p for _, p in ranked) / total if total > 0 else 0.0
+        ranked, coverage = self._rank(sample, script)
         if not ranked:
             return Identification(UNDETERMINED, 0.0, script)
-        best, score = ranked[0]
-        fasttext_p = dict(ranked)
-        likelihood = fasttext_p
-        candidates, proposed = self._candidates(sample, ranked, script)
-        second = False
-        if len(candidates) >= 2:
-            likelihood = self._settle(sample, candidates, fasttext_p, proposed)
-            best = max(sorted(likelihood), key=lambda c: likelihood[c])
-            score = likelihood[best]
-            second = True
-        if best not in EXTRA_LANGUAGES:  # fastText cannot vouch for what it does not know
-            score = min(score, coverage)
+        decided = None
+        if bounded and ranked[0][1] < SURE:
+            if ranked[0][1] < UNSURE and script == "Latn" and self._second_languages:
+                # fastText barely knows the head: most often a language it
+                # does not know at all, which only the second model can name
+                # (reading further would not help fastText).
+                decided = self._decide(sample, ranked, coverage, script, bounded)
+                if decided[0] not in EXTRA_LANGUAGES or decided[1] < EXTRA_SURE:
+                    decided = None
+            if decided is None:
+                # Unsure of the head: fastText reads further before the
+                # second model is asked.
+                sample = detection_text(title, text, ESCALATE_CHARS)
+                ranked, coverage = self._rank(sample, script)
+                if not ranked:
+                    return Identification(UNDETERMINED, 0.0, script)
+        best, score, likelihood, second = decided or self._decide(
+            sample, ranked, coverage, script, bounded)
+        if bounded and any(best in group for group in MARKER_GROUPS):
+            # Marker words are rare: they are counted over the longer head
+            # (a word lookup each, far cheaper than a model reading it).
+            sample = detection_text(title, text)
         best = self._apply_markers(sample, best, script, likelihood)
         if not LANGUAGE_CODE.match(best):
             return Identification(UNDETERMINED, score * damping, script, second)
         return Identification(best, score * damping, script, second)
 
-    def _candidates(self, sample: str, ranked: List[Tuple[str, float]], script: Optional[str]
+    def _rank(self, sample: str, script: Optional[str]) -> Tuple[List[Tuple[str, float]], float]:
+        """fastText's ranking of `sample` (over the allowed languages) and the
+        share of its probability the allowed languages hold."""
+        ranked = self.top(sample, k=10 if self._allowed is None else -1)
+        if self._allowed is None:
+            return ranked, 1.0
+        total = sum(p for _, p in ranked)
+        ranked = self._restricted(ranked, script)
+        # What fastText gives the allowed languages caps the score: text
+        # in an unlisted language is not forced into a listed one.
+        return ranked, (sum(p for _, p in ranked) / total if total > 0 else 0.0)
+
+    def _decide(self, sample: str, ranked: List[Tuple[str, float]], coverage: float,
+                script: Optional[str], bounded: bool
+                ) -> Tuple[str, float, Dict[str, float], bool]:
+        """The best language, its score, every candidate's probability and
+        whether the second model settled it."""
+        best, score = ranked[0]
+        fasttext_p = dict(ranked)
+        likelihood = fasttext_p
+        candidates, proposed = self._candidates(sample, ranked, script, bounded)
+        second = False
+        if len(candidates) >= 2:
+            likelihood = self._settle(sample, candidates, fasttext_p, proposed, bounded)
+            best = max(sorted(likelihood), key=lambda c: likelihood[c])
+            score = likelihood[best]
+            second = True
+        if best not in EXTRA_LANGUAGES:  # fastText cannot vouch for what it does not know
+            score = min(score, coverage)
+        return best, score, likelihood, second
+
+    def _candidates(self, sample: str, ranked: List[Tuple[str, float]], script: Optional[str],
+                    bounded: bool = False
                     ) -> Tuple[FrozenSet[str], Optional[Dict[str, float]]]:
         """The languages the second model weighs, and lingua's probabilities over
         all its languages when it was asked to propose some (fastText unsure
-        of a short text)."""
+        of a short text). `bounded`: the sample is the head of a longer text,
+        whose cluster is settled only when fastText's margin in it is low."""
         best, p = ranked[0]
         candidates = set(cluster_of(best, script))
         proposed = None
+        if bounded and p >= LOW_CONFIDENCE:
+            rival = max((q for code, q in ranked[1:] if code in candidates), default=0.0)
+            if p - rival >= CLUSTER_MARGIN:
+                return frozenset(), None
         if p < LOW_CONFIDENCE:
             top = [code for code, _ in ranked[:TOP_CANDIDATES]]
-            if (self._proposer is not None and self._second_languages
+            if (self._proposer is not None and self._second_languages and not bounded
                     and len(sample) <= PROPOSAL_CHARS):
                 proposed = self._lingua_values(self._proposer, sample)
                 top += sorted(proposed, key=lambda c: -proposed[c])[:TOP_CANDIDATES]
-            elif p < UNSURE:
+            elif p < UNSURE and (script == "Latn" or not bounded):
+                # (they are all written in Latin script)
                 candidates |= EXTRA_LANGUAGES
             for code in top:
                 candidates.add(code)
@@ -248,19 +349,28 @@ class LanguageDetector:
                 for v in detector.compute_language_confidence_values(text)}
 
     def _settle(self, sample: str, candidates: FrozenSet[str], fasttext_p: Dict[str, float],
-                proposed: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+                proposed: Optional[Dict[str, float]] = None,
+                bounded: bool = False) -> Dict[str, float]:
         """Each candidate's probability by fastText and lingua together (summing to 1).
 
         `proposed`: lingua's probabilities over all its languages, already
         computed; restricted to the candidates, they stand for a second run.
+        `bounded`: the sample is the head of a longer text; lingua reads at
+        most `BOUNDED_SECOND_CHARS` of it, and is not asked at all when the
+        candidates are one group it only weighs as a whole (the answer would
+        be the same).
         """
-        if proposed is not None:
+        most_chars = BOUNDED_SECOND_CHARS if bounded else SECOND_STAGE_CHARS
+        if bounded and any(candidates <= group for group in FIRST_MODEL_DECIDES):
+            second = {code: 1.0 for code in candidates}
+        elif proposed is not None:
             total = sum(proposed.get(code, 0.0) for code in candidates)
             second = {code: proposed.get(code, 0.0) / total if total > 0 else 0.0
                       for code in candidates}
         else:
             # Its cost grows with text and candidates: a large set reads less.
-            chars = min(SECOND_STAGE_CHARS, SECOND_STAGE_BUDGET // len(candidates))
+            chars = min(most_chars, (BOUNDED_BUDGET if bounded else SECOND_STAGE_BUDGET)
+                        // len(candidates))
             second = self._lingua_values(self._second_detector(candidates), head_of(sample, chars))
         for group in FIRST_MODEL_DECIDES:
             members = group & candidates
