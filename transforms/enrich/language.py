@@ -34,33 +34,16 @@ How a language is decided, per article:
    ideograph counting as 3), so that it falls under `min_score` and becomes
    ``und`` rather than a confident wrong label.
 
-What it reads (the cost of a long text is bounded; every step below the
-first is taken only by the texts that need it):
-
-- A text of up to `PROPOSAL_CHARS` (300) characters, a title or a sentence,
-  is read whole as above (lingua proposing candidates when fastText is
-  unsure of it).
-- A longer one, an article, is read in a sample: the title and the first
-  `SAMPLE_CHARS` (200) characters of the body. When fastText's best
-  probability there is under `SURE` (0.9), it reads the first
-  `ESCALATE_CHARS` (600) instead; except that a head in Latin script it is
-  unsure of (under 0.5) is first weighed by lingua with the languages
-  fastText does not know, and one of those at 0.7 or more is the answer
-  (reading further does not teach fastText a language it lacks).
-- lingua then settles a cluster only when fastText's margin is low: its
-  probability under 0.7, or its lead over the likeliest other member of its
-  cluster under `CLUSTER_MARGIN` (0.5); it reads at most 300 characters of
-  the sample (fewer for many candidates). Malay/Indonesian alone is not
-  asked of it (it weighs the pair only as a whole). Marker words are
-  counted over the title and the first 1,000 characters: a word lookup each.
-
-`score` (the ``language_score`` column) is the probability of the written
-language: fastText's on the text it read last, or, when lingua settled it,
-the two models' combined probability over the candidates they weighed; for a
-text under 15 letters damped as in 4. It means what it meant when every
-article was read to 1,000 characters; it is now measured on less text, so a
-long article in a confusable language can score lower than before
-(fastText at 0.7 rather than 0.9 on its first 600 characters, say).
+What it reads (docs/guide/languages-and-tags.md, "What is read"): a text of
+up to `PROPOSAL_CHARS` characters whole, as above; a longer one, an article,
+in a bounded sample: the title and `SAMPLE_CHARS` characters of the body, or
+`ESCALATE_CHARS` when fastText's best is under `SURE` there (a Latin head it
+barely knows goes to lingua first: reading further does not teach it a
+language it lacks). lingua then settles a cluster only when fastText's
+margin is low (under 0.7, or a lead under `CLUSTER_MARGIN` in its cluster),
+on at most `BOUNDED_SECOND_CHARS` characters. `score` (``language_score``)
+is the written language's probability: fastText's on what it read last, or
+the two models' combined one; the same meaning as before, on less text.
 
 With a language restriction (``--languages ar,en``) fastText's ranking is
 restricted to those languages (top-k restricted); the probability of an
@@ -77,19 +60,19 @@ declared code (``en-GB`` → ``en``, ``ara`` → ``ar``, ``zh-Hans`` → ``zh``,
 from __future__ import annotations
 
 from collections import OrderedDict
-import math
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 
 from schemas.records import Article
-from transforms.enrich.language_data import (EXTRA_LANGUAGES, FASTTEXT_LABELS, FASTTEXT_SHARED,
-                                             FIRST_MODEL_DECIDES, MARKER_GROUPS)
+from transforms.enrich.language_data import (EXTRA_LANGUAGES, FIRST_MODEL_DECIDES,
+                                             MARKER_GROUPS)
 from transforms.core.counters import StageCounters
 from transforms.enrich.language_text import (UNDETERMINED, LANGUAGE_CODE, head_of, cluster_of,
-                                             detection_text, language_agrees, marker_choice,
-                                             model_path, script_counts, script_of_counts,
-                                             short_text_factor)
+                                             combine, detection_text, language_agrees,
+                                             marker_choice, merge_labels, model_path,
+                                             restrict_ranking, script_counts,
+                                             script_of_counts, short_text_factor)
 
 
 STAGE = "language"
@@ -110,40 +93,29 @@ PROPOSAL_CHARS = 300
 # For a longer text, fastText's best probability under which the languages it
 # does not know are candidates too.
 UNSURE = 0.5
-# What fastText is taken to say for a language it does not know (it cannot
-# give one a probability; lingua then carries the decision).
-UNKNOWN_PRIOR = 0.05
 # Second-stage detectors kept per worker, one per candidate set (least
 # recently used dropped first). They share lingua's process-wide models:
 # measured about 30 KB a detector, and a set's first use costs 0.2-0.7 ms more
 # than a known set's, so 512 stay under 20 MB; 2,000 W2 articles meet about
 # 120 sets, 10,000 about 220.
 SECOND_STAGE_DETECTORS = 512
-# A text longer than PROPOSAL_CHARS is read in a bounded sample (module doc,
-# "What it reads"): the title and the first SAMPLE_CHARS characters of its
-# body; ESCALATE_CHARS when fastText's best probability on that is under
-# SURE. Chosen by measurement (docs/guide/languages-and-tags.md): with 600 to
+# The bounded sample of a text longer than PROPOSAL_CHARS (module doc):
+# chosen by measurement (docs/guide/languages-and-tags.md): with 600 to
 # escalate to, 100-120 lose documents of benchmarks/eval_language.py, 150 and
-# 200 keep them at about the same cost, and a single sample of 300 without
-# escalation costs as much and loses some.
+# 200 keep them at about the same cost; 300 without escalation loses some.
 SAMPLE_CHARS = 200
 ESCALATE_CHARS = 600
 SURE = 0.9
-# After that, inside a cluster, fastText's lead over the likeliest other
-# member of its cluster from which its answer stands without lingua.
+# fastText's lead over the likeliest other member of its cluster from which
+# its answer on a bounded sample stands without lingua.
 CLUSTER_MARGIN = 0.5
 # lingua reads at most this many characters of a bounded sample, and at most
 # this many characters times candidates (13 candidates: 192).
 BOUNDED_SECOND_CHARS = 300
 BOUNDED_BUDGET = 2500
-# When fastText is unsure (under UNSURE) of a head in Latin script, lingua
-# weighs it first; a language fastText does not know that comes out at this
-# probability or more is the answer without fastText reading further.
+# A language fastText lacks that lingua gives this much on an unsure Latin
+# head is the answer without fastText reading further.
 EXTRA_SURE = 0.7
-# Floors of the two probabilities in the product: lingua answers hard zeros
-# from its rules (a letter the language lacks), fastText from its top-k cut.
-FASTTEXT_FLOOR = 1e-4
-SECOND_FLOOR = 1e-2
 
 
 class Identification(NamedTuple):
@@ -213,31 +185,7 @@ class LanguageDetector:
         if not sample.strip():
             return []
         labels, scores = self._model.predict(sample, k=k)
-        merged: Dict[str, float] = {}
-        for label, score in zip(labels, scores):
-            code = label[9:] if label.startswith("__label__") else label
-            shared = FASTTEXT_SHARED.get(code)
-            if shared:
-                for member in shared:
-                    merged[member] = merged.get(member, 0.0) + float(score) / len(shared)
-                continue
-            code = FASTTEXT_LABELS.get(code, code)
-            merged[code] = merged.get(code, 0.0) + float(score)
-        return sorted(merged.items(), key=lambda kv: -kv[1])
-
-    def _restricted(self, ranked: List[Tuple[str, float]], script: Optional[str]
-                    ) -> List[Tuple[str, float]]:
-        """fastText's ranking over the allowed languages (top-k restricted)."""
-        assert self._allowed is not None
-        kept: Dict[str, float] = {}
-        for code, p in ranked:
-            if code in self._allowed:
-                kept[code] = kept.get(code, 0.0) + p
-                continue
-            mates = cluster_of(code, script) & self._allowed
-            for mate in mates:
-                kept[mate] = kept.get(mate, 0.0) + p / len(mates)
-        return sorted(kept.items(), key=lambda kv: -kv[1])
+        return merge_labels(labels, scores)
 
     def identify(self, title: Optional[str], text: str) -> Identification:
         """The language of title and body, its probability and the script."""
@@ -289,7 +237,7 @@ class LanguageDetector:
         if self._allowed is None:
             return ranked, 1.0
         total = sum(p for _, p in ranked)
-        ranked = self._restricted(ranked, script)
+        ranked = restrict_ranking(ranked, self._allowed, script)
         # What fastText gives the allowed languages caps the score: text
         # in an unlisted language is not forced into a listed one.
         return ranked, (sum(p for _, p in ranked) / total if total > 0 else 0.0)
@@ -373,21 +321,7 @@ class LanguageDetector:
             chars = min(most_chars, (BOUNDED_BUDGET if bounded else SECOND_STAGE_BUDGET)
                         // len(candidates))
             second = self._lingua_values(self._second_detector(candidates), head_of(sample, chars))
-        for group in FIRST_MODEL_DECIDES:
-            members = group & candidates
-            if len(members) >= 2:  # lingua weighs the group; fastText splits it
-                share = sum(second.get(code, 0.0) for code in members) / len(members)
-                second.update((code, share) for code in members)
-        logs = {}
-        for code in candidates:
-            p = fasttext_p.get(code, 0.0)
-            if code in EXTRA_LANGUAGES:
-                p = max(p, UNKNOWN_PRIOR)
-            logs[code] = math.log(p + FASTTEXT_FLOOR) + math.log(second.get(code, 0.0)
-                                                                 + SECOND_FLOOR)
-        top = max(logs.values())
-        total = sum(math.exp(v - top) for v in logs.values())
-        return {code: math.exp(v - top) / total for code, v in logs.items()}
+        return combine(candidates, fasttext_p, second)
 
     def _apply_markers(self, sample: str, best: str, script: Optional[str],
                        likelihood: Optional[Dict[str, float]] = None) -> str:

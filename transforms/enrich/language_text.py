@@ -5,19 +5,23 @@ tatweel stripped, all-caps lowered), which script it is written in
 (`script_counts`, `detect_script`, `script_of_counts`), how much a short text can be trusted
 (`letter_weight`, `short_text_factor`), language codes (`normalize_language_code`,
 `language_agrees`, `parse_languages`) and the clusters of languages the first
-model confuses (`cluster_of`, `marker_choice`). `LanguageDetector` uses them.
+model confuses (`cluster_of`, `marker_choice`), and the arithmetic on the
+models' answers (`merge_labels`, `restrict_ranking`, `combine`).
+`LanguageDetector` uses them.
 """
 from __future__ import annotations
 
 import bisect
 from collections import Counter
+import math
 import re
 import unicodedata
 from importlib import resources
-from typing import Dict, FrozenSet, Iterable, Optional
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from transforms.enrich.language_data import (CLUSTERS, CYRILLIC_CLUSTER, EXTRA_LANGUAGES,
-                                             FASTTEXT_176, FASTTEXT_LABELS, IDEOGRAPHIC_SCRIPTS,
+                                             FASTTEXT_176, FASTTEXT_LABELS, FASTTEXT_SHARED,
+                                             FIRST_MODEL_DECIDES, IDEOGRAPHIC_SCRIPTS,
                                              ISO_639_ALIASES, LATIN_SERBIAN_CLUSTER,
                                              MACROLANGUAGES, MARKERS, SCRIPT_RANGES)
 from transforms.extract.normalize import strip_arabic_marks
@@ -263,3 +267,66 @@ def marker_choice(text: str, group: Iterable[str],
     if likelihood and any(likelihood.get(lang, 0.0) > 0.0 for lang in winners):
         return max(winners, key=lambda lang: likelihood.get(lang, 0.0))
     return None
+
+
+# What fastText is taken to say for a language it does not know (it cannot
+# give one a probability; lingua then carries the decision).
+UNKNOWN_PRIOR = 0.05
+# Floors of the two probabilities in the product: lingua answers hard zeros
+# from its rules (a letter the language lacks), fastText from its top-k cut.
+FASTTEXT_FLOOR = 1e-4
+SECOND_FLOOR = 1e-2
+
+
+def merge_labels(labels, scores) -> List[Tuple[str, float]]:
+    """fastText's labels and probabilities as newsbeam's codes, best first
+    (a macrolanguage label such as ``sh`` shared equally by its members)."""
+    merged: Dict[str, float] = {}
+    for label, score in zip(labels, scores):
+        code = label[9:] if label.startswith("__label__") else label
+        shared = FASTTEXT_SHARED.get(code)
+        if shared:
+            for member in shared:
+                merged[member] = merged.get(member, 0.0) + float(score) / len(shared)
+            continue
+        code = FASTTEXT_LABELS.get(code, code)
+        merged[code] = merged.get(code, 0.0) + float(score)
+    return sorted(merged.items(), key=lambda kv: -kv[1])
+
+
+def restrict_ranking(ranked: List[Tuple[str, float]], allowed: FrozenSet[str],
+                     script: Optional[str]) -> List[Tuple[str, float]]:
+    """A ranking over the `allowed` languages only (top-k restricted): an
+    excluded language's probability passes to the allowed members of its cluster."""
+    kept: Dict[str, float] = {}
+    for code, p in ranked:
+        if code in allowed:
+            kept[code] = kept.get(code, 0.0) + p
+            continue
+        mates = cluster_of(code, script) & allowed
+        for mate in mates:
+            kept[mate] = kept.get(mate, 0.0) + p / len(mates)
+    return sorted(kept.items(), key=lambda kv: -kv[1])
+
+
+def combine(candidates: FrozenSet[str], fasttext_p: Dict[str, float],
+            second: Dict[str, float]) -> Dict[str, float]:
+    """Each candidate's probability by the two models together: their product,
+    renormalised over the candidates. Inside a group of `FIRST_MODEL_DECIDES`
+    the second model only weighs the group as a whole."""
+    second = dict(second)
+    for group in FIRST_MODEL_DECIDES:
+        members = group & candidates
+        if len(members) >= 2:  # lingua weighs the group; fastText splits it
+            share = sum(second.get(code, 0.0) for code in members) / len(members)
+            second.update((code, share) for code in members)
+    logs = {}
+    for code in candidates:
+        p = fasttext_p.get(code, 0.0)
+        if code in EXTRA_LANGUAGES:
+            p = max(p, UNKNOWN_PRIOR)
+        logs[code] = math.log(p + FASTTEXT_FLOOR) + math.log(second.get(code, 0.0)
+                                                             + SECOND_FLOOR)
+    top = max(logs.values())
+    total = sum(math.exp(v - top) for v in logs.values())
+    return {code: math.exp(v - top) / total for code, v in logs.items()}
