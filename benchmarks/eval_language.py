@@ -5,8 +5,8 @@
     python benchmarks/eval_language.py --high-accuracy bs,hr,sr,sl --only bs,hr,sr,sl
                                    # lingua's high-accuracy models for one cluster, memory too
     python benchmarks/eval_language.py --limit 200         # a quick look
-    python benchmarks/eval_language.py --before            # every text read to 1,000 characters,
-                                   # every cluster label to lingua (the path before the bounded sample)
+    python benchmarks/eval_language.py --before            # the path before the bounded sample:
+                                   # every text read to 1,000 characters, every cluster to lingua
     python benchmarks/eval_language.py --sample-chars 300  # another first sample of long texts
 
 Reads ``../shared/data/langid/lingua-sentences/<code>.txt`` (one sentence a
