@@ -307,3 +307,24 @@ def test_the_path_before_the_bounded_sample_reads_1000_characters(monkeypatch):
     monkeypatch.setattr(before, "_model", model)
     assert before.identify(None, _ENGLISH).language == "en"
     assert len(model.read) == 1 and len(model.read[0]) > 900
+
+
+def test_a_head_without_words_is_read_as_before(detector):
+    # A market table first: the bounded head holds no words, so the first
+    # 1,000 characters are read, as every article was before.
+    table = " ".join(f"{i},{i * 7 % 100:02d} +{i % 9}.{i % 7}%" for i in range(30))
+    text = table + " " + _ENGLISH
+    assert len(table) > language.SAMPLE_CHARS
+    found = detector.identify(None, text)
+    assert found.language == "en" and found.score > 0.5
+    assert found == LanguageDetector(sample_chars=None).identify(None, text)
+
+
+def test_a_long_text_restricted_to_listed_languages():
+    restricted = LanguageDetector(parse_languages("ms,en"))
+    indonesian = ("Pemerintah mengatakan bahwa proyek itu akan dimulai setelah rapat karena "
+                  "berbagai masalah keuangan yang dihadapi perusahaan. ") * 6
+    french = ("Le conseil municipal a voté hier soir la rénovation complète de la "
+              "bibliothèque, fermée depuis deux ans pour des travaux. ") * 6
+    assert restricted.detect(None, indonesian, 0.5)[0] == "ms"
+    assert restricted.detect(None, french, 0.5)[0] == "und"

@@ -68,10 +68,10 @@ from schemas.records import Article
 from transforms.enrich.language_data import (EXTRA_LANGUAGES, FIRST_MODEL_DECIDES,
                                              MARKER_GROUPS)
 from transforms.core.counters import StageCounters
-from transforms.enrich.language_text import (UNDETERMINED, LANGUAGE_CODE, head_of, cluster_of,
-                                             combine, detection_text, language_agrees,
-                                             marker_choice, merge_labels, model_path,
-                                             restrict_ranking, script_counts,
+from transforms.enrich.language_text import (SHORT_TEXT_LETTERS, UNDETERMINED, LANGUAGE_CODE,
+                                             head_of, cluster_of, combine, detection_text,
+                                             language_agrees, marker_choice, merge_labels,
+                                             model_path, restrict_ranking, script_counts,
                                              script_of_counts, short_text_factor)
 
 
@@ -196,6 +196,10 @@ class LanguageDetector:
             sample = (detection_text(title, text, self._sample_chars) if bounded
                       else detection_text(title, text))
         counts = script_counts(sample)
+        if bounded and sum(counts.values()) < SHORT_TEXT_LETTERS:
+            # A head of figures or links (a market table): read as before.
+            sample, bounded = detection_text(title, text), False
+            counts = script_counts(sample)
         script = script_of_counts(counts)
         damping = short_text_factor(sample, counts)
         if damping == 0.0:
