@@ -5,6 +5,9 @@
     python benchmarks/eval_language.py --high-accuracy bs,hr,sr,sl --only bs,hr,sr,sl
                                    # lingua's high-accuracy models for one cluster, memory too
     python benchmarks/eval_language.py --limit 200         # a quick look
+    python benchmarks/eval_language.py --before            # the path before the bounded sample:
+                                   # every text read to 1,000 characters, every cluster to lingua
+    python benchmarks/eval_language.py --sample-chars 300  # another first sample of long texts
 
 Reads ``../shared/data/langid/lingua-sentences/<code>.txt`` (one sentence a
 line; Apache-2.0, from the lingua project's test data) for every language
@@ -44,7 +47,7 @@ from typing import Dict, List, Tuple
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.enrich.language import LanguageDetector
+from transforms.enrich.language import SAMPLE_CHARS, LanguageDetector  # noqa: E402
 from transforms.enrich.language_text import supported_languages
 from transforms.enrich.language_data import CLUSTERS, EXTRA_LANGUAGES  # noqa: E402
 
@@ -167,6 +170,12 @@ def main() -> int:
                         help="settle this cluster (e.g. nb,nn,da,sv) with lingua's "
                              "high-accuracy models; repeatable; prints their memory")
     parser.add_argument("--only", default="", help="evaluate only these codes (e.g. bs,hr)")
+    parser.add_argument("--before", action="store_true",
+                        help="the path before the bounded sample: every text read to 1,000 "
+                             "characters, every cluster label settled by lingua")
+    parser.add_argument("--sample-chars", type=int, default=SAMPLE_CHARS,
+                        help="body characters a long text is first read to "
+                             f"(default {SAMPLE_CHARS})")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"eval_language: skipped, no test data at {DATA} "
@@ -179,7 +188,8 @@ def main() -> int:
                  and (not args.only or codes[p.stem] in args.only.split(","))]
     skipped = [p.stem for p in files if codes[p.stem] not in supported]
     started = time.process_time()
-    detector = LanguageDetector(second_stage=not args.fasttext_only)
+    detector = LanguageDetector(second_stage=not args.fasttext_only,
+                                sample_chars=None if args.before else args.sample_chars)
     if args.fasttext_only:
         detector._apply_markers = lambda sample, best, *rest: best  # lid.176 alone
         detector._second_languages = frozenset()
@@ -209,6 +219,8 @@ def main() -> int:
     print()
     model = ("fastText lid.176 alone" if args.fasttext_only
              else "lid.176 + lingua clusters + markers")
+    model += ("; every text read to 1,000 characters (before the bounded sample)" if args.before
+              else f"; long texts read to {args.sample_chars} characters first")
     print(f"model: {model}; min score {MIN_SCORE}; {len(rows)} languages"
           + (f" (not detected, skipped: {', '.join(skipped)})" if skipped else ""))
     for name, selected in ((f"all {len(rows)} languages", rows),

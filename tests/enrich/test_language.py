@@ -226,3 +226,105 @@ def test_detect_language_sets_script_and_agreement(fnapi_pipeline):
                | beam.Map(lambda a: (a.article_id, a.language, a.script, a.language_agrees)))
         assert_that(out, equal_to([("en", "en", "Latn", True), ("ar", "ar", "Arab", False),
                                    ("short", "und", "Latn", None)]))
+
+
+class _ScriptedModel:
+    """Stands in for lid.176: answers by the length of the text it is given,
+    and records every text it reads."""
+
+    def __init__(self, short_answer, long_answer, long_from):
+        self.read: list = []
+        self._short, self._long, self._from = short_answer, long_answer, long_from
+
+    def predict(self, text, k=1):
+        self.read.append(text)
+        answer = self._long if len(text) >= self._from else self._short
+        labels = tuple(f"__label__{code}" for code, _ in answer)
+        return labels, [p for _, p in answer]
+
+
+_ENGLISH = ("The old stone bridge across the river reopened to traffic on Monday morning "
+            "after eight months of repairs, the city council said in a statement. ") * 12
+
+
+def test_a_long_article_is_read_in_a_bounded_sample(detector, monkeypatch):
+    model = _ScriptedModel([("en", 0.98)], [("en", 0.99)], 10_000)
+    monkeypatch.setattr(detector, "_model", model)
+    found = detector.identify("Bridge reopens", _ENGLISH)
+    assert (found.language, found.second_stage) == ("en", False)
+    assert found.score == pytest.approx(0.98)
+    assert len(model.read) == 1
+    assert len(model.read[0]) <= len("Bridge reopens") + 1 + language.SAMPLE_CHARS
+
+
+def test_fasttext_reads_further_when_unsure_of_the_head(detector, monkeypatch):
+    # Unsure of the head (0.6), sure of the first 600 characters: no lingua.
+    model = _ScriptedModel([("de", 0.6), ("en", 0.3)], [("en", 0.95)], 400)
+    monkeypatch.setattr(detector, "_model", model)
+    found = detector.identify(None, _ENGLISH)
+    assert (found.language, found.second_stage) == ("en", False)
+    assert [len(text) <= language.SAMPLE_CHARS + 1 for text in model.read] == [True, False]
+    assert len(model.read[1]) <= language.ESCALATE_CHARS + 1
+
+
+def test_lingua_settles_a_cluster_only_when_fasttext_margin_is_low(detector, monkeypatch):
+    danish = ("Regeringen meddelte i går, at den nye bro over fjorden skal stå færdig næste år, "
+              "og at trafikken indtil da fortsat vil køre over den gamle dæmning. ") * 6
+    wide = _ScriptedModel([("da", 0.8), ("no", 0.15)], [("da", 0.8), ("no", 0.15)], 0)
+    monkeypatch.setattr(detector, "_model", wide)
+    found = detector.identify(None, danish)
+    assert (found.language, found.second_stage) == ("da", False)  # lead 0.65: fastText's
+    narrow = _ScriptedModel([("da", 0.72), ("no", 0.26)], [("da", 0.72), ("no", 0.26)], 0)
+    monkeypatch.setattr(detector, "_model", narrow)
+    found = detector.identify(None, danish)
+    assert found.second_stage and found.language == "da"          # lead 0.46: lingua's too
+
+
+def test_a_long_text_in_a_language_fasttext_lacks_goes_to_lingua_first(detector, monkeypatch):
+    zulu = ("Uhulumeni uthe uzoqhubeka nokwakha izindlu ezintsha ezindaweni zasemakhaya "
+            "ukuze abantu abaningi bathole indawo yokuhlala. ") * 8
+    model = _ScriptedModel([("en", 0.2), ("tl", 0.15)], [("en", 0.2), ("tl", 0.15)], 0)
+    monkeypatch.setattr(detector, "_model", model)
+    found = detector.identify(None, zulu)
+    assert (found.language, found.second_stage) == ("zu", True)
+    assert len(model.read) == 1   # reading further would not teach fastText Zulu
+
+
+def test_short_texts_are_read_as_before(detector):
+    before = LanguageDetector(sample_chars=None)
+    texts = ["Wanafunzi walikwenda sokoni kununua matunda na mboga.",
+             "Tjedan je počeo sastankom u Zagrebu, gdje je dogovorena suradnja sveučilišta.",
+             "Kerajaan negeri berkata bahawa projek itu akan bermula selepas mesyuarat.",
+             "قالت السفيرة الأمريكية لدى بغداد إن التنظيم لا يزال يشكل تهديدا في العراق"]
+    for text in texts:
+        assert len(text) <= language.PROPOSAL_CHARS
+        assert detector.identify("", text) == before.identify("", text)
+
+
+def test_the_path_before_the_bounded_sample_reads_1000_characters(monkeypatch):
+    before = LanguageDetector(sample_chars=None, second_stage=False)
+    model = _ScriptedModel([("en", 0.99)], [("en", 0.99)], 0)
+    monkeypatch.setattr(before, "_model", model)
+    assert before.identify(None, _ENGLISH).language == "en"
+    assert len(model.read) == 1 and len(model.read[0]) > 900
+
+
+def test_a_head_without_words_is_read_as_before(detector):
+    # A market table first: the bounded head holds no words, so the first
+    # 1,000 characters are read, as every article was before.
+    table = " ".join(f"{i},{i * 7 % 100:02d} +{i % 9}.{i % 7}%" for i in range(30))
+    text = table + " " + _ENGLISH
+    assert len(table) > language.SAMPLE_CHARS
+    found = detector.identify(None, text)
+    assert found.language == "en" and found.score > 0.5
+    assert found == LanguageDetector(sample_chars=None).identify(None, text)
+
+
+def test_a_long_text_restricted_to_listed_languages():
+    restricted = LanguageDetector(parse_languages("ms,en"))
+    indonesian = ("Pemerintah mengatakan bahwa proyek itu akan dimulai setelah rapat karena "
+                  "berbagai masalah keuangan yang dihadapi perusahaan. ") * 6
+    french = ("Le conseil municipal a voté hier soir la rénovation complète de la "
+              "bibliothèque, fermée depuis deux ans pour des travaux. ") * 6
+    assert restricted.detect(None, indonesian, 0.5)[0] == "ms"
+    assert restricted.detect(None, french, 0.5)[0] == "und"

@@ -34,6 +34,17 @@ How a language is decided, per article:
    ideograph counting as 3), so that it falls under `min_score` and becomes
    ``und`` rather than a confident wrong label.
 
+What it reads (docs/guide/languages-and-tags.md, "What is read"): a text of
+up to `PROPOSAL_CHARS` characters whole, as above; a longer one, an article,
+in a bounded sample: the title and `SAMPLE_CHARS` characters of the body, or
+`ESCALATE_CHARS` when fastText's best is under `SURE` there (a Latin head it
+barely knows goes to lingua first: reading further does not teach it a
+language it lacks). lingua then settles a cluster only when fastText's
+margin is low (under 0.7, or a lead under `CLUSTER_MARGIN` in its cluster),
+on at most `BOUNDED_SECOND_CHARS` characters. `score` (``language_score``)
+is the written language's probability: fastText's on what it read last, or
+the two models' combined one; the same meaning as before, on less text.
+
 With a language restriction (``--languages ar,en``) fastText's ranking is
 restricted to those languages (top-k restricted); the probability of an
 excluded language passes to an allowed language of the same cluster only
@@ -49,18 +60,19 @@ declared code (``en-GB`` → ``en``, ``ara`` → ``ar``, ``zh-Hans`` → ``zh``,
 from __future__ import annotations
 
 from collections import OrderedDict
-import math
 from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 
 from schemas.records import Article
-from transforms.enrich.language_data import (EXTRA_LANGUAGES, FASTTEXT_LABELS, FASTTEXT_SHARED,
-                                             FIRST_MODEL_DECIDES, MARKER_GROUPS)
+from transforms.enrich.language_data import (EXTRA_LANGUAGES, FIRST_MODEL_DECIDES,
+                                             MARKER_GROUPS)
 from transforms.core.counters import StageCounters
-from transforms.enrich.language_text import (UNDETERMINED, LANGUAGE_CODE, head_of, cluster_of,
-                                             detect_script, detection_text, language_agrees,
-                                             marker_choice, model_path, short_text_factor)
+from transforms.enrich.language_text import (SHORT_TEXT_LETTERS, UNDETERMINED, LANGUAGE_CODE,
+                                             head_of, cluster_of, combine, detection_text,
+                                             language_agrees, marker_choice, merge_labels,
+                                             model_path, restrict_ranking, script_counts,
+                                             script_of_counts, short_text_factor)
 
 
 STAGE = "language"
@@ -81,19 +93,29 @@ PROPOSAL_CHARS = 300
 # For a longer text, fastText's best probability under which the languages it
 # does not know are candidates too.
 UNSURE = 0.5
-# What fastText is taken to say for a language it does not know (it cannot
-# give one a probability; lingua then carries the decision).
-UNKNOWN_PRIOR = 0.05
 # Second-stage detectors kept per worker, one per candidate set (least
 # recently used dropped first). They share lingua's process-wide models:
 # measured about 30 KB a detector, and a set's first use costs 0.2-0.7 ms more
 # than a known set's, so 512 stay under 20 MB; 2,000 W2 articles meet about
 # 120 sets, 10,000 about 220.
 SECOND_STAGE_DETECTORS = 512
-# Floors of the two probabilities in the product: lingua answers hard zeros
-# from its rules (a letter the language lacks), fastText from its top-k cut.
-FASTTEXT_FLOOR = 1e-4
-SECOND_FLOOR = 1e-2
+# The bounded sample of a text longer than PROPOSAL_CHARS (module doc):
+# chosen by measurement (docs/guide/languages-and-tags.md): with 600 to
+# escalate to, 100-120 lose documents of benchmarks/eval_language.py, 150 and
+# 200 keep them at about the same cost; 300 without escalation loses some.
+SAMPLE_CHARS = 200
+ESCALATE_CHARS = 600
+SURE = 0.9
+# fastText's lead over the likeliest other member of its cluster from which
+# its answer on a bounded sample stands without lingua.
+CLUSTER_MARGIN = 0.5
+# lingua reads at most this many characters of a bounded sample, and at most
+# this many characters times candidates (13 candidates: 192).
+BOUNDED_SECOND_CHARS = 300
+BOUNDED_BUDGET = 2500
+# A language fastText lacks that lingua gives this much on an unsure Latin
+# head is the answer without fastText reading further.
+EXTRA_SURE = 0.7
 
 
 class Identification(NamedTuple):
@@ -111,13 +133,18 @@ class LanguageDetector:
       languages: restrict detection to these codes (None: every supported language).
       second_stage: use the second model (lingua); without it, fastText alone.
       path: another fastText model file.
+      sample_chars: characters of a long body read first after the title
+        (see the module doc); None reads the first 1,000 of every text and
+        settles every cluster label with the second model, the path before
+        the bounded sample, kept for benchmarks/bench_enrich.py to compare.
     """
 
     def __init__(self, languages: Optional[Iterable[str]] = None, second_stage: bool = True,
-                 path: Optional[str] = None):
+                 path: Optional[str] = None, sample_chars: Optional[int] = SAMPLE_CHARS):
         import fasttext  # the fasttext-predict wheel: prediction only, no numpy
 
         self._model = fasttext.load_model(path or model_path())
+        self._sample_chars = sample_chars
         self._allowed = frozenset(languages) if languages else None
         self._second: "OrderedDict[FrozenSet[str], object]" = OrderedDict()
         self._second_languages: FrozenSet[str] = frozenset()
@@ -158,81 +185,108 @@ class LanguageDetector:
         if not sample.strip():
             return []
         labels, scores = self._model.predict(sample, k=k)
-        merged: Dict[str, float] = {}
-        for label, score in zip(labels, scores):
-            code = label.replace("__label__", "")
-            for member in FASTTEXT_SHARED.get(code, ()):
-                merged[member] = merged.get(member, 0.0) + float(score) / len(
-                    FASTTEXT_SHARED[code])
-            if code in FASTTEXT_SHARED:
-                continue
-            code = FASTTEXT_LABELS.get(code, code)
-            merged[code] = merged.get(code, 0.0) + float(score)
-        return sorted(merged.items(), key=lambda kv: -kv[1])
-
-    def _restricted(self, ranked: List[Tuple[str, float]], script: Optional[str]
-                    ) -> List[Tuple[str, float]]:
-        """fastText's ranking over the allowed languages (top-k restricted)."""
-        assert self._allowed is not None
-        kept: Dict[str, float] = {}
-        for code, p in ranked:
-            if code in self._allowed:
-                kept[code] = kept.get(code, 0.0) + p
-                continue
-            mates = cluster_of(code, script) & self._allowed
-            for mate in mates:
-                kept[mate] = kept.get(mate, 0.0) + p / len(mates)
-        return sorted(kept.items(), key=lambda kv: -kv[1])
+        return merge_labels(labels, scores)
 
     def identify(self, title: Optional[str], text: str) -> Identification:
         """The language of title and body, its probability and the script."""
-        sample = detection_text(title, text)
-        script = detect_script(sample)
-        damping = short_text_factor(sample)
+        if self._sample_chars is None:
+            sample, bounded = detection_text(title, text), False
+        else:
+            bounded = len(text) > max(self._sample_chars, PROPOSAL_CHARS)
+            sample = (detection_text(title, text, self._sample_chars) if bounded
+                      else detection_text(title, text))
+        counts = script_counts(sample)
+        if bounded and sum(counts.values()) < SHORT_TEXT_LETTERS:
+            # A head of figures or links (a market table): read as before.
+            sample, bounded = detection_text(title, text), False
+            counts = script_counts(sample)
+        script = script_of_counts(counts)
+        damping = short_text_factor(sample, counts)
         if damping == 0.0:
             return Identification(UNDETERMINED, 0.0, script)
-        ranked = self.top(sample, k=10 if self._allowed is None else -1)
-        coverage = 1.0
-        if self._allowed is not None:
-            total = sum(p for _, p in ranked)
-            ranked = self._restricted(ranked, script)
-            # What fastText gives the allowed languages caps the score: text
-            # in an unlisted language is not forced into a listed one.
-            coverage = sum(p for _, p in ranked) / total if total > 0 else 0.0
+        ranked, coverage = self._rank(sample, script)
         if not ranked:
             return Identification(UNDETERMINED, 0.0, script)
-        best, score = ranked[0]
-        fasttext_p = dict(ranked)
-        likelihood = fasttext_p
-        candidates, proposed = self._candidates(sample, ranked, script)
-        second = False
-        if len(candidates) >= 2:
-            likelihood = self._settle(sample, candidates, fasttext_p, proposed)
-            best = max(sorted(likelihood), key=lambda c: likelihood[c])
-            score = likelihood[best]
-            second = True
-        if best not in EXTRA_LANGUAGES:  # fastText cannot vouch for what it does not know
-            score = min(score, coverage)
+        decided = None
+        if bounded and ranked[0][1] < SURE:
+            if ranked[0][1] < UNSURE and script == "Latn" and self._second_languages:
+                # fastText barely knows the head: most often a language it
+                # does not know at all, which only the second model can name
+                # (reading further would not help fastText).
+                decided = self._decide(sample, ranked, coverage, script, bounded)
+                if decided[0] not in EXTRA_LANGUAGES or decided[1] < EXTRA_SURE:
+                    decided = None
+            if decided is None:
+                # Unsure of the head: fastText reads further before the
+                # second model is asked.
+                sample = detection_text(title, text, ESCALATE_CHARS)
+                ranked, coverage = self._rank(sample, script)
+                if not ranked:
+                    return Identification(UNDETERMINED, 0.0, script)
+        best, score, likelihood, second = decided or self._decide(
+            sample, ranked, coverage, script, bounded)
+        if bounded and any(best in group for group in MARKER_GROUPS):
+            # Marker words are rare: they are counted over the longer head
+            # (a word lookup each, far cheaper than a model reading it).
+            sample = detection_text(title, text)
         best = self._apply_markers(sample, best, script, likelihood)
         if not LANGUAGE_CODE.match(best):
             return Identification(UNDETERMINED, score * damping, script, second)
         return Identification(best, score * damping, script, second)
 
-    def _candidates(self, sample: str, ranked: List[Tuple[str, float]], script: Optional[str]
+    def _rank(self, sample: str, script: Optional[str]) -> Tuple[List[Tuple[str, float]], float]:
+        """fastText's ranking of `sample` (over the allowed languages) and the
+        share of its probability the allowed languages hold."""
+        ranked = self.top(sample, k=10 if self._allowed is None else -1)
+        if self._allowed is None:
+            return ranked, 1.0
+        total = sum(p for _, p in ranked)
+        ranked = restrict_ranking(ranked, self._allowed, script)
+        # What fastText gives the allowed languages caps the score: text
+        # in an unlisted language is not forced into a listed one.
+        return ranked, (sum(p for _, p in ranked) / total if total > 0 else 0.0)
+
+    def _decide(self, sample: str, ranked: List[Tuple[str, float]], coverage: float,
+                script: Optional[str], bounded: bool
+                ) -> Tuple[str, float, Dict[str, float], bool]:
+        """The best language, its score, every candidate's probability and
+        whether the second model settled it."""
+        best, score = ranked[0]
+        fasttext_p = dict(ranked)
+        likelihood = fasttext_p
+        candidates, proposed = self._candidates(sample, ranked, script, bounded)
+        second = False
+        if len(candidates) >= 2:
+            likelihood = self._settle(sample, candidates, fasttext_p, proposed, bounded)
+            best = max(sorted(likelihood), key=lambda c: likelihood[c])
+            score = likelihood[best]
+            second = True
+        if best not in EXTRA_LANGUAGES:  # fastText cannot vouch for what it does not know
+            score = min(score, coverage)
+        return best, score, likelihood, second
+
+    def _candidates(self, sample: str, ranked: List[Tuple[str, float]], script: Optional[str],
+                    bounded: bool = False
                     ) -> Tuple[FrozenSet[str], Optional[Dict[str, float]]]:
         """The languages the second model weighs, and lingua's probabilities over
         all its languages when it was asked to propose some (fastText unsure
-        of a short text)."""
+        of a short text). `bounded`: the sample is the head of a longer text,
+        whose cluster is settled only when fastText's margin in it is low."""
         best, p = ranked[0]
         candidates = set(cluster_of(best, script))
         proposed = None
+        if bounded and p >= LOW_CONFIDENCE:
+            rival = max((q for code, q in ranked[1:] if code in candidates), default=0.0)
+            if p - rival >= CLUSTER_MARGIN:
+                return frozenset(), None
         if p < LOW_CONFIDENCE:
             top = [code for code, _ in ranked[:TOP_CANDIDATES]]
-            if (self._proposer is not None and self._second_languages
+            if (self._proposer is not None and self._second_languages and not bounded
                     and len(sample) <= PROPOSAL_CHARS):
                 proposed = self._lingua_values(self._proposer, sample)
                 top += sorted(proposed, key=lambda c: -proposed[c])[:TOP_CANDIDATES]
-            elif p < UNSURE:
+            elif p < UNSURE and (script == "Latn" or not bounded):
+                # (they are all written in Latin script)
                 candidates |= EXTRA_LANGUAGES
             for code in top:
                 candidates.add(code)
@@ -248,35 +302,30 @@ class LanguageDetector:
                 for v in detector.compute_language_confidence_values(text)}
 
     def _settle(self, sample: str, candidates: FrozenSet[str], fasttext_p: Dict[str, float],
-                proposed: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+                proposed: Optional[Dict[str, float]] = None,
+                bounded: bool = False) -> Dict[str, float]:
         """Each candidate's probability by fastText and lingua together (summing to 1).
 
         `proposed`: lingua's probabilities over all its languages, already
         computed; restricted to the candidates, they stand for a second run.
+        `bounded`: the sample is the head of a longer text; lingua reads at
+        most `BOUNDED_SECOND_CHARS` of it, and is not asked at all when the
+        candidates are one group it only weighs as a whole (the answer would
+        be the same).
         """
-        if proposed is not None:
+        most_chars = BOUNDED_SECOND_CHARS if bounded else SECOND_STAGE_CHARS
+        if bounded and any(candidates <= group for group in FIRST_MODEL_DECIDES):
+            second = {code: 1.0 for code in candidates}
+        elif proposed is not None:
             total = sum(proposed.get(code, 0.0) for code in candidates)
             second = {code: proposed.get(code, 0.0) / total if total > 0 else 0.0
                       for code in candidates}
         else:
             # Its cost grows with text and candidates: a large set reads less.
-            chars = min(SECOND_STAGE_CHARS, SECOND_STAGE_BUDGET // len(candidates))
+            chars = min(most_chars, (BOUNDED_BUDGET if bounded else SECOND_STAGE_BUDGET)
+                        // len(candidates))
             second = self._lingua_values(self._second_detector(candidates), head_of(sample, chars))
-        for group in FIRST_MODEL_DECIDES:
-            members = group & candidates
-            if len(members) >= 2:  # lingua weighs the group; fastText splits it
-                share = sum(second.get(code, 0.0) for code in members) / len(members)
-                second.update((code, share) for code in members)
-        logs = {}
-        for code in candidates:
-            p = fasttext_p.get(code, 0.0)
-            if code in EXTRA_LANGUAGES:
-                p = max(p, UNKNOWN_PRIOR)
-            logs[code] = math.log(p + FASTTEXT_FLOOR) + math.log(second.get(code, 0.0)
-                                                                 + SECOND_FLOOR)
-        top = max(logs.values())
-        total = sum(math.exp(v - top) for v in logs.values())
-        return {code: math.exp(v - top) / total for code, v in logs.items()}
+        return combine(candidates, fasttext_p, second)
 
     def _apply_markers(self, sample: str, best: str, script: Optional[str],
                        likelihood: Optional[Dict[str, float]] = None) -> str:

