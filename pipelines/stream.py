@@ -227,11 +227,12 @@ def run(argv: Optional[Sequence[str]] = None):
     if stop_time(stream, started) >= FOREVER and local_runner(options) is not None:
         _log.warning("no --duration or --stop_after: the local runner writes nothing until "
                      "it is stopped, and then nothing at all")
-    if str(options.view_as(TestOptions).dry_run).lower() not in ("true", "1"):
+    dry_run = str(options.view_as(TestOptions).dry_run).lower() in ("true", "1")
+    if not dry_run:
         mark_stream_temp(opts.output, run_id)  # batch runs' recovery leaves this _tmp/ alone
     p = beam.Pipeline(runner=local_runner(options), options=options)
     header = build(p, opts, stream, run_id, started)
-    if local_runner(options) is None:
+    if local_runner(options) is None and not dry_run:
         # A managed runner's stream may never stop: its empty tables get their files now.
         write_empty_tables(opts.output, run_id, int(started * 1e6))
     result = p.run()

@@ -439,16 +439,24 @@ class _KnownBandsFn(beam.DoFn):
         yield from entries
 
 
+URL_KEY, CONTENT_HASH, BAND = "u", "c", "b"
+
+
 def meeting_keys(key: DedupKey, params: Optional[minhash.LshParameters] = None
                  ) -> Iterable[str]:
     """The keys by which a key can meet another in a stage, tagged by kind:
-    its URL key, its content hash, its LSH bands (computed last, lazily)."""
+    its URL key, its content hash, its LSH bands (computed last, lazily).
+
+    Bands are named by `minhash.band_token_keys`, which the index reader
+    computes for a whole column of signatures at once
+    (`transforms.dedup_index.match_known`); equal bands have equal tokens,
+    as they have equal `minhash.band_keys`."""
     if key.url_key is not None:
-        yield "u" + key.url_key
-    yield f"c{key.content_hash}"
+        yield URL_KEY + key.url_key
+    yield CONTENT_HASH + key.content_hash
     if key.signature is not None:
-        for band in minhash.band_keys(key.signature, params):
-            yield "b" + band
+        for band in minhash.band_token_keys(key.signature, params):
+            yield BAND + band
 
 
 SAME_URL = "same_url"
@@ -501,7 +509,7 @@ class _SameUrlKnownFn(beam.DoFn):
 
 
 def relevant_known(new_keys, read_first, read_again,
-                   params: Optional[minhash.LshParameters] = None):
+                   params: Optional[minhash.LshParameters] = None, matchers=None):
     """The known entries that can change a decision about a new article.
 
     A URL group decides a new article by its best known member: all known
@@ -514,17 +522,20 @@ def relevant_known(new_keys, read_first, read_again,
 
     `read_first` and `read_again` are the known entries (two reads of the
     index, so that none is held between them), `new_keys` the run's keys,
-    `params` the LSH layout.
+    `params` the LSH layout. `matchers`, when given, are the two DoFns that
+    take their place (`ReadIndex.meeting_new`, `ReadIndex.of_their_urls`):
+    the reads are then index files, matched in Arrow a batch of rows at a time.
     """
     params = params or minhash.lsh_parameters()
+    meeting_fn, same_url_fn = matchers or (_MeetingKnownFn(params), _SameUrlKnownFn(params))
     keys = beam.pvalue.AsList(new_keys | "MeetingKeys" >> beam.ParDo(
         _KeysPerBundleFn(functools.partial(meeting_keys, params=params))
     ).with_output_types(List[str]))
     first = read_first | "KnownMeetingNew" >> beam.ParDo(
-        _MeetingKnownFn(params), keys).with_output_types(DedupKey, **{SAME_URL: str}).with_outputs(
+        meeting_fn, keys).with_output_types(DedupKey, **{SAME_URL: str}).with_outputs(
             SAME_URL, main="known")
     same_url = read_again | "KnownOfTheirUrls" >> beam.ParDo(
-        _SameUrlKnownFn(params), keys, beam.pvalue.AsList(first[SAME_URL])).with_output_types(DedupKey)
+        same_url_fn, keys, beam.pvalue.AsList(first[SAME_URL])).with_output_types(DedupKey)
     return (first.known, same_url) | "RelevantKnown" >> beam.Flatten()
 
 
@@ -597,13 +608,23 @@ class Deduplicate(beam.PTransform):
         stage_inputs = [new_keys]
         known_keys = None
         if self._known is not None:
+            matchers = None
             if isinstance(self._known, beam.PTransform):
                 again = getattr(self._known, "rereading", lambda: self._known)()
-                reads = (articles.pipeline | "ReadKnown" >> self._known,
-                         articles.pipeline | "ReadKnownAgain" >> again)
+                if hasattr(self._known, "files"):
+                    # An index on disk (`ReadIndex`): its files are matched
+                    # against the new keys in Arrow, not entry by entry.
+                    reads = (articles.pipeline | "ReadKnown" >> self._known.files(),
+                             articles.pipeline | "ReadKnownAgain" >> again.files())
+                    matchers = (self._known.meeting_new(self._params),
+                                again.of_their_urls(self._params))
+                else:
+                    reads = (articles.pipeline | "ReadKnown" >> self._known,
+                             articles.pipeline | "ReadKnownAgain" >> again)
             else:
                 reads = (self._known, self._known)
-            known_keys = relevant_known(new_keys, *reads, params=self._params)
+            known_keys = relevant_known(new_keys, *reads, params=self._params,
+                                        matchers=matchers)
             # Signed: the URL stage compares a known page with new ones by it.
             stage_inputs.append(known_keys)
         keys = stage_inputs | "NewAndKnownKeys" >> beam.Flatten()

@@ -199,6 +199,50 @@ def band_keys(sig: bytes, params: Optional[LshParameters] = None) -> List[str]:
             for band in range(bands)]
 
 
+_TOKEN_MIX = np.uint64(0x9E3779B97F4A7C15)
+_TOKEN_FINAL = np.uint64(0xBF58476D1CE4E5B9)
+
+
+@functools.lru_cache(maxsize=None)
+def _band_seeds(bands: int, width: int) -> np.ndarray:
+    return np.array([xxhash.xxh3_64_intdigest(f"newsbeam-band-{bands}x{width}-{b}".encode())
+                     for b in range(bands)], dtype=np.uint64)
+
+
+def band_tokens(rows: np.ndarray, params: Optional[LshParameters] = None) -> np.ndarray:
+    """64-bit tokens of the LSH bands of many signatures at once: equal bands
+    give equal tokens (as they give equal `band_keys`).
+
+    `rows` is an (n, 128) uint32 array of signatures; the result is (n, bands)
+    uint64. Computed with whole-column numpy operations, so an index of a
+    million signatures is tokenised in about a second, where `band_keys`
+    costs one xxh3 call and one string per band and signature. The layout and
+    the band number are mixed into the token: tokens of different bands or
+    layouts do not meet. Only used to find which index entries share a band
+    with a new article (`transforms.dedup.meeting_keys`); the buckets
+    themselves are keyed by `band_keys`.
+    """
+    bands, width = params or lsh_parameters()
+    rows = np.asarray(rows, dtype=np.uint32).reshape(-1, NUM_PERM)
+    seeds = _band_seeds(bands, width)
+    token = np.broadcast_to(seeds, (len(rows), bands)).copy()
+    with np.errstate(over="ignore"):
+        for j in range(width):
+            # row j of every band: columns j, j + width, j + 2 * width, ...
+            token ^= rows[:, j:bands * width:width]
+            token *= _TOKEN_MIX
+            token ^= token >> np.uint64(31)
+        token *= _TOKEN_FINAL
+        token ^= token >> np.uint64(29)
+    return token
+
+
+def band_token_keys(sig: bytes, params: Optional[LshParameters] = None) -> List[str]:
+    """`band_tokens` of one signature, as 16 hexadecimal digits each."""
+    rows = np.frombuffer(sig, dtype="<u4", count=NUM_PERM)
+    return [f"{token:016x}" for token in band_tokens(rows, params)[0].tolist()]
+
+
 def similarity(a: bytes, b: bytes) -> float:
     """Jaccard similarity: exact on the shingle hashes when both `sketch`es
     carry them, else estimated, the share of equal signature rows."""

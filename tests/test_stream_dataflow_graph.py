@@ -1,0 +1,56 @@
+"""The streaming job as Dataflow would receive it, built offline with --dry_run=True.
+
+As `tests/test_dataflow_graph.py` does for the batch job: DataflowRunner
+with ``--streaming --dry_run=True`` builds the whole job (graph, worker
+environment, staged package) and stops before sending it. The feed list,
+watched folder, output and temp location are gs:// paths on the local GCS
+emulator; nothing is fetched and nothing is written to the output.
+"""
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+
+from apache_beam.portability.api import beam_runner_api_pb2
+
+from pipelines import stream
+from tests.conftest import REPO, SEEDS
+from tests.test_dataflow_graph import gcs_keys
+
+STEPS = {"Ticks", "PollFeeds", "WatchFiles", "Extract", "StampArticles", "DetectLanguage",
+         "ReadDedupIndex", "Deduplicate", "Enrich", "WriteArticles", "WriteDuplicates",
+         "WriteRejects", "WriteIndex", "WriteStats", "CommitFeedState"}
+
+
+def test_stream_job_graph_is_built_offline_for_dataflow(gcs, tmp_path):
+    gcs.upload(SEEDS / "rt-arabic-dump.txt", "stream", "incoming", "rt-arabic-dump.txt")
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text("https://feeds.example.org/world.xml | World | en\n")
+    feed_list = gcs.upload(feeds, "stream", "feeds.txt")
+
+    result = stream.run([
+        "--feeds", feed_list, "--watch", gcs.url("stream", "incoming", "*"),
+        "--output", gcs.url("stream", "out"), "--run_id", "live",
+        "--runner", "DataflowRunner", "--streaming", "--dry_run=True",
+        "--project", "newsbeam-test", "--region", "europe-west1",
+        "--temp_location", gcs.url("stream", "tmp"), "--setup_file", str(REPO / "setup.py"),
+        "--window_minutes", "5", "--min_poll_s", "120"])
+
+    proto = result.job.proto_pipeline
+    top_level = {t.unique_name for t in proto.components.transforms.values()
+                 if "/" not in t.unique_name}
+    assert STEPS <= top_level
+    # Unbounded: the ticks are the job's source, and the job says it streams.
+    assert result.job.proto.type.name == "JOB_TYPE_STREAMING"
+    # The FnApiRunner's extra shuffle before dedup is for that runner only.
+    assert "DedupStage" not in top_level
+    # Nothing ran and nothing was written: the dry run only built the job.
+    assert not gcs_keys(gcs, "stream/out")
+
+    (environment,) = proto.components.environments.values()
+    beam_version = metadata.version("apache-beam")
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert f"beam_python{python}_sdk:{beam_version}".encode() in environment.payload
+    staged = {beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(
+        dependency.role_payload).staged_name for dependency in environment.dependencies}
+    assert "workflow.tar.gz" in staged
