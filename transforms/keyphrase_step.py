@@ -1,0 +1,200 @@
+"""Keywords of a run's articles, scored against the run's own document frequencies.
+
+`ExtractKeyphrases` fills `keywords` of every article (one in, one out)::
+
+    unique | "Keyphrases" >> ExtractKeyphrases()
+
+Three steps over the pure functions of `transforms.keyphrases`:
+
+1. ``FindCandidates``: each article's candidate phrases (title and the start
+   of the body), kept beside the article as ``(article, candidates)``.
+2. ``DocumentRows`` and ``CountArticles``: one row per phrase, language and
+   source an article holds, summed in each bundle and then by `CombinePerKey` (small rows: three short strings and a
+   count). ``KeepCommon`` keeps the phrases held by 2% or more of their
+   language's or source's articles (`keep_row`, with the article totals as a
+   dict side input), which bounds the table whatever the run's size, and
+   ``BuildTable`` makes them one `DocumentFrequencies`.
+3. ``ScoreKeyphrases``: each article's candidates scored with that table as
+   a side input. A language with fewer than `MIN_ARTICLES` articles in the
+   run is scored on the weights in the article alone (the table damps
+   nothing there), or by YAKE as today with ``small_runs="yake"``; YAKE's
+   keywords then go through `filter_keywords` (no stop word, weekday, month,
+   site name, trailing punctuation).
+
+Runs on any runner (nothing is downloaded, no state, no timers); the
+FnApiRunner test in ``tests/test_keyphrases.py`` shows a local run. Not
+wired into `pipelines/` yet: `EnrichArticles` still fills `keywords` by YAKE.
+
+The table is held in memory by every worker that scores. A kept phrase is
+held by 2% of its group's articles or more, so a group has at most 50 times
+as many entries as an article has candidates (about 100): a few thousand per
+language and source, whatever the run's size.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
+
+from schemas.records import Article
+from transforms.counters import StageCounters
+from transforms.keyphrases import (MIN_ARTICLES, MIN_SHARE, Candidates, DocumentFrequencies,
+                                   candidates, document_keys, filter_keywords, keep_row,
+                                   score_keyphrases, source_of)
+
+STAGE = "keyphrases"
+SMALL_RUNS = ("weights", "yake")
+
+
+def article_source(article: Article) -> str:
+    """The source an article's phrases are counted under (its host, else its name)."""
+    # The address fetched is a fact; a canonical URL is the page's claim (DESIGN).
+    return source_of(article.source_name, article.site_name,
+                     article.url or article.canonical_url)
+
+
+def site_names(article: Article) -> Tuple[Optional[str], ...]:
+    return (article.site_name, article.source_name, article.canonical_url, article.url)
+
+
+class _CandidatesFn(beam.DoFn):
+    def __init__(self):
+        self._counters = StageCounters(STAGE)
+
+    def process(self, article: Article) -> Iterable[Tuple[Article, tuple]]:
+        self._counters.inc("in")
+        found = candidates(article.title, article.text, article.language)
+        if not found.counts:
+            self._counters.inc("no_candidates")
+        # A plain tuple: Beam's default coder does not round-trip this NamedTuple.
+        yield article, tuple(found)
+
+
+class _SumRowsFn(beam.DoFn):
+    """The `document_keys` rows of a bundle's articles, summed in the bundle.
+
+    One row per phrase and article would be ~200 elements an article for
+    `CombinePerKey`; summed here first, a bundle sends each phrase once
+    (measured with ``eval_keywords.py --beam 10000``: the whole step 0.58 ms
+    CPU an article on the FnApiRunner, against 0.80-0.88 with a row each). Sums are kept per window
+    and flushed at `FLUSH_ROWS` keys, so memory stays bounded.
+    """
+    FLUSH_ROWS = 200_000
+
+    def start_bundle(self) -> None:
+        self._sums: Dict[object, Counter] = {}
+
+    def process(self, pair: Tuple[Article, tuple], window=beam.DoFn.WindowParam
+                ) -> Iterable[Tuple[Tuple[str, str, str], int]]:
+        article, found = pair
+        sums = self._sums.setdefault(window, Counter())
+        sums.update(document_keys(Candidates(*found).counts, article.language,
+                                  article_source(article)))
+        if len(sums) >= self.FLUSH_ROWS:
+            del self._sums[window]
+            yield from sums.items()
+
+    def finish_bundle(self) -> Iterable[WindowedValue]:
+        for window, sums in self._sums.items():
+            timestamp, windows = window.max_timestamp(), [window]
+            for row in sums.items():
+                yield WindowedValue(row, timestamp, windows)
+        self._sums = {}
+
+
+class _BuildTableFn(beam.CombineFn):
+    """Kept rows -> one `DocumentFrequencies` (rows arrive summed per key, and few:
+    `keep_row` bounds them by the share of articles)."""
+
+    def create_accumulator(self) -> List:
+        return []
+
+    def add_input(self, rows: List, row) -> List:
+        rows.append(row)
+        return rows
+
+    def merge_accumulators(self, accumulators) -> List:
+        merged: List = []
+        for rows in accumulators:
+            merged.extend(rows)
+        return merged
+
+    def extract_output(self, rows: List) -> DocumentFrequencies:
+        return DocumentFrequencies.from_rows(rows)
+
+
+class _ScoreFn(beam.DoFn):
+    def __init__(self, min_articles: int, small_runs: str):
+        self._min_articles = min_articles
+        self._small_runs = small_runs
+        self._yake = None
+        self._counters = StageCounters(STAGE)
+
+    def setup(self) -> None:
+        if self._small_runs == "yake":
+            from transforms.enrich import KeywordExtractor
+
+            self._yake = KeywordExtractor()
+
+    def process(self, pair: Tuple[Article, tuple],
+                table: DocumentFrequencies) -> Iterable[Article]:
+        article, found = pair[0], Candidates(*pair[1])
+        language = article.language
+        names = site_names(article)
+        if self._yake is not None and table.articles(language) < self._min_articles:
+            self._counters.inc("scored_by_yake")
+            keywords = filter_keywords(
+                self._yake.extract(article.title, article.text, language), language, names)
+        else:
+            keywords = score_keyphrases(found, language, article_source(article), table, names)
+        if not keywords:
+            self._counters.inc("no_keywords")
+        self._counters.inc("out")
+        yield article._replace(keywords=keywords)
+
+
+class ExtractKeyphrases(beam.PTransform):
+    """Fills `keywords` of every article from phrases scored against the run's
+    document frequencies (one in, one out).
+
+    Args:
+      min_articles: articles of a language below which the run is small.
+      small_runs: what a small run's languages get: ``"weights"`` (the same
+        candidates, weighed in the article alone: measured better than YAKE
+        on both public keyphrase sets) or ``"yake"`` (today's extractor,
+        filtered).
+      min_count, min_share: a phrase enters the table from this many articles
+        and this share of its language's or source's (`keep_row`).
+    """
+
+    def __init__(self, min_articles: int = MIN_ARTICLES, small_runs: str = "weights",
+                 min_count: int = 2, min_share: float = MIN_SHARE):
+        super().__init__()
+        if small_runs not in SMALL_RUNS:
+            raise ValueError(f"small_runs must be one of {SMALL_RUNS}, not {small_runs!r}")
+        self._min_articles = min_articles
+        self._small_runs = small_runs
+        self._min_count = min_count
+        self._min_share = min_share
+
+    def expand(self, articles):
+        min_count, min_share = self._min_count, self._min_share
+        found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn())
+        rows = (found
+                | "DocumentRows" >> beam.ParDo(_SumRowsFn())
+                | "CountArticles" >> beam.CombinePerKey(sum))
+        # Articles per language and per source: a few rows, so a dict side input.
+        totals = (rows
+                  | "ArticleTotals" >> beam.Filter(lambda row: not row[0][2])
+                  | "TotalsByGroup" >> beam.Map(lambda row: ((row[0][0], row[0][1]), row[1])))
+        table = (rows
+                 | "KeepCommon" >> beam.Filter(
+                     lambda row, n: keep_row(row[0], row[1], n, min_count, min_share),
+                     beam.pvalue.AsDict(totals))
+                 | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
+        return (found
+                | "ScoreKeyphrases" >> beam.ParDo(
+                    _ScoreFn(self._min_articles, self._small_runs),
+                    table=beam.pvalue.AsSingleton(table)).with_output_types(Article))
