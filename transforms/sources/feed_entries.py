@@ -311,7 +311,8 @@ def to_feed_entry(item: ParsedItem, feed: ParsedFeed, source: FeedSource) -> Fee
         title=item.title, published=item.published, authors=item.authors, tags=tags,
         summary=item.summary, content=body if is_article_body(body, item.summary) else None,
         source_name=source.name or feed.title,
-        language=source.language or _language(feed.language))
+        language=source.language or _language(feed.language),
+        published_source="feed" if item.published is not None else None)
 
 
 def is_article_body(text: str, summary: Optional[str] = None) -> bool:

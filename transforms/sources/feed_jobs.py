@@ -62,7 +62,9 @@ def entry_document(entry: FeedEntry, ctx: FeedsContext, page: Optional[FetchResu
         source_uri=entry.feed_url, source_position=entry.position, run_id=ctx.run_id,
         title=entry.title, published=entry.published, authors=list(entry.authors),
         tags=list(entry.tags), source_name=entry.source_name,
-        declared_language=entry.language, fetched_at=fetched_at, description=entry.summary)
+        declared_language=entry.language, fetched_at=fetched_at, description=entry.summary,
+        published_source=entry.published_source,
+        published_offset_minutes=entry.published_offset_minutes)
     if page is not None:
         return RawDocument(payload=page.body, payload_format="html",
                            url=page.final_url or entry.link,
