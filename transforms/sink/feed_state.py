@@ -62,7 +62,9 @@ def _state_to_json(state: FeedState) -> dict:
             "last_success": (from_micros(state.last_success).isoformat()
                              if state.last_success else None),
             "consecutive_failures": state.consecutive_failures,
-            "poll_counts": dict(sorted(state.poll_counts.items()))}
+            "poll_counts": dict(sorted(state.poll_counts.items())),
+            "validator_polls": state.validator_polls,
+            "validators_unreliable": state.validators_unreliable}
 
 
 def _state_from_json(url: str, data: dict) -> FeedState:
@@ -76,7 +78,10 @@ def _state_from_json(url: str, data: dict) -> FeedState:
                      failures={str(k): int(v) for k, v in failures.items()},
                      last_success=parse_timestamp(data.get("last_success")),
                      consecutive_failures=int(data.get("consecutive_failures") or 0),
-                     poll_counts={str(k): int(v) for k, v in poll_counts.items()})
+                     poll_counts={str(k): int(v) for k, v in poll_counts.items()},
+                     # Both absent from states written before the validator check.
+                     validator_polls=int(data.get("validator_polls") or 0),
+                     validators_unreliable=data.get("validators_unreliable") or None)
 
 
 ANSWERED = frozenset({"fetched", "not_modified", "unchanged"})
@@ -164,6 +169,9 @@ def merge_states(old: Dict[str, FeedState], updates: Iterable[FeedStateUpdate],
         if poll is not None:
             state = record_poll(state, poll)
             state = state._replace(last_poll=poll.polled_at, last_status=poll.status)
+            if poll.validator_polls is not None:  # sitemap polls do not track it
+                state = state._replace(validator_polls=poll.validator_polls,
+                                       validators_unreliable=poll.validators_unreliable)
             if poll.status == "fetched":
                 state = state._replace(etag=poll.etag, last_modified=poll.last_modified,
                                        body_hash=poll.body_hash)
