@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import cli
+from pipelines.report.build import build_report
 from tests.conftest import read_table
 from tests.feed_server import FeedServer, Route, article_html
 
@@ -134,6 +135,8 @@ def test_a_site_read_through_its_sitemaps_twice(tmp_path, site):
     assert second["totals"]["articles"] == 0
     news = [e for e in site.log[requests:] if e.path == "/sitemaps/news.xml.gz"]
     assert [(e.status, e.if_none_match) for e in news] == [(304, '"news-1"')]
+    page = build_report(str(out)).html
+    assert 'id="access-section"' in page and "paywalled" in page
 
 
 def rss(items) -> bytes:
@@ -174,5 +177,21 @@ def test_a_feed_that_keeps_its_etag_while_its_items_change(tmp_path):
         # From then on it is polled unconditionally.
         ingest(out, "r4", "--feeds", str(feeds), *every)
         assert [e.if_none_match for e in server.log if e.path == "/feed.xml"][-1] is None
+        assert "validators unreliable: etag_kept_while_content_changed" in \
+            build_report(str(out)).html
     finally:
         server.stop()
+
+
+def test_the_report_reads_articles_written_before_the_access_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.report.build import ARTICLE_COLUMNS, access_by_source
+    from pipelines.report.read import read_columns
+
+    old = tmp_path / "part-old.parquet"
+    pq.write_table(pa.table({"run_id": ["r"], "source_uri": ["s"], "text_length": [10]}), old)
+    articles = read_columns([str(old)], "articles", ARTICLE_COLUMNS)
+    assert articles["access"].to_pylist() == [None]
+    assert access_by_source(articles) == [{"source": "s", "articles": 1, "unknown": 1}]
