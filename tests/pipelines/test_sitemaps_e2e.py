@@ -195,3 +195,18 @@ def test_the_report_reads_articles_written_before_the_access_column(tmp_path):
     articles = read_columns([str(old)], "articles", ARTICLE_COLUMNS)
     assert articles["access"].to_pylist() == [None]
     assert access_by_source(articles) == [{"source": "s", "articles": 1, "unknown": 1}]
+
+
+def test_sitemap_options_are_checked(tmp_path, capsys):
+    listed = tmp_path / "sitemaps.txt"
+    listed.write_text("http://127.0.0.1/sitemap.xml\n", encoding="utf-8")
+    out = str(tmp_path / "out")
+    assert cli.main(["ingest", "--sitemaps", str(tmp_path / "missing.txt"),
+                     "--output", out]) == 2
+    assert "no sitemap list at --sitemaps" in capsys.readouterr().err
+    assert cli.main(["ingest", "--sitemaps", str(listed), "--output", out,
+                     "--sitemap_max_age_days", "0"]) == 2
+    assert cli.main(["ingest", "--feeds", str(listed), "--output", out,
+                     "--validator_check_every", "0"]) == 2
+    assert cli.main(["stream", "--sitemaps", str(listed), "--output", out]) == 2
+    assert "batch-only" in capsys.readouterr().err
