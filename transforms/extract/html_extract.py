@@ -11,7 +11,8 @@ import re
 from typing import List, NamedTuple, Optional
 
 from transforms.extract.access import access_for
-from transforms.extract.date_candidates import DateCandidate, candidate, candidates_from_page
+from transforms.extract.date_candidates import (DateCandidate, candidate, candidates_from_page,
+                                               page_root)
 from transforms.extract.dates import parse_timestamp
 from transforms.sources.decode import decode_text
 from transforms.extract.page_tags import merge_unique, page_tags
@@ -98,11 +99,12 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
     text = document.text.strip()
     # trafilatura's date is htmldate's reading of the page: it is that
     # candidate (as a day, as `htmldate_candidate` gives it), not run twice.
-    dates = candidates_from_page(html, url, text, use_htmldate=False)
+    root = page_root(html)  # one more parse, shared: trafilatura pruned its tree
+    dates = candidates_from_page(html, url, text, use_htmldate=False, root=root)
     page_day = candidate("htmldate", (document.date or "")[:10])
     if page_day is not None:
         dates.append(page_day)
-    verdict = access_for(html, text)
+    verdict = access_for(html, text, root)
     # trafilatura reads meta keywords; article:tag, news_keywords, JSON-LD
     # keywords and sections and the page's tag links come from `page_tags`.
     return Extracted(
