@@ -35,3 +35,12 @@ def test_the_fields_are_merged_from_polls_and_round_trip(tmp_path):
     back = load_states(str(tmp_path))[url]
     assert (back.validator_polls, back.validators_unreliable) == (
         0, "etag_kept_while_content_changed")
+
+
+def test_a_validator_check_is_not_counted_as_a_conditional_poll():
+    url = "http://example.org/feed"
+    old = {url: FeedState(url=url, etag='"e"', validator_polls=2)}
+    conditional = FeedStateUpdate(url, "poll", "not_modified", 1, validator_polls=3)
+    check = FeedStateUpdate(url, "poll", "unchanged", 2, validator_polls=0)
+    after = merge_states(merge_states(old, [conditional]), [check])[url]
+    assert after.poll_counts == {"not_modified": 1, "unchanged": 1, "conditional": 1}

@@ -91,12 +91,13 @@ def record_poll(state: FeedState, poll: FeedStateUpdate) -> FeedState:
     """`state` with one poll counted: last success, failures in a row, polls by status.
 
     A poll is conditional when the state it started from held an ETag or a
-    Last-Modified; the report's conditional-request hit rate is the share of
-    those answered 304.
+    Last-Modified, unless it was a validator check (sent without them: the
+    check leaves `validator_polls` at 0); the report's conditional-request
+    hit rate is the share of those answered 304.
     """
     counts = dict(state.poll_counts)
     counts[poll.status] = counts.get(poll.status, 0) + 1
-    if state.etag or state.last_modified:
+    if (state.etag or state.last_modified) and poll.validator_polls != 0:
         counts["conditional"] = counts.get("conditional", 0) + 1
     if poll.status in ANSWERED:
         return state._replace(last_success=poll.polled_at, consecutive_failures=0,
