@@ -122,7 +122,8 @@ COLUMNS: Dict[str, Dict[str, str]] = {
         "message": "The detail, for a person.",
         "url": "The input's address, when known.",
         "source_kind": "As in articles; `file` for a whole file that failed, `feed` for a "
-                       "whole feed (position `poll`), `feed_list` for a line of a feed list.",
+                       "whole feed (position `poll`), `sitemap` for a sitemap document or "
+                       "its pages, `feed_list` for a line of a feed or sitemap list.",
         "source_uri": _PROVENANCE["source_uri"],
         "source_position": _PROVENANCE["source_position"],
         "run_id": _PROVENANCE["run_id"],
