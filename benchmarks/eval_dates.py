@@ -27,6 +27,10 @@ it read, when it read one, else in UTC) is the label's:
   sitemap hint, htmldate included as one candidate;
 - ``newsbeam, no htmldate``: the same without htmldate (structured data,
   dateline only): what the rule gets without the extra parse;
+- ``newsbeam, extract step``: what the pipeline does, through
+  `transforms.extract.html_extract.extract_html` (trafilatura's own date as
+  the htmldate candidate, htmldate not run again) and `choose_published`;
+  its ms/page includes the whole extraction;
 - ``htmldate``: ``find_date(original_date=True, extensive_search=True)``;
 - ``trafilatura``: ``extract_metadata(...).date`` (htmldate inside it, with
   trafilatura's own settings).
@@ -219,8 +223,22 @@ def score(title, labelled, extracted, now, silver, verbose, trafilatura, find_da
             return None, None
         return _from_text(document.date if document is not None else None), None
 
+    def extract_step(page: Page, _text):
+        from transforms.extract.html_extract import extract_html
+        from transforms.extract.published_date import choose_published
+        try:
+            found = extract_html(page.html.encode("utf-8"), "utf-8",
+                                 None if silver else page.url)
+        except Exception:  # no article text: no date either, as in the pipeline
+            return None, None
+        chosen = choose_published(found.date_candidates, now)
+        if chosen.published is None:
+            return None, chosen
+        return _calendar_date(chosen.published, chosen.published_offset_minutes), chosen
+
     methods: Dict[str, Callable] = {"newsbeam": newsbeam(True),
                                     "newsbeam, no htmldate": newsbeam(False),
+                                    "newsbeam, extract step": extract_step,
                                     "htmldate": htmldate_alone,
                                     "trafilatura": trafilatura_date}
     scores = {name: collections.Counter() for name in methods}

@@ -54,6 +54,7 @@ from transforms.sink.input_cursor import (ALREADY_INGESTED, CursorError, SkipIng
 from transforms.sink.write import WriteTable
 from transforms.sources.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, ReadDumps
 from transforms.sources.read_feeds import ReadFeeds
+from transforms.sources.read_sitemaps import ReadSitemaps
 
 
 _log = logging.getLogger(__name__)
@@ -91,21 +92,28 @@ def local_workers(options: PipelineOptions) -> int:
 
 def read_sources(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
                  files: beam.PCollection) -> SourceOutputs:
-    """Dumps (the `InputFile`s `files`) and feeds (--feeds), flattened into one set of outputs.
+    """Dumps (the `InputFile`s `files`), feeds (--feeds) and sitemaps (--sitemaps),
+    flattened into one set of outputs.
 
-    ``state`` holds the feed state updates (None when no feeds are read).
+    ``state`` holds the feed and sitemap state updates (None when neither is read).
     """
     dumps = files | "ReadDumps" >> ReadDumps(run.read, local_workers(opts))
     if run.feeds is None:
         return SourceOutputs(documents=dumps["documents"], rejects=dumps[REJECTS],
                              duplicates=dumps[DUPLICATES], skipped=dumps[SKIPPED])
-    feeds = p | "ReadFeeds" >> ReadFeeds(opts.feeds, run.feeds)
+    web = []
+    if opts.feeds:
+        web.append(p | "ReadFeeds" >> ReadFeeds(opts.feeds, run.feeds))
+    if opts.sitemaps:
+        web.append(p | "ReadSitemaps" >> ReadSitemaps(opts.sitemaps, run.feeds,
+                                                      opts.sitemap_max_age_days))
     return SourceOutputs(
-        documents=(dumps["documents"], feeds.documents) | "ReadDocuments" >> beam.Flatten(),
-        rejects=(dumps[REJECTS], feeds.rejects) | "ReadRejects" >> beam.Flatten(),
-        duplicates=dumps[DUPLICATES],  # feeds have none (see ReadFeeds)
-        skipped=(dumps[SKIPPED], feeds.skipped) | "ReadSkipped" >> beam.Flatten(),
-        state=feeds.state)
+        documents=((dumps["documents"], *(w.documents for w in web))
+                   | "ReadDocuments" >> beam.Flatten()),
+        rejects=(dumps[REJECTS], *(w.rejects for w in web)) | "ReadRejects" >> beam.Flatten(),
+        duplicates=dumps[DUPLICATES],  # feeds and sitemaps have none (see ReadFeeds)
+        skipped=(dumps[SKIPPED], *(w.skipped for w in web)) | "ReadSkipped" >> beam.Flatten(),
+        state=tuple(w.state for w in web) | "WebStateUpdates" >> beam.Flatten())
 
 
 def write_tables(output: str, run_id: str, articles, duplicates, rejects, index_entries):
@@ -163,7 +171,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
     counts = count_outcomes(read, out.articles, duplicates, rejects, dedup.url_conflicts)
     header = {"schema_version": SCHEMA_VERSION, "versions": versions(),
               "options": options_in_effect(opts, IngestOptions),
-              "feed_names": listed_feed_names(opts.feeds or [])}
+              "feed_names": listed_feed_names((opts.feeds or []) + (opts.sitemaps or []))}
     _ = p | "CommitRun" >> CommitRun(
         tuple(written) | "AllWrittenFiles" >> beam.Flatten(),
         tuple(counts) | "AllCounts" >> beam.Flatten(),
@@ -190,7 +198,7 @@ def read_state_first(opts: IngestOptions, run_id: str) -> None:
     """
     if opts.input:
         load_cursor(opts.output)
-    if opts.feeds:
+    if opts.feeds or opts.sitemaps:
         load_states(opts.output, run_id)
 
 
@@ -250,7 +258,8 @@ def run(argv: Optional[Sequence[str]] = None) -> dict:
 def main(argv: Optional[List[str]] = None) -> int:
     if wants_help(sys.argv[1:] if argv is None else argv):
         print(command_help(
-            "newsbeam ingest", "newsbeam ingest --input GLOB|--feeds LIST --output DIR "
+            "newsbeam ingest", "newsbeam ingest --input GLOB|--feeds LIST|--sitemaps LIST "
+            "--output DIR "
             "[options] [Beam options]",
             "Read dumps (text, HTML, JSONL, WARC) and feeds into deduplicated, "
             "partitioned Parquet.", [("ingest options", IngestOptions)]))

@@ -38,6 +38,18 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--feeds", action="append", default=None,
                             help="A feed list (text, one URL a line, or OPML; local or "
                                  "gs://). Repeat for several; combines with --input.")
+        parser.add_argument("--sitemaps", action="append", default=None,
+                            help="A list of sitemaps, in the feed-list format: a sitemap URL, "
+                                 "or a site URL whose robots.txt Sitemap: lines are followed. "
+                                 "Repeat for several; combines with --input and --feeds "
+                                 "(batch only).")
+        parser.add_argument("--sitemap_max_age_days", type=float, default=2.0,
+                            help="Sitemap entries older than this (publication date, else "
+                                 "lastmod) are not fetched.")
+        parser.add_argument("--validator_check_every", type=int, default=6,
+                            help="Every this many polls a feed is polled unconditionally and "
+                                 "its body compared, to catch an ETag or Last-Modified kept "
+                                 "while the items changed (1: every poll).")
         parser.add_argument("--output", default=None,
                             help="The output folder (local or gs://); required.")
         parser.add_argument("--run_id", default=None,

@@ -37,7 +37,7 @@ class RunContext(NamedTuple):
     started_at: int  # UTC microseconds
     output: str
     read: ReadContext  # what every dump reader is told
-    feeds: Optional[FeedsContext]  # what every feed step is told (None: no --feeds)
+    feeds: Optional[FeedsContext]  # what every feed and sitemap step is told (None: neither)
 
 
 def run_context(opts: IngestOptions, run_id: str, started_at: int) -> RunContext:
@@ -47,10 +47,11 @@ def run_context(opts: IngestOptions, run_id: str, started_at: int) -> RunContext
                        max_decompression_ratio=opts.max_decompression_ratio,
                        max_decompressed_bytes=int(opts.max_decompressed_mb * 1024 * 1024))
     feeds = None
-    if opts.feeds:
+    if opts.feeds or opts.sitemaps:
         feeds = FeedsContext(run_id=run_id, ingested_at=started_at, output=opts.output,
                              fetch=fetch_config(opts),
-                             max_document_bytes=read.max_document_bytes)
+                             max_document_bytes=read.max_document_bytes,
+                             validator_check_every=opts.validator_check_every)
     return RunContext(run_id, started_at, opts.output, read, feeds)
 
 

@@ -193,8 +193,8 @@ def _run_slices(argv: Sequence[str], options: PipelineOptions, opts, run_id: str
     matched = matched_files(opts.input or [])
     files = not_yet_ingested(matched, opts.output, run_id) if opts.since_last_run else matched
     slices = plan_slices(files, opts.slice_files, int(opts.slice_mb * MB))
-    if not slices and opts.feeds:
-        slices = [[]]  # the feeds still need polling
+    if not slices and (opts.feeds or opts.sitemaps):
+        slices = [[]]  # the feeds and sitemaps still need reading
     planned = {"files_matched": len(matched), "already_ingested": len(matched) - len(files),
                "files_per_slice": [len(s) for s in slices],
                "max_files": opts.slice_files, "max_mb": opts.slice_mb}
@@ -203,7 +203,8 @@ def _run_slices(argv: Sequence[str], options: PipelineOptions, opts, run_id: str
     for index, paths in enumerate(slices):
         slice_id = slice_run_id(run_id, index)
         overrides = {"input": [f.path for f in paths], "run_id": slice_id,
-                     "feeds": opts.feeds if index == 0 else None, "since_last_run": False,
+                     "feeds": opts.feeds if index == 0 else None,
+                     "sitemaps": opts.sitemaps if index == 0 else None, "since_last_run": False,
                      "slice_files": 0, "slice_mb": 0.0}
         settings = {k: v for k, v in {**base, **overrides}.items() if v is not None}
         print(f"slice {index + 1}/{len(slices)}: {len(paths)} files, run {slice_id}",

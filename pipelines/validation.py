@@ -24,9 +24,9 @@ def validate(opts: IngestOptions) -> None:
     """Checks the options of `newsbeam ingest` before graph construction, with
     messages a user can act on."""
     check_arguments(getattr(opts, "_flags", ()), option_names(IngestOptions))
-    if not opts.input and not opts.feeds:
-        raise OptionsError("--input or --feeds is required (a file glob or a feed list; "
-                           "repeat either for several)")
+    if not opts.input and not opts.feeds and not opts.sitemaps:
+        raise OptionsError("--input, --feeds or --sitemaps is required (a file glob, a feed "
+                           "list or a sitemap list; repeat any for several)")
     if opts.slice_files < 0 or opts.slice_mb < 0:
         raise OptionsError("--slice_files and --slice_mb must be 0 (no slices) or more")
     validate_common(opts)
@@ -168,11 +168,17 @@ def source_priorities(opts: IngestOptions) -> Dict[str, int]:
 
 def validate_feed_options(opts: IngestOptions) -> None:
     """Checks the feed lists exist and the fetcher's limits make sense."""
-    missing = [path for path in opts.feeds or [] if not FileSystems.exists(path)]
-    if missing:
-        raise OptionsError("no feed list at --feeds " + ", ".join(missing))
-    for path in opts.feeds or []:
-        check_feed_list(path)
+    for flag, paths in (("--feeds", opts.feeds), ("--sitemaps", opts.sitemaps)):
+        missing = [path for path in paths or [] if not FileSystems.exists(path)]
+        if missing:
+            what = "feed" if flag == "--feeds" else "sitemap"
+            raise OptionsError(f"no {what} list at {flag} " + ", ".join(missing))
+        for path in paths or []:
+            check_feed_list(path, flag)
+    if not opts.sitemap_max_age_days > 0:
+        raise OptionsError("--sitemap_max_age_days must be positive")
+    if opts.validator_check_every < 1:
+        raise OptionsError("--validator_check_every must be 1 or more")
     for name in ("min_host_delay_s", "retry_backoff_s", "max_retry_after_s"):
         if getattr(opts, name) < 0:
             raise OptionsError(f"--{name} must be 0 or more")
@@ -185,8 +191,8 @@ def validate_feed_options(opts: IngestOptions) -> None:
     fetch_config(opts)
 
 
-def check_feed_list(path: str) -> None:
-    """Reads a --feeds list and raises `OptionsError` if it cannot be read or
+def check_feed_list(path: str, flag: str = "--feeds") -> None:
+    """Reads a --feeds (or --sitemaps) list and raises `OptionsError` if it cannot be read or
     holds no feed: a wrong list stops the command instead of a run that
     "succeeds" with one reject or with no input."""
     from transforms.sources.feed_list import MAX_LIST_BYTES, feed_list_problem
@@ -194,11 +200,11 @@ def check_feed_list(path: str) -> None:
         with FileSystems.open(path) as handle:
             data = handle.read(MAX_LIST_BYTES + 1)
     except Exception as error:  # each file system raises its own errors
-        raise OptionsError(f"--feeds {path} cannot be read: {type(error).__name__}: "
+        raise OptionsError(f"{flag} {path} cannot be read: {type(error).__name__}: "
                            f"{str(error)[:300]}") from None
     problem = feed_list_problem(data, path)
     if problem:
-        raise OptionsError(f"--feeds {problem}")
+        raise OptionsError(f"{flag} {problem}")
 
 
 def listed_feed_names(paths: Sequence[str]) -> Dict[str, str]:
@@ -249,6 +255,9 @@ def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
     own, and those it shares with ingest by ingest's validator."""
     check_arguments(getattr(opts, "_flags", ()),
                     option_names(StreamOptions) + option_names(IngestOptions))
+    if opts.sitemaps:
+        raise OptionsError("--sitemaps is batch-only for now: run `newsbeam ingest --sitemaps` "
+                           "on a schedule (its state keeps what was read)")
     if not opts.feeds and not stream.watch:
         raise OptionsError("--feeds or --watch is required (a feed list or a file glob; "
                            "repeat either for several)")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Dict
 
 _PROVENANCE = {
-    "source_kind": "Where the input came from: `text_dump`, `html`, `jsonl`, `warc` or `feed`.",
+    "source_kind": "Where the input came from: `text_dump`, `html`, `jsonl`, `warc`, `feed` "
+                   "or `sitemap`.",
     "source_uri": "The file (or, for feeds, the feed's URL) the input came from.",
     "source_position": "Where in it: `line:N` (text dumps, JSONL), `byte:N` (WARC, HTML "
                        "files) or `entry:<key>` (feed entries).",
@@ -34,7 +35,8 @@ COLUMNS: Dict[str, Dict[str, str]] = {
         "description": "The page's meta description (for feeds, the entry's summary when the "
                        "page has none).",
         "authors": "Authors from the page, else from the source.",
-        "published": "Publication time from the page, else from the source.",
+        "published": "Publication time, chosen among every date the page, its feed entry or "
+                     "sitemap state (see `published_source`); UTC.",
         "site_name": "The page's site name (og:site_name).",
         "source_name": "The publisher as the source names it (dump source line, JSONL "
                        "`source`, feed list name), else `site_name`.",
@@ -71,6 +73,25 @@ COLUMNS: Dict[str, Dict[str, str]] = {
                              "`plain_text`.",
         "inferred_fields": "Which of `title`, `published`, `authors` newsbeam inferred rather "
                            "than found as written (see the text-dump page).",
+        "published_source": "Which candidate gave `published`: `jsonld`, `meta`, `sitemap`, "
+                            "`feed`, `url`, `htmldate`, `dateline`; for text inputs `source` "
+                            "(as the source gave it) or `inferred` (e.g. \"3 hours ago\").",
+        "published_confidence": "How far the date candidates agree with the chosen one: the "
+                                "weight of those that agree over the weight of all usable ones "
+                                "(1.0: all agree); none for text inputs.",
+        "published_offset_minutes": "The offset from UTC that the winning source wrote, in "
+                                    "minutes, when it wrote one.",
+        "published_rejected": "Date candidates not used, as `source:reason` (`future`, "
+                              "`too_early`), e.g. `jsonld:future`.",
+        "modified": "Last modification time the page states (JSON-LD `dateModified`, "
+                    "`article:modified_time`), when not before `published`; UTC.",
+        "modified_offset_minutes": "The offset from UTC that `modified` was written with, in "
+                                   "minutes.",
+        "access": "`free`, `paywalled` or `unknown`: whether the whole article is readable "
+                  "without a subscription; none in outputs before schema 1.3.",
+        "access_reason": "Why: `jsonld` (isAccessibleForFree), `teaser` (a short body ending "
+                         "in a subscription prompt), `markup:<class>` (paywall markup), "
+                         "`full_text` or `short_text`.",
     },
     "duplicates": {
         "doc_id": "Id of the duplicate input (same scheme as `article_id`).",
@@ -101,7 +122,8 @@ COLUMNS: Dict[str, Dict[str, str]] = {
         "message": "The detail, for a person.",
         "url": "The input's address, when known.",
         "source_kind": "As in articles; `file` for a whole file that failed, `feed` for a "
-                       "whole feed (position `poll`), `feed_list` for a line of a feed list.",
+                       "whole feed (position `poll`), `sitemap` for a sitemap document or "
+                       "its pages, `feed_list` for a line of a feed or sitemap list.",
         "source_uri": _PROVENANCE["source_uri"],
         "source_position": _PROVENANCE["source_position"],
         "run_id": _PROVENANCE["run_id"],

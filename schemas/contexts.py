@@ -61,6 +61,8 @@ class FeedsContext(NamedTuple):
     output: str
     fetch: FetchConfig
     max_document_bytes: int
+    # A feed is polled unconditionally every this many polls (sources.feed_validators).
+    validator_check_every: int = 6
 
 
 class FeedsResult(NamedTuple):

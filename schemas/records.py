@@ -41,6 +41,10 @@ class RawDocument(NamedTuple):
     declared_language: Optional[str] = None
     fetched_at: Optional[int] = None
     description: Optional[str] = None
+    # Who stated `published` (``feed``, ``sitemap``) and the offset from UTC
+    # it was written with, in minutes: a hint for the date rule.
+    published_source: Optional[str] = None
+    published_offset_minutes: Optional[int] = None
 
 
 class FeedSource(NamedTuple):
@@ -79,6 +83,10 @@ class FeedState(NamedTuple):
     last_success: Optional[int] = None
     consecutive_failures: int = 0
     poll_counts: Mapping[str, int] = {}
+    # Polls since the last unconditional content check, and why the feed's
+    # validators are not trusted (None: trusted); see sources.feed_validators.
+    validator_polls: int = 0
+    validators_unreliable: Optional[str] = None
 
 
 class FeedEntry(NamedTuple):
@@ -99,6 +107,8 @@ class FeedEntry(NamedTuple):
     content: Optional[str]
     source_name: Optional[str]
     language: Optional[str]
+    published_source: Optional[str] = None  # "feed" or "sitemap"
+    published_offset_minutes: Optional[int] = None
 
 
 class FeedStateUpdate(NamedTuple):
@@ -122,6 +132,9 @@ class FeedStateUpdate(NamedTuple):
     warning: Optional[str] = None
     # What the feed declares of its update interval (ttl, sy:updatePeriod), in seconds.
     interval_s: Optional[float] = None
+    # The validator check's state after this poll (None: not tracked, e.g. sitemaps).
+    validator_polls: Optional[int] = None
+    validators_unreliable: Optional[str] = None
 
 
 class Article(NamedTuple):
@@ -132,6 +145,8 @@ class Article(NamedTuple):
     the fields among ``title``, ``published`` and ``authors`` whose value
     newsbeam inferred (a dump's title from its lead, a date from "3 hours
     ago"); a value present and not named there was found as written.
+    `published_source` says which candidate gave `published` and
+    `published_rejected` which were refused (``source:reason``).
     """
     article_id: str
     url: Optional[str]
@@ -162,6 +177,16 @@ class Article(NamedTuple):
     run_id: str
     ingested_at: int
     inferred_fields: List[str] = []
+    # How `published` was chosen (transforms.extract.published_date).
+    published_source: Optional[str] = None
+    published_confidence: Optional[float] = None
+    published_offset_minutes: Optional[int] = None
+    published_rejected: List[str] = []
+    modified: Optional[int] = None
+    modified_offset_minutes: Optional[int] = None
+    # free, paywalled or unknown (transforms.extract.access), and why.
+    access: Optional[str] = None
+    access_reason: Optional[str] = None
 
 
 class Duplicate(NamedTuple):

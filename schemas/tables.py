@@ -9,7 +9,10 @@ Bump `SCHEMA_VERSION` on any change a reader could notice (a column renamed,
 retyped or removed); adding a nullable column is a minor bump. 1.1 added
 `extraction_method` to duplicates and rejects; 1.2 added `lag_seconds` and
 `kept_source` to duplicates, `title_hash` and `source` to the dedup index,
-and `inferred_fields` to articles.
+and `inferred_fields` to articles; 1.3 added the publication date's
+provenance (`published_source`, `published_confidence`,
+`published_offset_minutes`, `published_rejected`), `modified` and its offset,
+and `access` with `access_reason` to articles.
 """
 from __future__ import annotations
 
@@ -20,9 +23,9 @@ import pyarrow as pa
 
 from schemas.records import Article, Duplicate, IndexEntry, Reject
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
-TIMESTAMP_FIELDS = frozenset({"published", "ingested_at", "fetched_at"})
+TIMESTAMP_FIELDS = frozenset({"published", "modified", "ingested_at", "fetched_at"})
 
 _SCALAR_TYPES = {str: pa.string(), int: pa.int64(), float: pa.float64(),
                  bool: pa.bool_(), bytes: pa.binary()}

@@ -22,7 +22,9 @@ from transforms.core.paths import join_path, valid_run_id
 DEFAULT_RUNS = 30
 # Longer lists are cut in the page (flagged sources and failing feeds always shown).
 MAX_TABLE_ROWS = 40
-ARTICLE_COLUMNS = ("run_id", "source_uri", "text_length")
+# `access` is absent from files before schema 1.3: read as null, shown as unknown.
+ARTICLE_COLUMNS = ("run_id", "source_uri", "text_length", "access")
+ACCESS_VALUES = ("free", "paywalled", "unknown")
 REJECT_COLUMNS = ("run_id", "source_uri", "stage", "reason", "message")
 
 
@@ -73,6 +75,7 @@ def build_report(output: str, runs: int = DEFAULT_RUNS,
 
     body = _sections(output, manifests, history, examples, latest_examples, states,
                      syndication)
+    body.insert(len(body) - 1, _access_section(access_by_source(articles)))
     now = now or datetime.now(timezone.utc)
     meta = (f"Output <code>{html.esc(output)}</code> · {len(manifests)} runs shown, "
             f"{html.esc(manifests[0]['run_id'])} to {html.esc(latest_id)} · written "
@@ -307,6 +310,37 @@ def _sources_section(sources) -> str:
             + _more(len(sources), "sources", len(shown)) + "</section>")
 
 
+def access_by_source(articles) -> List[dict]:
+    """Per source, how many of its articles (runs shown) are free, paywalled, unknown."""
+    access = pc.fill_null(articles["access"], "unknown")
+    counts = figures.count_by(articles.select(["source_uri"]).append_column("access", access),
+                              ["source_uri", "access"])
+    by_source: dict = {}
+    for (source, value), n in counts.items():
+        row = by_source.setdefault(source, {"source": source, "articles": 0})
+        key = value if value in ACCESS_VALUES else "unknown"
+        row[key] = row.get(key, 0) + n
+        row["articles"] += n
+    return sorted(by_source.values(), key=lambda r: (-r.get("paywalled", 0) / r["articles"],
+                                                     -r["articles"], r["source"]))
+
+
+def _access_section(rows) -> str:
+    if not rows:
+        return ""
+    shown = rows[:MAX_TABLE_ROWS]
+    cells = [[html.source_cell(r["source"]), html.num(r["articles"])]
+             + [html.pct(r.get(v, 0) / r["articles"]) for v in ACCESS_VALUES] for r in shown]
+    return ("<section id=\"access-section\"><h2>Access</h2>"
+            "<p class=\"note\">Share of each source's articles (runs shown) that are free, "
+            "paywalled (JSON-LD isAccessibleForFree false, paywall markup, or a teaser body) "
+            "or unknown; articles written before schema 1.3 count as unknown. Paywalled "
+            "articles are kept, not rejected.</p>"
+            + html.table("access", ["source", "articles", *ACCESS_VALUES], cells,
+                         numeric=range(1, 5), cell_classes={0: "src"})
+            + _more(len(rows), "sources", len(shown)) + "</section>")
+
+
 def _feeds_section(feeds, polls_by_run) -> str:
     if not feeds and not polls_by_run:
         return ""
@@ -316,6 +350,9 @@ def _feeds_section(feeds, polls_by_run) -> str:
         cell = html.source_cell(f["feed"])
         if f.get("name"):
             cell = f'<b>{html.esc(f["name"])}</b><br>{cell}'
+        if f.get("validators_unreliable"):
+            cell += ('<br><span class="flag">validators unreliable: '
+                     f'{html.esc(f["validators_unreliable"])}</span>')
         why = ("entries all rejected" if f["entries_failing"] and not f["polls_failing"]
                else html.esc(f["last_status"]))
         rows.append([cell, why,
@@ -337,7 +374,9 @@ def _feeds_section(feeds, polls_by_run) -> str:
             "shown. Hit rate: of the polls sent with an ETag or Last-Modified, the share "
             f"answered 304 Not Modified. Highlighted: {figures.FEED_FAILURES_FLAG} or more "
             "failed polls in a row, never a successful one, or polls that succeed while "
-            "every entry of the runs shown was rejected.</p>"
+            "every entry of the runs shown was rejected. A feed marked validators "
+            "unreliable kept its ETag or Last-Modified while its items changed; it is "
+            "polled unconditionally.</p>"
             + html.table("feeds", ["feed", "last status", "failed polls in a row",
                                    "last success", "304 hit rate", "failed polls (runs shown)",
                                    "failed polls (all time)", "last poll",

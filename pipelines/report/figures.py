@@ -302,6 +302,7 @@ def feed_health(states: Dict[str, dict], manifests: Sequence[dict]) -> List[dict
             "hit_rate": (int(counts.get("not_modified", 0)) / conditional
                          if conditional else None),
             "entries_pending": len(state.get("failures") or {}),
+            "validators_unreliable": state.get("validators_unreliable"),
             "failing": polls_failing or entries_failing,
         })
     return sorted(rows, key=lambda r: (not r["failing"], -r["consecutive_failures"], r["feed"]))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple, Optional
 
-from transforms.extract.date_candidates import json_ld_nodes
+from transforms.extract.date_candidates import json_ld_nodes, page_root
 
 FREE, PAYWALLED, UNKNOWN = "free", "paywalled", "unknown"
 TEASER_MAX_CHARS = 1500
@@ -125,16 +125,13 @@ def is_teaser(text: Optional[str]) -> bool:
     return any(prompt in tail for prompt in PROMPTS)
 
 
-def access_for(html: Optional[str], text: Optional[str]) -> AccessVerdict:
-    """The access verdict of one article, from its page and the text extracted from it."""
-    root = None
-    if html:
-        import lxml.html
-        from lxml import etree
-        try:
-            root = lxml.html.document_fromstring(html)
-        except (etree.ParserError, ValueError):
-            root = None
+def access_for(html: Optional[str], text: Optional[str], root=None) -> AccessVerdict:
+    """The access verdict of one article, from its page and the text extracted from it.
+
+    `root`: the page already parsed (`date_candidates.page_root`), else it is parsed here.
+    """
+    if root is None and html:
+        root = page_root(html)
     said = json_ld_access(root) if root is not None else None
     if said is False:
         return AccessVerdict(PAYWALLED, "jsonld")

@@ -14,10 +14,14 @@ from typing import Iterable, List, Optional
 import apache_beam as beam
 
 from schemas.records import Article, RawDocument, Reject
+from transforms.extract.access import AccessVerdict, access_for
+from transforms.extract.date_candidates import DateCandidate, from_micros_candidate
+from transforms.extract.dates import MICROS_PER_DAY
 from transforms.extract.html_extract import Extracted, NoArticleText
 from transforms.extract.isolation import CallCrashed, CallFailed, CallTimedOut, IsolatedFunction
 from transforms.extract.normalize import content_hash
 from transforms.extract.page_tags import merge_unique
+from transforms.extract.published_date import PublishedDate, choose_published
 from transforms.extract.text_dump import clean_segment
 from transforms.dedup.urls import canonical_url, plausible_claim, url_key
 from transforms.core.counters import StageCounters
@@ -52,19 +56,61 @@ def extract_plain_text(payload: bytes) -> Extracted:
     return Extracted(title=None, text=text, method="plain_text")
 
 
+def source_date_hint(raw: RawDocument) -> Optional[DateCandidate]:
+    """The date the source gave (a feed entry's, a sitemap's), as a date candidate.
+
+    Its source is what the reader stamped (``feed``, ``sitemap``), else
+    ``source`` (a JSONL ``published``). A midnight with no offset is taken
+    as a bare date: sitemaps often give only the day.
+    """
+    if raw.published is None:
+        return None
+    bare = raw.published_offset_minutes is None and raw.published % MICROS_PER_DAY == 0
+    return from_micros_candidate(raw.published_source or "source", raw.published,
+                                 raw.published_offset_minutes, has_time=not bare)
+
+
+def article_dates(raw: RawDocument, found: Extracted, ingested_at: int) -> PublishedDate:
+    """The publication date of an article and how it was chosen.
+
+    For a page (HTML), `published_date.choose_published` among the page's own
+    dates and the source's, judged against the time the page was fetched.
+    For text inputs (dumps, JSONL text, feed content) today's rule: the
+    extractor's date, else the source's; its source is ``inferred`` when the
+    extractor inferred it ("3 hours ago"), else the reader's stamp or ``source``.
+    """
+    if found.method == "trafilatura":
+        hint = source_date_hint(raw)
+        found_dates = list(found.date_candidates) + ([hint] if hint is not None else [])
+        return choose_published(found_dates, now=raw.fetched_at or ingested_at)
+    if found.published is not None:
+        inferred = "published" in found.inferred
+        return PublishedDate(published=found.published,
+                             published_source="inferred" if inferred else "source")
+    if raw.published is not None:
+        return PublishedDate(published=raw.published,
+                             published_source=raw.published_source or "source",
+                             published_offset_minutes=raw.published_offset_minutes)
+    return PublishedDate()
+
+
 def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
     """Joins what was extracted with what the source declared, and the provenance.
 
     The page's own metadata wins over the source's hints, except the source
     name: the feed or dump names its publisher better than a page's og:site_name.
-    The URL key follows `article_url_key`.
+    The URL key follows `article_url_key`; the dates follow `article_dates`.
     """
     canonical = canonical_url(found.page_url) or canonical_url(raw.url)
+    dates = article_dates(raw, found, ingested_at)
+    # Text inputs have no markup: only a teaser body can tell (else unknown).
+    verdict = (AccessVerdict(found.access, found.access_reason or "") if found.access
+               else access_for(None, found.text))
     return Article(
         article_id=raw.doc_id, url=raw.url or found.page_url, canonical_url=canonical,
         url_key=article_url_key(raw.url, found.page_url), title=(found.title or raw.title or "").strip() or None,
         text=found.text, description=found.description or raw.description,
-        authors=found.authors or list(raw.authors), published=found.published or raw.published,
+        authors=found.authors or list(raw.authors), published=dates.published,
         site_name=found.site_name, source_name=raw.source_name or found.site_name,
         tags=merge_unique(raw.tags, found.tags), categories=found.categories,
         keywords=[], language="und", language_score=0.0, script=None,
@@ -74,7 +120,13 @@ def to_article(raw: RawDocument, found: Extracted, ingested_at: int) -> Article:
         source_kind=raw.source_kind, source_uri=raw.source_uri,
         source_position=raw.source_position, extraction_method=found.method,
         run_id=raw.run_id, ingested_at=ingested_at,
-        inferred_fields=_inferred_fields(found))
+        inferred_fields=_inferred_fields(found),
+        published_source=dates.published_source,
+        published_confidence=dates.published_confidence,
+        published_offset_minutes=dates.published_offset_minutes,
+        published_rejected=[f"{source}:{reason}" for source, reason in dates.rejected],
+        modified=dates.modified, modified_offset_minutes=dates.modified_offset_minutes,
+        access=verdict.access, access_reason=verdict.reason or None)
 
 
 def _inferred_fields(found: Extracted) -> List[str]:
@@ -164,7 +216,12 @@ class _ExtractFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(REJECTS, reject)
             return
         self._counters.inc("out")
-        yield to_article(raw, found, self._ingested_at)
+        article = to_article(raw, found, self._ingested_at)
+        self._counters.inc(f"dates:source:{article.published_source or 'none'}")
+        for refused in article.published_rejected:
+            self._counters.inc(f"dates:rejected:{refused.rpartition(':')[2]}")
+        self._counters.inc(f"access:{article.access}")
+        yield article
 
 
 class ExtractArticles(beam.PTransform):

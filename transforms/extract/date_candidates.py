@@ -250,18 +250,29 @@ def htmldate_candidate(html: str) -> Optional[DateCandidate]:
     return candidate("htmldate", found)
 
 
+def page_root(html: Optional[str]):
+    """The page parsed by lxml, or None when there is nothing to parse."""
+    if not html:
+        return None
+    import lxml.html
+    from lxml import etree
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+
+
 def candidates_from_page(html: Optional[str], url: Optional[str] = None,
                          text: Optional[str] = None,
-                         use_htmldate: bool = True) -> List[DateCandidate]:
-    """Every date the page states of itself: JSON-LD, meta, htmldate, URL, dateline."""
+                         use_htmldate: bool = True, root=None) -> List[DateCandidate]:
+    """Every date the page states of itself: JSON-LD, meta, htmldate, URL, dateline.
+
+    `root`: the page already parsed (`page_root`), to parse it once for
+    dates and access both.
+    """
     found: List[DateCandidate] = []
     if html:
-        import lxml.html
-        from lxml import etree
-        try:
-            root = lxml.html.document_fromstring(html)
-        except (etree.ParserError, ValueError):
-            root = None
+        root = root if root is not None else page_root(html)
         if root is not None:
             found += _json_ld_candidates(root) + _meta_candidates(root)
         if use_htmldate:
@@ -275,5 +286,5 @@ def candidates_from_page(html: Optional[str], url: Optional[str] = None,
 
 
 __all__ = ["DateCandidate", "parse_with_offset", "candidate", "from_micros_candidate",
-           "url_date", "dateline_date", "json_ld_nodes", "htmldate_candidate",
+           "url_date", "dateline_date", "json_ld_nodes", "htmldate_candidate", "page_root",
            "candidates_from_page"]

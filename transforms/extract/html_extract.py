@@ -10,6 +10,9 @@ import logging
 import re
 from typing import List, NamedTuple, Optional
 
+from transforms.extract.access import access_for
+from transforms.extract.date_candidates import (DateCandidate, candidate, candidates_from_page,
+                                               page_root)
 from transforms.extract.dates import parse_timestamp
 from transforms.sources.decode import decode_text
 from transforms.extract.page_tags import merge_unique, page_tags
@@ -38,6 +41,10 @@ class Extracted(NamedTuple):
     # Fields whose value was inferred rather than read as written ("title"
     # from a dump's lead, "published" from "3 hours ago").
     inferred: List[str] = []
+    # Every date the page states of itself, for the date rule (HTML only).
+    date_candidates: List[DateCandidate] = []
+    access: Optional[str] = None
+    access_reason: Optional[str] = None
 
 
 def _list_field(value) -> List[str]:
@@ -89,13 +96,23 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
     if document is None or not (document.text or "").strip():
         raise NoArticleText("trafilatura found no main text")
     declared = _HTML_LANG.search(payload[:8192])
+    text = document.text.strip()
+    # trafilatura's date is htmldate's reading of the page: it is that
+    # candidate (as a day, as `htmldate_candidate` gives it), not run twice.
+    root = page_root(html)  # one more parse, shared: trafilatura pruned its tree
+    dates = candidates_from_page(html, url, text, use_htmldate=False, root=root)
+    page_day = candidate("htmldate", (document.date or "")[:10])
+    if page_day is not None:
+        dates.append(page_day)
+    verdict = access_for(html, text, root)
     # trafilatura reads meta keywords; article:tag, news_keywords, JSON-LD
     # keywords and sections and the page's tag links come from `page_tags`.
     return Extracted(
-        title=document.title, text=document.text.strip(), method="trafilatura",
+        title=document.title, text=text, method="trafilatura",
         authors=_list_field(document.author), published=parse_timestamp(document.date),
         site_name=document.sitename, page_url=document.url,
         description=document.description,
         tags=merge_unique(_list_field(document.tags), declared_tags.tags),
         categories=merge_unique(_list_field(document.categories), declared_tags.sections),
-        declared_language=declared.group(1).decode("ascii").lower() if declared else None)
+        declared_language=declared.group(1).decode("ascii").lower() if declared else None,
+        date_candidates=dates, access=verdict.access, access_reason=verdict.reason)

@@ -62,7 +62,9 @@ def _state_to_json(state: FeedState) -> dict:
             "last_success": (from_micros(state.last_success).isoformat()
                              if state.last_success else None),
             "consecutive_failures": state.consecutive_failures,
-            "poll_counts": dict(sorted(state.poll_counts.items()))}
+            "poll_counts": dict(sorted(state.poll_counts.items())),
+            "validator_polls": state.validator_polls,
+            "validators_unreliable": state.validators_unreliable}
 
 
 def _state_from_json(url: str, data: dict) -> FeedState:
@@ -76,7 +78,10 @@ def _state_from_json(url: str, data: dict) -> FeedState:
                      failures={str(k): int(v) for k, v in failures.items()},
                      last_success=parse_timestamp(data.get("last_success")),
                      consecutive_failures=int(data.get("consecutive_failures") or 0),
-                     poll_counts={str(k): int(v) for k, v in poll_counts.items()})
+                     poll_counts={str(k): int(v) for k, v in poll_counts.items()},
+                     # Both absent from states written before the validator check.
+                     validator_polls=int(data.get("validator_polls") or 0),
+                     validators_unreliable=data.get("validators_unreliable") or None)
 
 
 ANSWERED = frozenset({"fetched", "not_modified", "unchanged"})
@@ -86,12 +91,13 @@ def record_poll(state: FeedState, poll: FeedStateUpdate) -> FeedState:
     """`state` with one poll counted: last success, failures in a row, polls by status.
 
     A poll is conditional when the state it started from held an ETag or a
-    Last-Modified; the report's conditional-request hit rate is the share of
-    those answered 304.
+    Last-Modified, unless it was a validator check (sent without them: the
+    check leaves `validator_polls` at 0); the report's conditional-request
+    hit rate is the share of those answered 304.
     """
     counts = dict(state.poll_counts)
     counts[poll.status] = counts.get(poll.status, 0) + 1
-    if state.etag or state.last_modified:
+    if (state.etag or state.last_modified) and poll.validator_polls != 0:
         counts["conditional"] = counts.get("conditional", 0) + 1
     if poll.status in ANSWERED:
         return state._replace(last_success=poll.polled_at, consecutive_failures=0,
@@ -164,6 +170,9 @@ def merge_states(old: Dict[str, FeedState], updates: Iterable[FeedStateUpdate],
         if poll is not None:
             state = record_poll(state, poll)
             state = state._replace(last_poll=poll.polled_at, last_status=poll.status)
+            if poll.validator_polls is not None:  # sitemap polls do not track it
+                state = state._replace(validator_polls=poll.validator_polls,
+                                       validators_unreliable=poll.validators_unreliable)
             if poll.status == "fetched":
                 state = state._replace(etag=poll.etag, last_modified=poll.last_modified,
                                        body_hash=poll.body_hash)

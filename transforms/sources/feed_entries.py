@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 import xxhash
 
 from schemas.records import FeedEntry, FeedSource
+from transforms.extract.date_candidates import parse_with_offset
 from transforms.extract.dates import parse_timestamp
 
 # An entry's full content is used as the article when its page cannot be
@@ -107,6 +108,14 @@ class ParsedItem(NamedTuple):
     tags: List[str]
     summary: Optional[str]
     content: Optional[str]
+    # The offset from UTC the feed wrote `published` with, in minutes, when it wrote one.
+    published_offset_minutes: Optional[int] = None
+
+
+def written_offset(raw: Any, published: Optional[int]) -> Optional[int]:
+    """The UTC offset of the date string `raw`, when it is the `published` instant."""
+    parsed = parse_with_offset(raw) if isinstance(raw, str) and published is not None else None
+    return parsed[1] if parsed is not None and parsed[0] == published else None
 
 
 class ParsedFeed(NamedTuple):
@@ -198,11 +207,13 @@ def _parse_json_feed(body: bytes, base: str) -> ParsedFeed:
             continue
         authors = _names(raw.get("authors") or ([raw["author"]] if raw.get("author") else []))
         content = raw.get("content_html") or raw.get("content_text")
+        written = raw.get("date_published") or raw.get("date_modified")
+        published = parse_timestamp(written)
         items.append(ParsedItem(
             id=str(raw["id"]) if raw.get("id") is not None else None,
             link=_absolute(raw.get("url") or raw.get("external_url"), base),
             title=_clean(raw.get("title")),
-            published=parse_timestamp(raw.get("date_published") or raw.get("date_modified")),
+            published=published, published_offset_minutes=written_offset(written, published),
             authors=authors,
             tags=[t.strip() for t in raw.get("tags") or [] if isinstance(t, str) and t.strip()],
             summary=html_to_text(raw.get("summary")) or None,
@@ -253,12 +264,13 @@ def parse_feed(body: bytes, url: str, content_type: Optional[str] = None) -> Par
             term = (tag.get("term") or tag.get("label") or "").strip()
             if term and term not in tags:
                 tags.append(term)
+        published = _struct_micros(entry.get("published_parsed") or entry.get("updated_parsed"))
         items.append(ParsedItem(
             id=(entry.get("id") or "").strip() or None,
             link=_absolute(entry.get("link"), url),
             title=_clean(entry.get("title")),
-            published=_struct_micros(entry.get("published_parsed") or entry.get(
-                "updated_parsed")),
+            published=published, published_offset_minutes=written_offset(
+                entry.get("published") or entry.get("updated"), published),
             authors=authors, tags=tags,
             summary=html_to_text(entry.get("summary")) or None,
             content=max(contents, key=len) if contents else None))
@@ -311,7 +323,9 @@ def to_feed_entry(item: ParsedItem, feed: ParsedFeed, source: FeedSource) -> Fee
         title=item.title, published=item.published, authors=item.authors, tags=tags,
         summary=item.summary, content=body if is_article_body(body, item.summary) else None,
         source_name=source.name or feed.title,
-        language=source.language or _language(feed.language))
+        language=source.language or _language(feed.language),
+        published_source="feed" if item.published is not None else None,
+        published_offset_minutes=item.published_offset_minutes)
 
 
 def is_article_body(text: str, summary: Optional[str] = None) -> bool:

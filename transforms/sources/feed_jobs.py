@@ -17,6 +17,8 @@ from schemas.records import FeedEntry, FeedSource, FeedState, FeedStateUpdate, R
 from transforms.sources.decode import charset_from_content_type
 from schemas.contexts import Skipped
 from transforms.sources.feed_entries import UnreadableFeed, body_hash, parse_feed, to_feed_entry
+from transforms.sources.feed_validators import (from_state_fields, is_check_due, observe,
+                                                request_validators, state_fields)
 from transforms.sources.fetch_policy import FetchResult, host_of
 from transforms.extract.normalize import stable_id
 from transforms.core.routing import REJECTS, SKIPPED
@@ -62,7 +64,9 @@ def entry_document(entry: FeedEntry, ctx: FeedsContext, page: Optional[FetchResu
         source_uri=entry.feed_url, source_position=entry.position, run_id=ctx.run_id,
         title=entry.title, published=entry.published, authors=list(entry.authors),
         tags=list(entry.tags), source_name=entry.source_name,
-        declared_language=entry.language, fetched_at=fetched_at, description=entry.summary)
+        declared_language=entry.language, fetched_at=fetched_at, description=entry.summary,
+        published_source=entry.published_source,
+        published_offset_minutes=entry.published_offset_minutes)
     if page is not None:
         return RawDocument(payload=page.body, payload_format="html",
                            url=page.final_url or entry.link,
@@ -85,14 +89,35 @@ def _now_micros() -> int:
 
 async def poll_feed(fetcher, source: FeedSource, state: Optional[FeedState],
                     ctx: FeedsContext, emit: Emit) -> None:
-    """Polls one feed and emits what follows: state, entries, documents, rejects, skips."""
+    """Polls one feed and emits what follows: state, entries, documents, rejects, skips.
+
+    Every `ctx.validator_check_every` polls, and every poll of a feed whose
+    validators lied before, the request goes out without them and the body
+    is compared with the one kept (`transforms.sources.feed_validators`).
+    """
     state = state or FeedState(url=source.url)
     emit(None, Bump("in"))
-    result = await fetcher.fetch_feed(source.url, state.etag, state.last_modified)
+    checks = from_state_fields(state._asdict())
+    checked = is_check_due(checks, ctx.validator_check_every)
+    etag, last_modified = request_validators(state.etag, state.last_modified, checks,
+                                             ctx.validator_check_every)
+    if checked and (state.etag or state.last_modified):
+        emit(None, Bump("validator_check"))
+    result = await fetcher.fetch_feed(source.url, etag, last_modified)
     polled_at = _now_micros()
+    answered = result.error is None and result.status == 200
+    checks_after = observe(checks, checked, result.status if result.error is None else None,
+                           (state.etag, state.last_modified, state.body_hash),
+                           (result.etag, result.last_modified,
+                            body_hash(result.body) if answered else None))
+    if checks_after.unreliable and not checks.unreliable:
+        _log.warning("feed %s: %s; polled unconditionally from now on", source.url,
+                     checks_after.reason)
+        emit(None, Bump(f"warning:{checks_after.reason}"))
 
     def poll_update(status: str, **fields) -> FeedStateUpdate:
-        return FeedStateUpdate(source.url, "poll", status, polled_at, **fields)
+        return FeedStateUpdate(source.url, "poll", status, polled_at,
+                               **state_fields(checks_after), **fields)
 
     if result.error is not None:
         emit(STATE, poll_update("failed", warning=f"{result.error}: {result.message}"[:300]))

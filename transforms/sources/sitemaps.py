@@ -254,7 +254,9 @@ def to_feed_entry(entry: SitemapEntry, source: FeedSource) -> FeedEntry:
         title=entry.news_title, published=entry.news_published, authors=[],
         tags=list(dict.fromkeys(list(entry.news_keywords) + list(source.tags))),
         summary=None, content=None, source_name=source.name or entry.news_publication,
-        language=source.language or entry.news_language)
+        language=source.language or entry.news_language,
+        published_source="sitemap" if entry.news_published is not None else None,
+        published_offset_minutes=entry.news_offset_minutes)
 
 
 def news_date_hint(entry: SitemapEntry) -> Optional[DateCandidate]:
