@@ -89,6 +89,20 @@ def test_a_comment_thread_stays_out():
     assert "Reply" not in article.text.split()
 
 
+def test_comments_without_a_heading_stay_out_when_they_outweigh_a_short_article():
+    # A blog's thread: no "Comments" heading, no "Reply" buttons, only a
+    # header line per comment ("Name on <date> at <time> said:"), and more
+    # prose in the comments than in the post above them.
+    opinions = [COMMENTS[3], COMMENTS[7]]
+    thread = [f"Milan Griffes on March 3, 2019 at 4:10 pm said:", " ".join(opinions * 3),
+              f"Gary M on March 4, 2019 at 9:12 am said:", " ".join(opinions[::-1] * 2)]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], "Posted in Energy | Permalink | 3 Comments",
+                         thread))
+    assert PARAGRAPHS[0] in article.text and PARAGRAPHS[1] in article.text
+    assert "forty years" not in article.text and "fishermen" not in article.text
+    assert "said:" not in article.text
+
+
 def test_a_cookie_notice_stays_out_even_though_it_reads_as_prose():
     article = clean(page(COOKIES, "Accept", MENU, HEADLINE, PARAGRAPHS))
     assert_whole_article(article)

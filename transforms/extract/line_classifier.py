@@ -1,12 +1,10 @@
 """Scores the lines of a plain-text page dump as article text or boilerplate.
 
-jusText's idea (Pomikálek, 2011) applied to text lines instead of HTML
-blocks, since a dump has no markup: each line is classed by its own shape,
-then lines too short to judge take the class of their neighbours, and the
-article is the run of lines where article text most outweighs
-boilerplate. The thresholds were chosen on the "tune" half of the
-ScrapingHub pages only (`benchmarks/eval_textdumps.py`). All of it is pure functions; `transforms.extract.text_dump`
-calls `classify_lines` and `main_block` on each segment of a page.
+jusText's idea (Pomikálek, 2011) on text lines, not HTML blocks: each line is
+classed by its shape, lines too short to judge take their neighbours' class,
+and the article is the run where article text most outweighs boilerplate.
+Thresholds chosen on the "tune" half of the ScrapingHub pages only
+(`benchmarks/eval_textdumps.py`). Pure functions, called by `text_dump`.
 
 A line's own class (`initial_class`):
 
@@ -127,6 +125,9 @@ _DATE_WORDS = frozenset(
     "september oct october nov november dec december mon monday tue tues tuesday wed wednesday "
     "thu thur thurs thursday fri friday sat saturday sun sunday am pm at on updated published "
     "posted gmt utc est edt bst cet st nd rd th".split())
+# A comment's header ("Gary M on March 3, 2019 at 4:12 pm said:") holds a number,
+# its time stamp: an article's "The minister said:" before a quote is none.
+_COMMENT_HEADER_VERBS = frozenset("said says wrote writes".split())
 # A footer's copyright notice: the article never runs past it.
 _RIGHTS_RESERVED = re.compile(r"rights reserved|droits réservés|الحقوق محفوظة|derechos reservados"
                               r"|rechte vorbehalten", re.IGNORECASE)
@@ -134,7 +135,8 @@ _RIGHTS_RESERVED = re.compile(r"rights reserved|droits réservés|الحقوق �
 
 class Classified(NamedTuple):
     """One line and its class: `initial` from the line alone, `final` in context.
-    `barrier`: a footer line (a copyright notice) the article never crosses."""
+    `barrier`: a line the article never crosses (a footer's copyright notice,
+    a comment's header)."""
     text: str
     initial: str
     final: str
@@ -204,17 +206,27 @@ def _ends_sentence(line: str) -> bool:
 
 
 def is_menu_like(line: str) -> bool:
-    """Under `LENGTH_LOW` characters and not a sentence: a menu entry, a
-    link, a headline in a list (only a run of them is a menu)."""
+    """Under `LENGTH_LOW` characters, not a sentence: a menu entry, a link, a listed headline."""
     if _ends_sentence(line):
         return False
     return len(line) < LENGTH_LOW
 
 
+def is_comment_header(line: str, words: Optional[List[str]] = None) -> bool:
+    """A comment's own header line ("Name on <date> at <time> said:"): the
+    article never runs across one."""
+    if len(line) >= 120 or not line.endswith(":"):
+        return False
+    words = words if words is not None else _WORD.findall(line.casefold())
+    return bool(words) and words[-1] in _COMMENT_HEADER_VERBS and any(w.isdigit() for w in words)
+
+
 def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
     """Boilerplate whatever its neighbours: cookie and newsletter notices,
-    copyright lines, comment-thread marks, breadcrumbs and link bars."""
+    copyright lines, comment-thread marks and headers, breadcrumbs and link bars."""
     words = words if words is not None else _WORD.findall(line.casefold())
+    if line.endswith(":") and is_comment_header(line, words):
+        return True
     if len(line) < 40:
         key = " ".join(words)
         if key in _COMMENT_MARKS or _COMMENT_META.match(key):
@@ -248,8 +260,7 @@ def thresholds(language: Optional[str]) -> Thresholds:
 
 
 def initial_class(line: str, limits: Thresholds) -> Tuple[str, float]:
-    """The class of one line judged alone (see the module docstring), and
-    its stop-word density."""
+    """The class of one line judged alone (see the module docstring), and its stop-word density."""
     words = _WORD.findall(line.casefold())
     if strongly_bad(line, words):
         return BAD, 0.0
@@ -353,7 +364,8 @@ def classify_lines(lines: Sequence[Optional[str]], language: Optional[str] = Non
     final = smooth(classes)
     final = [BAD if cls == MARKED else cls for cls in final]
     return [Classified(t, initial[i], final[i],
-                       bool(t) and len(t) < 300 and _RIGHTS_RESERVED.search(t) is not None)
+                       bool(t) and len(t) < 300 and (_RIGHTS_RESERVED.search(t) is not None
+                                                     or is_comment_header(t)))
             for i, t in enumerate(texts)]
 
 

@@ -39,8 +39,8 @@ import re
 from typing import List, NamedTuple, Optional, Tuple
 
 from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
-from transforms.extract.line_classifier import (GOOD, classify_lines, guess_language, main_block,
-                                                strongly_bad)
+from transforms.extract.line_classifier import (GOOD, classify_lines, guess_language,
+                                                is_comment_header, main_block, strongly_bad)
 from transforms.extract.normalize import key_text
 from transforms.extract.dump_lines import Line, TITLE_LINE_MAX_CHARS, PHRASE_KEYS, classify_line
 
@@ -183,6 +183,12 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
     for i, c in enumerate(classified):
         good_seen[i + 1] = good_seen[i] or c.final == GOOD
     cut = next((r for r in related_at if good_seen[r]), None)
+    # A comment's header after article text starts the thread: it ends the
+    # article as a related heading does (a thread can outweigh a short post).
+    thread = next((i for i, c in enumerate(classified) if good_seen[i] and c.barrier
+                   and c.text and is_comment_header(c.text)), None)
+    if thread is not None and (cut is None or thread < cut):
+        cut = thread
     if cut is not None:  # judged again without the list, which no longer counts as context
         judged = judged[:cut]
         classified = classify_lines(judged, lang)
