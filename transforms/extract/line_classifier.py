@@ -6,24 +6,14 @@ and the article is the run where article text most outweighs boilerplate.
 Thresholds chosen on the "tune" half of the ScrapingHub pages only
 (`benchmarks/eval_textdumps.py`). Pure functions, called by `text_dump`.
 
-A line's own class (`initial_class`):
-
-- ``bad``: a boilerplate phrase (cookies, newsletters, sharing, copyright),
-  a comment-thread mark ("Reply", "3 hours ago"), a line that is only a
-  date, a breadcrumb or a line of ``|``-separated links, or one of three or
-  more menu-like lines in a row (under `LENGTH_LOW` characters and not
-  ending like a sentence: a menu, a list of headlines);
-- ``good``: at least `LENGTH_HIGH` characters, sentence-shaped, with a
-  stop-word density of at least `STOP_HIGH` times the density typical of
-  prose in the dump's language;
-- ``near``: at least `LENGTH_LOW` characters with a density of at least
-  `STOP_LOW` times the typical one, or a long sentence-shaped line with
-  fewer stop words, or a short sentence of four words or more with that
-  density;
-- ``short``: shorter than `LENGTH_LOW` (a subheading, a one-line paragraph,
-  a menu item: only its neighbours can tell);
-- else ``bad`` (long, but with too few stop words to be prose: a list of
-  names, a run of links).
+A line's own class (`initial_class`; the table in docs/text-dumps.md):
+``bad`` (a boilerplate phrase, a comment-thread mark or header, a date
+alone, a breadcrumb or link bar; later, a run of `MENU_RUN` menu-like
+lines), ``good`` (at least `LENGTH_HIGH` characters, sentence-shaped, a
+stop-word density of `STOP_HIGH` times the typical one), ``near`` (at
+least `LENGTH_LOW` characters and `STOP_LOW` times it, or a short
+sentence), ``short`` (under `LENGTH_LOW`: only the neighbours can tell),
+else ``bad`` (long, but too few stop words to be prose).
 
 The stop words are stopwordsiso's list for the language the dump's words
 point to (`guess_language`); a language with no list, or a script without
@@ -302,14 +292,12 @@ def _mark_menus(lines: Sequence[Optional[str]], classes: List[str]) -> None:
         run = []
 
 
-# The class of a line a phrase already marked (a "read more" link, a source
-# credit): boilerplate, but no evidence about the lines around it.
+# A line a phrase marked ("read more", a source credit): boilerplate, no evidence on its neighbours.
 MARKED = "marked"
 
 
 def _nearest(classes: Sequence[str], skip: Tuple[str, ...]) -> Tuple[List[Optional[str]], List[Optional[str]]]:
-    """For each line, the class of the nearest line before and after it that
-    is neither in `skip` nor `MARKED` (None at the edges)."""
+    """Each line's nearest class before and after it, past `skip` and `MARKED` (None at edges)."""
     before: List[Optional[str]] = [None] * len(classes)
     after: List[Optional[str]] = [None] * len(classes)
     last: Optional[str] = None
@@ -352,21 +340,33 @@ def smooth(classes: Sequence[str]) -> List[str]:
     return out
 
 
-def classify_lines(lines: Sequence[Optional[str]], language: Optional[str] = None) -> List[Classified]:
+def _is_barrier(line: str) -> bool:
+    if len(line) >= 300:
+        return False
+    if line.endswith(":") and is_comment_header(line):
+        return True
+    # Substring tests first: a regex search on every line costs more than the rest.
+    return ("serv" in line or "SERV" in line or "ehalten" in line or "EHALTEN" in line
+            or "محفوظة" in line) and _RIGHTS_RESERVED.search(line) is not None
+
+
+def classify_lines(lines: Sequence[Optional[str]], language: Optional[str] = None,
+                   known: Optional[Sequence[Classified]] = None) -> List[Classified]:
     """Classes for a segment's lines; None stands for a line known to be
-    boilerplate already (a "read more" link, a source credit)."""
-    limits = thresholds(language)
-    texts = [line or "" for line in lines]
-    judged = [(MARKED, 0.0) if line is None else initial_class(line, limits) for line in lines]
-    classes = [cls for cls, _ in judged]
-    initial = list(classes)
+    boilerplate already (a "read more" link, a source credit). `known`: the
+    lines already classified (a longer run of the same lines), whose own
+    classes are kept: only the context is judged again."""
+    if known is None:
+        limits = thresholds(language)
+        initial = [MARKED if line is None else initial_class(line, limits)[0] for line in lines]
+        barriers = [bool(line) and _is_barrier(line) for line in lines]
+    else:
+        initial = [c.initial for c in known[:len(lines)]]
+        barriers = [c.barrier for c in known[:len(lines)]]
+    classes = list(initial)
     _mark_menus(lines, classes)
-    final = smooth(classes)
-    final = [BAD if cls == MARKED else cls for cls in final]
-    return [Classified(t, initial[i], final[i],
-                       bool(t) and len(t) < 300 and (_RIGHTS_RESERVED.search(t) is not None
-                                                     or is_comment_header(t)))
-            for i, t in enumerate(texts)]
+    final = [BAD if cls == MARKED else cls for cls in smooth(classes)]
+    return [Classified(line or "", initial[i], final[i], barriers[i]) for i, line in enumerate(lines)]
 
 
 def main_block(classified: Sequence[Classified],

@@ -191,7 +191,7 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
         cut = thread
     if cut is not None:  # judged again without the list, which no longer counts as context
         judged = judged[:cut]
-        classified = classify_lines(judged, lang)
+        classified = classify_lines(judged, lang, known=classified)
     barriers.update(r for r in related_at if r != cut)
     block = main_block(classified, frozenset(barriers))
     if block is None:  # no line reads as prose: keep what no rule calls boilerplate
