@@ -103,6 +103,13 @@ def test_comments_without_a_heading_stay_out_when_they_outweigh_a_short_article(
     assert "said:" not in article.text
 
 
+def test_a_related_box_inside_the_article_drops_its_headlines_and_not_the_rest_of_the_article():
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], "Related", HEADLINES[:2], PARAGRAPHS[2:],
+                         "Related articles", HEADLINES[2:], FOOTER))
+    assert_whole_article(article)
+    assert not any(headline in article.text for headline in HEADLINES)
+
+
 def test_a_cookie_notice_stays_out_even_though_it_reads_as_prose():
     article = clean(page(COOKIES, "Accept", MENU, HEADLINE, PARAGRAPHS))
     assert_whole_article(article)

@@ -17,7 +17,8 @@ The rules, in the order a reader applies them:
 3. A "Keywords: a, b, c" line gives the tags of the article it ends.
 4. A "Related articles" line after article text starts a list of
    headlines: everything after it is dropped, up to the next "Read also"
-   block. Before any article text (a menu entry) it is only a boundary, as
+   block; when a paragraph of prose follows within a few lines, it was a
+   box inside the article, and only its headlines are dropped. Before any article text (a menu entry) it is only a boundary, as
    a "Comments" heading always is.
 5. "Read also:" followed by a headline starts a second article, whose title is
    that headline, but only once the current article has ended (a source,
@@ -39,7 +40,7 @@ import re
 from typing import List, NamedTuple, Optional, Tuple
 
 from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
-from transforms.extract.line_classifier import (GOOD, classify_lines, guess_language,
+from transforms.extract.line_classifier import (GOOD, MARKED, classify_lines, guess_language,
                                                 is_comment_header, main_block, strongly_bad)
 from transforms.extract.normalize import key_text
 from transforms.extract.dump_lines import Line, TITLE_LINE_MAX_CHARS, PHRASE_KEYS, classify_line
@@ -177,22 +178,35 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
     texts = [v for v in judged if v]
     lang = language or (guess_language(" ".join(texts[:40])) if texts else None)
     classified = classify_lines(judged, lang)
-    # Rule 4: a related heading after article text ends it; before any (a
-    # menu entry "Related" at the top of a page) it is only a boundary.
+    # Rule 4: a related heading after article text ends it, unless prose
+    # resumes a few lines later (a box of links inside the article); before
+    # any article text (a menu entry "Related") it is only a boundary.
     good_seen = [False] * (len(judged) + 1)
     for i, c in enumerate(classified):
         good_seen[i + 1] = good_seen[i] or c.final == GOOD
-    cut = next((r for r in related_at if good_seen[r]), None)
+    cut, boxed = None, set()
+    for r in related_at:
+        if not good_seen[r]:
+            continue
+        resumes = _prose_resumes(classified, r)
+        if resumes is None:
+            cut = r
+            break
+        boxed.update(range(r, resumes))  # a related box inside the article: its headlines only
     # A comment's header after article text starts the thread: it ends the
     # article as a related heading does (a thread can outweigh a short post).
     thread = next((i for i, c in enumerate(classified) if good_seen[i] and c.barrier
                    and c.text and is_comment_header(c.text)), None)
     if thread is not None and (cut is None or thread < cut):
         cut = thread
-    if cut is not None:  # judged again without the list, which no longer counts as context
+    if boxed:
+        judged = [None if i in boxed else v for i, v in enumerate(judged)]
+        classified = [c._replace(text="", initial=MARKED) if i in boxed else c
+                      for i, c in enumerate(classified)]
+    if cut is not None or boxed:  # judged again without the list, which no longer counts as context
         judged = judged[:cut]
         classified = classify_lines(judged, lang, known=classified)
-    barriers.update(r for r in related_at if r != cut)
+    barriers.update(r for r in related_at if r != cut and r not in boxed)
     block = main_block(classified, frozenset(barriers))
     if block is None:  # no line reads as prose: keep what no rule calls boilerplate
         first, last = 0, len(judged) - 1
@@ -218,6 +232,20 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
             inferred = ["title"] + inferred
     return CleanArticle(title, "title" in inferred, "\n".join(paragraphs), tags, sources,
                         published, authors, inferred)
+
+
+# A related heading followed within this many lines by a paragraph of prose
+# is a box inside the article, not the list of headlines that ends it.
+RELATED_BOX_LINES = 6
+
+
+def _prose_resumes(classified, related: int) -> Optional[int]:
+    """The index of the first line of prose (good on its own) within
+    `RELATED_BOX_LINES` after a related heading, or None."""
+    for i in range(related + 1, min(len(classified), related + 1 + RELATED_BOX_LINES)):
+        if classified[i].initial == GOOD:
+            return i
+    return None
 
 
 def _has_blank_lines(lines: List[Line]) -> bool:
