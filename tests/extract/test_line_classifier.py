@@ -110,6 +110,14 @@ def test_a_related_box_inside_the_article_drops_its_headlines_and_not_the_rest_o
     assert not any(headline in article.text for headline in HEADLINES)
 
 
+def test_an_article_cut_in_two_by_a_box_of_other_headlines_keeps_both_halves():
+    box = ["Most read in world news"] + HEADLINES + ["Bridge repairs start in May",
+                                                     "Museum reopens after the flood"]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], box, PARAGRAPHS[2:], FOOTER))
+    assert_whole_article(article)
+    assert not any(line in article.text for line in box)
+
+
 def test_a_cookie_notice_stays_out_even_though_it_reads_as_prose():
     article = clean(page(COOKIES, "Accept", MENU, HEADLINE, PARAGRAPHS))
     assert_whole_article(article)

@@ -25,39 +25,24 @@ import re
 from functools import lru_cache
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
-from transforms.extract.dump_vocabulary import VOCABULARY
+from transforms.extract.dump_vocabulary import TYPICAL_DENSITY, VOCABULARY
 from transforms.extract.normalize import key_text
 
 GOOD, NEAR, SHORT, BAD = "good", "near", "short", "bad"
 
 LENGTH_LOW = 70
 LENGTH_HIGH = 100
-# Stop-word density thresholds, as shares of the density typical of prose in
-# the dump's language (`TYPICAL_DENSITY`): lists differ in size and languages
-# in how they attach function words (Arabic writes "and", "the" into the word).
+# Stop-word density thresholds, as shares of the density typical of prose in the
+# dump's language (`TYPICAL_DENSITY`; under `MIN_TYPICAL` it tells nothing): lists
+# differ in size, languages in how they attach function words (Arabic: "and", "the").
 STOP_HIGH = 0.80
 STOP_LOW = 0.45
-# The median stop-word density of sentences of 60 characters or more, per
-# language, with stopwordsiso's list: measured on the lingua test sentences
-# by `benchmarks/calibrate_stop_density.py`. Under `MIN_TYPICAL` (scripts
-# without spaces, languages that glue words) density tells nothing.
-TYPICAL_DENSITY: Dict[str, float] = {
-    "af": 0.423, "ar": 0.25, "bg": 0.438, "bn": 0.368, "ca": 0.432, "cs": 0.303, "da":
-    0.464, "de": 0.5, "el": 0.484, "en": 0.542, "eo": 0.37, "es": 0.528, "et": 0.143, "eu":
-    0.176, "fa": 0.452, "fi": 0.263, "fr": 0.542, "ga": 0.379, "gu": 0.222, "he": 0.133,
-    "hi": 0.429, "hr": 0.286, "hu": 0.375, "hy": 0.167, "id": 0.444, "it": 0.5, "ja": 0.0,
-    "ko": 0.062, "la": 0.178, "lt": 0.154, "lv": 0.2, "mr": 0.18, "ms": 0.3, "nl": 0.5,
-    "pl": 0.333, "pt": 0.5, "ro": 0.45, "ru": 0.417, "sk": 0.318, "sl": 0.368, "so": 0.154,
-    "st": 0.385, "sv": 0.464, "sw": 0.333, "th": 0.0, "tl": 0.462, "tr": 0.188, "uk": 0.107,
-    "ur": 0.227, "vi": 0.469, "yo": 0.311, "zh": 0.0, "zu": 0.077
-}
 DEFAULT_TYPICAL = 0.45
 MIN_TYPICAL = 0.1
 # This many menu-like lines in a row are a menu.
 MENU_RUN = 3
-# A bad line costs its length times this in the search for the article run,
-# and at least `BAD_MIN_COST` characters: twenty links of "Home" weigh as much
-# as a paragraph.
+# A bad line costs its length times this in the search for the article run, and at
+# least `BAD_MIN_COST` characters: twenty links of "Home" weigh as much as a paragraph.
 BAD_WEIGHT = 1.0
 BAD_MIN_COST = 40
 # This many bad lines in a row end a run: a block of navigation between the
@@ -369,32 +354,47 @@ def classify_lines(lines: Sequence[Optional[str]], language: Optional[str] = Non
     return [Classified(line or "", initial[i], final[i], barriers[i]) for i, line in enumerate(lines)]
 
 
-def main_block(classified: Sequence[Classified],
-               barriers: FrozenSet[int] = frozenset()) -> Optional[Tuple[int, int]]:
-    """The (first, last) indexes of the article's run of lines, or None.
+class Run(NamedTuple):
+    """A run of lines that starts and ends on a good line; `zone`: how many
+    barriers precede it (runs of one zone are between the same barriers)."""
+    score: float
+    first: int
+    last: int
+    zone: int
 
-    The run is the stretch where good characters most outweigh bad ones: the
-    best sum of +length for good lines and -max(length, `BAD_MIN_COST`) for
-    bad ones (lines a phrase marked count 0), over every run that starts and
-    ends on a good line and crosses no barrier (a "comments" heading given
-    in `barriers`, a copyright notice). It holds the best line, the good line
-    with the most article text around it.
-    """
-    best: Optional[Tuple[float, int, int]] = None
-    total, start = 0.0, None
-    bad_run = 0
+
+def article_runs(classified: Sequence[Classified], barriers: FrozenSet[int] = frozenset()) -> List[Run]:
+    """Every maximal run: from a good line where the running sum of +length
+    for good lines and -max(length, `BAD_MIN_COST`) for bad ones (lines a
+    phrase marked count 0) starts afresh, to the line where that sum peaks.
+    A barrier (a "comments" heading in `barriers`, a copyright notice) or
+    `BAD_RUN_BREAK` bad lines in a row end a run."""
+    runs: List[Run] = []
+    best: Optional[Run] = None
+    total, start, zone, bad_run = 0.0, None, 0, 0
     for i, c in enumerate(classified):
         bad_run = bad_run + 1 if c.final == BAD and c.initial != MARKED else 0
         if i in barriers or c.barrier or bad_run >= BAD_RUN_BREAK:
-            total, start = 0.0, None
+            runs += [best] if best else []
+            best, total, start = None, 0.0, None
+            zone += i in barriers or c.barrier
             continue
         if c.final == GOOD:
             if start is None or total <= 0:
-                total, start = 0.0, i
+                runs += [best] if best else []
+                best, total, start = None, 0.0, i
             total += len(c.text)
-            if best is None or total > best[0]:
-                best = (total, start, i)
-        elif start is not None:
-            if c.initial != MARKED:  # neither article text nor evidence against it
-                total -= BAD_WEIGHT * max(len(c.text), BAD_MIN_COST)
-    return (best[1], best[2]) if best else None
+            if best is None or total > best.score:
+                best = Run(total, start, i, zone)
+        elif start is not None and c.initial != MARKED:  # marked: no evidence either way
+            total -= BAD_WEIGHT * max(len(c.text), BAD_MIN_COST)
+    return runs + ([best] if best else [])
+
+
+def main_block(classified: Sequence[Classified],
+               barriers: FrozenSet[int] = frozenset()) -> Optional[Tuple[int, int]]:
+    """The (first, last) indexes of the article's run of lines (the best of
+    `article_runs`: where good characters most outweigh bad ones), or None."""
+    runs = article_runs(classified, barriers)
+    best = max(runs, key=lambda r: r.score, default=None)
+    return (best.first, best.last) if best else None

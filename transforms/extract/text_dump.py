@@ -41,7 +41,7 @@ from typing import List, NamedTuple, Optional, Tuple
 
 from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
 from transforms.extract.line_classifier import (GOOD, MARKED, classify_lines, guess_language,
-                                                is_comment_header, main_block, strongly_bad)
+                                                is_comment_header, article_runs, strongly_bad)
 from transforms.extract.normalize import key_text
 from transforms.extract.dump_lines import Line, TITLE_LINE_MAX_CHARS, PHRASE_KEYS, classify_line
 
@@ -207,7 +207,12 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
         judged = judged[:cut]
         classified = classify_lines(judged, lang, known=classified)
     barriers.update(r for r in related_at if r != cut and r not in boxed)
-    block = main_block(classified, frozenset(barriers))
+    runs = article_runs(classified, frozenset(barriers))
+    best = max(runs, key=lambda r: r.score, default=None)
+    # A box of links or a gallery can cut the article in two: a run between
+    # the same barriers at least `RUN_SHARE` as heavy as the best is article too.
+    kept = [r for r in runs if r.zone == best.zone and r.score >= RUN_SHARE * best.score] if best else []
+    block = (min(r.first for r in kept), max(r.last for r in kept)) if kept else None
     if block is None:  # no line reads as prose: keep what no rule calls boilerplate
         first, last = 0, len(judged) - 1
         keep = [i for i, v in enumerate(judged)
@@ -215,7 +220,8 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
                 and not strongly_bad(v)]
     else:
         first, last = block
-        keep = [i for i in range(first, last + 1) if classified[i].final == GOOD and judged[i]]
+        keep = [i for r in sorted(kept, key=lambda r: r.first) for i in range(r.first, r.last + 1)
+                if classified[i].final == GOOD and judged[i]]
     published, authors, inferred, meta_lines = _metadata(judged, first, reference_time)
     keep = [i for i in keep if i not in meta_lines]
     if title is None and block is not None:
@@ -234,6 +240,7 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
                         published, authors, inferred)
 
 
+RUN_SHARE = 0.5
 # A related heading followed within this many lines by a paragraph of prose
 # is a box inside the article, not the list of headlines that ends it.
 RELATED_BOX_LINES = 6
