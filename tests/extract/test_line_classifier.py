@@ -118,6 +118,31 @@ def test_an_article_cut_in_two_by_a_box_of_other_headlines_keeps_both_halves():
     assert not any(line in article.text for line in box)
 
 
+def test_the_language_is_read_from_the_prose_not_from_a_long_menu_above_it():
+    # "Local" is a Portuguese stop word, not an English one: a menu of
+    # forty local sections read first made the page Portuguese, and then
+    # no English line had the stop words of prose.
+    menu = ["Local", "All Local"] + [f"Local {s}" for s in ("News", "Sports", "Business",
+                                                              "Directory", "Features")] * 9
+    article = clean(page(menu, HEADLINE, PARAGRAPHS))
+    assert_whole_article(article)
+    assert "Local News" not in article.text
+
+
+def test_a_run_of_sparse_prose_after_a_gallery_is_article_text():
+    # Names and charges: few stop words a line, so each is only "near", and
+    # the gallery's captions above them are a menu-like run, not good text.
+    gallery = ["1 of 4", "Harry Fisher Submitted photo", "Marta Kowalska Submitted photo",
+               "Jane Roe Submitted photo"]
+    charges = [f"{name}, 41, of Westmere: Possession of stolen turbine parts, resisting arrest, "
+               f"held in the county jail in lieu of $12,500 bond." for name in
+               ("Harry Fisher", "Marta Kowalska", "Jane Roe", "John Doe")]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS, gallery, charges, FOOTER))
+    assert_whole_article(article)
+    assert all(line in article.text for line in charges)
+    assert "Submitted photo" not in article.text
+
+
 def test_a_cookie_notice_stays_out_even_though_it_reads_as_prose():
     article = clean(page(COOKIES, "Accept", MENU, HEADLINE, PARAGRAPHS))
     assert_whole_article(article)

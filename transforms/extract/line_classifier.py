@@ -15,14 +15,14 @@ least `LENGTH_LOW` characters and `STOP_LOW` times it, or a short
 sentence), ``short`` (under `LENGTH_LOW`: only the neighbours can tell),
 else ``bad`` (long, but too few stop words to be prose).
 
-The stop words are stopwordsiso's list for the language the dump's words
-point to (`guess_language`); a language with no list, or a script without
-spaces, falls back to sentence punctuation alone.
+Stop words: stopwordsiso's list for the dump's language (`guess_language`);
+without one, or in a script without spaces, sentence punctuation stands in.
 """
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import groupby
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from transforms.extract.dump_vocabulary import TYPICAL_DENSITY, VOCABULARY
@@ -39,8 +39,10 @@ STOP_HIGH = 0.80
 STOP_LOW = 0.45
 DEFAULT_TYPICAL = 0.45
 MIN_TYPICAL = 0.1
-# This many menu-like lines in a row are a menu.
+# This many menu-like lines in a row are a menu; this many near lines in a row,
+# prose (a list of names and charges, past a gallery's captions).
 MENU_RUN = 3
+NEAR_RUN = 4
 # A bad line costs its length times this in the search for the article run, and at
 # least `BAD_MIN_COST` characters: twenty links of "Home" weigh as much as a paragraph.
 BAD_WEIGHT = 1.0
@@ -65,13 +67,8 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\u0e00-\u0e7f\uac00-\ud7af]"
 
 
 def words_key(line: str) -> str:
-    """A cheap key of a line: its words, case-folded, joined by one space.
-
-    Lighter than `key_text` (no NFKC, no folding of accents or Arabic
-    letter variants): the classifier keys every line of every dump. Word
-    lists are compared in both forms (`_both_forms`), so a phrase or stop
-    word still matches however the page spells it.
-    """
+    """A line's words, case-folded, joined by one space: lighter than `key_text` (no
+    NFKC, no folding of accents or Arabic letters). Word lists hold both forms."""
     return " ".join(_WORD.findall(line.casefold()))
 
 
@@ -219,8 +216,7 @@ def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
             and _BOILERPLATE.search(" ".join(words)) is not None)
 
 
-class Thresholds(NamedTuple):
-    """The stop words of a dump's language and the densities that judge a line."""
+class Thresholds(NamedTuple):  # a language's stop words and the densities that judge a line
     stops: FrozenSet[str]
     high: float
     low: float
@@ -283,26 +279,20 @@ MARKED = "marked"
 
 def _nearest(classes: Sequence[str], skip: Tuple[str, ...]) -> Tuple[List[Optional[str]], List[Optional[str]]]:
     """Each line's nearest class before and after it, past `skip` and `MARKED` (None at edges)."""
-    before: List[Optional[str]] = [None] * len(classes)
-    after: List[Optional[str]] = [None] * len(classes)
-    last: Optional[str] = None
-    for i, cls in enumerate(classes):
-        before[i] = last
-        if cls not in skip and cls != MARKED:
-            last = cls
-    last = None
-    for i in range(len(classes) - 1, -1, -1):
-        after[i] = last
-        if classes[i] not in skip and classes[i] != MARKED:
-            last = classes[i]
-    return before, after
+    def passed(order: Sequence[str]) -> List[Optional[str]]:
+        seen, last = [], None
+        for cls in order:
+            seen.append(last)
+            last = last if cls in skip or cls == MARKED else cls
+        return seen
+    return passed(classes), passed(classes[::-1])[::-1]
 
 
 def smooth(classes: Sequence[str]) -> List[str]:
     """Short and near lines take a class from their neighbours (jusText's context).
 
     A near line is good when a good line is its nearest judged neighbour on
-    either side; a short line is good between good lines, bad between bad
+    either side, or in a run of `NEAR_RUN`; a short line is good between good lines, bad between bad
     ones, and when its sides differ, good only if the line right after it is
     good (a subheading, or the headline above the lead).
     """
@@ -311,6 +301,12 @@ def smooth(classes: Sequence[str]) -> List[str]:
     for i, cls in enumerate(classes):
         if cls == NEAR:
             out[i] = GOOD if GOOD in (before[i], after[i]) else BAD
+    start = 0
+    for cls, group in groupby(classes):  # `NEAR_RUN` near lines in a row: prose of their own
+        n = len(list(group))
+        if cls == NEAR and n >= NEAR_RUN:
+            out[start:start + n] = [GOOD] * n
+        start += n
     settled = list(out)
     before, after = _nearest(settled, (SHORT,))
     for i, cls in enumerate(settled):

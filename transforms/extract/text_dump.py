@@ -40,7 +40,7 @@ import re
 from typing import List, NamedTuple, Optional, Tuple
 
 from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
-from transforms.extract.line_classifier import (GOOD, MARKED, classify_lines, guess_language,
+from transforms.extract.line_classifier import (GOOD, LENGTH_LOW, MARKED, classify_lines, guess_language,
                                                 is_comment_header, article_runs, strongly_bad)
 from transforms.extract.normalize import key_text
 from transforms.extract.dump_lines import Line, TITLE_LINE_MAX_CHARS, PHRASE_KEYS, classify_line
@@ -176,7 +176,10 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
         else:
             judged.append(None)
     texts = [v for v in judged if v]
-    lang = language or (guess_language(" ".join(texts[:40])) if texts else None)
+    # The language from the lines long enough to be prose: a page's menus
+    # come first and are mostly names, which other languages' lists may hold.
+    sample = [v for v in texts if len(v) >= LENGTH_LOW][:LANGUAGE_SAMPLE_LINES] or texts[:LANGUAGE_SAMPLE_LINES]
+    lang = language or (guess_language(" ".join(sample)) if texts else None)
     classified = classify_lines(judged, lang)
     # Rule 4: a related heading after article text ends it, unless prose
     # resumes a few lines later (a box of links inside the article); before
@@ -241,6 +244,7 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
 
 
 RUN_SHARE = 0.5
+LANGUAGE_SAMPLE_LINES = 40
 # A related heading followed within this many lines by a paragraph of prose
 # is a box inside the article, not the list of headlines that ends it.
 RELATED_BOX_LINES = 6
