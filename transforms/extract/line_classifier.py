@@ -21,6 +21,7 @@ without one, or in a script without spaces, sentence punctuation stands in.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from itertools import groupby
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
@@ -58,7 +59,7 @@ _SENTENCE_END = re.compile(r"[.!?؟。！？…][\"'”’»)\]]*$")
 _SENTENCE_INSIDE = re.compile(r"[.!?؟。！？][\"'”’»)]*\s+\S")
 _CLAUSE = re.compile(r"[,،;؛，、]")
 _LINK_SEPARATORS = re.compile(r"\s[|»›>/·•]\s|\s\|\s?|^\W*[|»›]")
-_SEPARATOR_CHARS = frozenset("|»›>/·•")
+_SEPARATOR_CHAR = re.compile(r"[|»›>/·•]")  # a regex scans a long line faster than a set
 _END_CHARS = frozenset(".!?؟。！？…")
 _CLOSING_CHARS = frozenset("\"'”’»)]")
 _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|&copy;", re.IGNORECASE)
@@ -153,9 +154,9 @@ def guess_language(text: str) -> Optional[str]:
         return None
     index = _stop_word_index()
     hits: Dict[str, int] = {}
-    for word in words:
+    for word, count in Counter(words).items():  # each word looked up once
         for language in index.get(word, ()):
-            hits[language] = hits.get(language, 0) + 1
+            hits[language] = hits.get(language, 0) + count
     if not hits:
         return None
     best = max(hits, key=lambda lang: (hits[lang] / len(stop_words(lang)) ** 0.15, lang))
@@ -209,7 +210,7 @@ def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
     if len(line) < 300 and ("©" in line or "(c)" in line or "(C)" in line or "&copy" in line) \
             and _COPYRIGHT.search(line):
         return True
-    if not _SEPARATOR_CHARS.isdisjoint(line) and len(_LINK_SEPARATORS.findall(line)) >= 2 \
+    if _SEPARATOR_CHAR.search(line) and len(_LINK_SEPARATORS.findall(line)) >= 2 \
             and not _SENTENCE_INSIDE.search(line):
         return True
     return (len(line) < 600 and not _BOILERPLATE_WORDS.isdisjoint(words)
