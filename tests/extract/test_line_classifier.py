@@ -143,6 +143,14 @@ def test_a_run_of_sparse_prose_after_a_gallery_is_article_text():
     assert "Submitted photo" not in article.text
 
 
+def test_a_page_that_repeats_its_article_gives_it_once():
+    # A hidden copy of the body (a print version, a second layout) comes out
+    # as the same lines again further down the dump.
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS, HEADLINES, PARAGRAPHS, FOOTER))
+    assert_whole_article(article)
+    assert all(article.text.count(paragraph) == 1 for paragraph in PARAGRAPHS)
+
+
 def test_a_cookie_notice_stays_out_even_though_it_reads_as_prose():
     article = clean(page(COOKIES, "Accept", MENU, HEADLINE, PARAGRAPHS))
     assert_whole_article(article)

@@ -226,7 +226,9 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
         keep = [i for r in sorted(kept, key=lambda r: r.first) for i in range(r.first, r.last + 1)
                 if classified[i].final == GOOD and judged[i]]
     published, authors, inferred, meta_lines = _metadata(judged, first, reference_time)
-    keep = [i for i in keep if i not in meta_lines]
+    seen = set()  # a page that repeats its article (a hidden copy) gives each paragraph once
+    keep = [i for i in keep if i not in meta_lines and not (
+        len(judged[i]) >= LENGTH_LOW and (judged[i] in seen or seen.add(judged[i])))]
     if title is None and block is not None:
         title, title_line = _title_above(judged, first, meta_lines)
         if title_line is not None:
