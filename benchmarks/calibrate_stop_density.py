@@ -5,7 +5,7 @@
 Prints, for every language that has both a stopwordsiso list and a file in
 ``../shared/data/langid/lingua-sentences/``, the median share of stop words
 in its sentences of 60 characters or more (the first 1,000): the table
-`TYPICAL_DENSITY` of `transforms.extract.line_classifier`. These are sentences of
+`TYPICAL_DENSITY` of `transforms.extract.dump_vocabulary`. These are sentences of
 the lingua project's test data, not news pages, so the table is not tuned
 on the dumps the text-dump evaluation scores.
 """

@@ -89,6 +89,68 @@ def test_a_comment_thread_stays_out():
     assert "Reply" not in article.text.split()
 
 
+def test_comments_without_a_heading_stay_out_when_they_outweigh_a_short_article():
+    # A blog's thread: no "Comments" heading, no "Reply" buttons, only a
+    # header line per comment ("Name on <date> at <time> said:"), and more
+    # prose in the comments than in the post above them.
+    opinions = [COMMENTS[3], COMMENTS[7]]
+    thread = [f"Milan Griffes on March 3, 2019 at 4:10 pm said:", " ".join(opinions * 3),
+              f"Gary M on March 4, 2019 at 9:12 am said:", " ".join(opinions[::-1] * 2)]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], "Posted in Energy | Permalink | 3 Comments",
+                         thread))
+    assert PARAGRAPHS[0] in article.text and PARAGRAPHS[1] in article.text
+    assert "forty years" not in article.text and "fishermen" not in article.text
+    assert "said:" not in article.text
+
+
+def test_a_related_box_inside_the_article_drops_its_headlines_and_not_the_rest_of_the_article():
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], "Related", HEADLINES[:2], PARAGRAPHS[2:],
+                         "Related articles", HEADLINES[2:], FOOTER))
+    assert_whole_article(article)
+    assert not any(headline in article.text for headline in HEADLINES)
+
+
+def test_an_article_cut_in_two_by_a_box_of_other_headlines_keeps_both_halves():
+    box = ["Most read in world news"] + HEADLINES + ["Bridge repairs start in May",
+                                                     "Museum reopens after the flood"]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], box, PARAGRAPHS[2:], FOOTER))
+    assert_whole_article(article)
+    assert not any(line in article.text for line in box)
+
+
+def test_the_language_is_read_from_the_prose_not_from_a_long_menu_above_it():
+    # "Local" is a Portuguese stop word, not an English one: a menu of
+    # forty local sections read first made the page Portuguese, and then
+    # no English line had the stop words of prose.
+    menu = ["Local", "All Local"] + [f"Local {s}" for s in ("News", "Sports", "Business",
+                                                              "Directory", "Features")] * 9
+    article = clean(page(menu, HEADLINE, PARAGRAPHS))
+    assert_whole_article(article)
+    assert "Local News" not in article.text
+
+
+def test_a_run_of_sparse_prose_after_a_gallery_is_article_text():
+    # Names and charges: few stop words a line, so each is only "near", and
+    # the gallery's captions above them are a menu-like run, not good text.
+    gallery = ["1 of 4", "Harry Fisher Submitted photo", "Marta Kowalska Submitted photo",
+               "Jane Roe Submitted photo"]
+    charges = [f"{name}, 41, of Westmere: Possession of stolen turbine parts, resisting arrest, "
+               f"held in the county jail in lieu of $12,500 bond." for name in
+               ("Harry Fisher", "Marta Kowalska", "Jane Roe", "John Doe")]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS, gallery, charges, FOOTER))
+    assert_whole_article(article)
+    assert all(line in article.text for line in charges)
+    assert "Submitted photo" not in article.text
+
+
+def test_a_page_that_repeats_its_article_gives_it_once():
+    # A hidden copy of the body (a print version, a second layout) comes out
+    # as the same lines again further down the dump.
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS, HEADLINES, PARAGRAPHS, FOOTER))
+    assert_whole_article(article)
+    assert all(article.text.count(paragraph) == 1 for paragraph in PARAGRAPHS)
+
+
 def test_a_cookie_notice_stays_out_even_though_it_reads_as_prose():
     article = clean(page(COOKIES, "Accept", MENU, HEADLINE, PARAGRAPHS))
     assert_whole_article(article)

@@ -87,3 +87,18 @@ VOCABULARY: Dict[str, Dict[str, Tuple[str, ...]]] = {
                         "partager sur", "publicité", "conditions générales d'utilisation"),
     },
 }
+
+# The median stop-word density of sentences of 60 characters or more, per
+# language, with stopwordsiso's list: measured on the lingua test sentences by
+# `benchmarks/calibrate_stop_density.py`. Under the classifier's `MIN_TYPICAL`
+# (scripts without spaces, languages that glue words) density tells nothing.
+TYPICAL_DENSITY: Dict[str, float] = {
+    "af": 0.423, "ar": 0.25, "bg": 0.438, "bn": 0.368, "ca": 0.432, "cs": 0.303, "da":
+    0.464, "de": 0.5, "el": 0.484, "en": 0.542, "eo": 0.37, "es": 0.528, "et": 0.143, "eu":
+    0.176, "fa": 0.452, "fi": 0.263, "fr": 0.542, "ga": 0.379, "gu": 0.222, "he": 0.133,
+    "hi": 0.429, "hr": 0.286, "hu": 0.375, "hy": 0.167, "id": 0.444, "it": 0.5, "ja": 0.0,
+    "ko": 0.062, "la": 0.178, "lt": 0.154, "lv": 0.2, "mr": 0.18, "ms": 0.3, "nl": 0.5,
+    "pl": 0.333, "pt": 0.5, "ro": 0.45, "ru": 0.417, "sk": 0.318, "sl": 0.368, "so": 0.154,
+    "st": 0.385, "sv": 0.464, "sw": 0.333, "th": 0.0, "tl": 0.462, "tr": 0.188, "uk": 0.107,
+    "ur": 0.227, "vi": 0.469, "yo": 0.311, "zh": 0.0, "zu": 0.077
+}

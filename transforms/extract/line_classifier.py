@@ -1,75 +1,51 @@
 """Scores the lines of a plain-text page dump as article text or boilerplate.
 
-jusText's idea (Pomikálek, 2011) applied to text lines instead of HTML
-blocks, since a dump has no markup: each line is classed by its own shape,
-then lines too short to judge take the class of their neighbours, and the
-article is the run of lines where article text most outweighs
-boilerplate. The thresholds were chosen on the "tune" half of the
-ScrapingHub pages only (`benchmarks/eval_textdumps.py`). All of it is pure functions; `transforms.extract.text_dump`
-calls `classify_lines` and `main_block` on each segment of a page.
+jusText's idea (Pomikálek, 2011) on text lines, not HTML blocks: each line is
+classed by its shape, lines too short to judge take their neighbours' class,
+and the article is the run where article text most outweighs boilerplate.
+Thresholds chosen on the "tune" half of the ScrapingHub pages only
+(`benchmarks/eval_textdumps.py`). Pure functions, called by `text_dump`.
 
-A line's own class (`initial_class`):
+A line's own class (`initial_class`; the table in docs/text-dumps.md):
+``bad`` (a boilerplate phrase, a comment-thread mark or header, a date
+alone, a breadcrumb or link bar; later, a run of `MENU_RUN` menu-like
+lines), ``good`` (at least `LENGTH_HIGH` characters, sentence-shaped, a
+stop-word density of `STOP_HIGH` times the typical one), ``near`` (at
+least `LENGTH_LOW` characters and `STOP_LOW` times it, or a short
+sentence), ``short`` (under `LENGTH_LOW`: only the neighbours can tell),
+else ``bad`` (long, but too few stop words to be prose).
 
-- ``bad``: a boilerplate phrase (cookies, newsletters, sharing, copyright),
-  a comment-thread mark ("Reply", "3 hours ago"), a line that is only a
-  date, a breadcrumb or a line of ``|``-separated links, or one of three or
-  more menu-like lines in a row (under `LENGTH_LOW` characters and not
-  ending like a sentence: a menu, a list of headlines);
-- ``good``: at least `LENGTH_HIGH` characters, sentence-shaped, with a
-  stop-word density of at least `STOP_HIGH` times the density typical of
-  prose in the dump's language;
-- ``near``: at least `LENGTH_LOW` characters with a density of at least
-  `STOP_LOW` times the typical one, or a long sentence-shaped line with
-  fewer stop words, or a short sentence of four words or more with that
-  density;
-- ``short``: shorter than `LENGTH_LOW` (a subheading, a one-line paragraph,
-  a menu item: only its neighbours can tell);
-- else ``bad`` (long, but with too few stop words to be prose: a list of
-  names, a run of links).
-
-The stop words are stopwordsiso's list for the language the dump's words
-point to (`guess_language`); a language with no list, or a script without
-spaces, falls back to sentence punctuation alone.
+Stop words: stopwordsiso's list for the dump's language (`guess_language`);
+without one, or in a script without spaces, sentence punctuation stands in.
 """
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
+from itertools import groupby
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
-from transforms.extract.dump_vocabulary import VOCABULARY
+from transforms.extract.dump_vocabulary import TYPICAL_DENSITY, VOCABULARY
 from transforms.extract.normalize import key_text
 
 GOOD, NEAR, SHORT, BAD = "good", "near", "short", "bad"
 
 LENGTH_LOW = 70
 LENGTH_HIGH = 100
-# Stop-word density thresholds, as shares of the density typical of prose in
-# the dump's language (`TYPICAL_DENSITY`): lists differ in size and languages
-# in how they attach function words (Arabic writes "and", "the" into the word).
+# Stop-word density thresholds, as shares of the density typical of prose in the
+# dump's language (`TYPICAL_DENSITY`; under `MIN_TYPICAL` it tells nothing): lists
+# differ in size, languages in how they attach function words (Arabic: "and", "the").
 STOP_HIGH = 0.80
 STOP_LOW = 0.45
-# The median stop-word density of sentences of 60 characters or more, per
-# language, with stopwordsiso's list: measured on the lingua test sentences
-# by `benchmarks/calibrate_stop_density.py`. Under `MIN_TYPICAL` (scripts
-# without spaces, languages that glue words) density tells nothing.
-TYPICAL_DENSITY: Dict[str, float] = {
-    "af": 0.423, "ar": 0.25, "bg": 0.438, "bn": 0.368, "ca": 0.432, "cs": 0.303, "da":
-    0.464, "de": 0.5, "el": 0.484, "en": 0.542, "eo": 0.37, "es": 0.528, "et": 0.143, "eu":
-    0.176, "fa": 0.452, "fi": 0.263, "fr": 0.542, "ga": 0.379, "gu": 0.222, "he": 0.133,
-    "hi": 0.429, "hr": 0.286, "hu": 0.375, "hy": 0.167, "id": 0.444, "it": 0.5, "ja": 0.0,
-    "ko": 0.062, "la": 0.178, "lt": 0.154, "lv": 0.2, "mr": 0.18, "ms": 0.3, "nl": 0.5,
-    "pl": 0.333, "pt": 0.5, "ro": 0.45, "ru": 0.417, "sk": 0.318, "sl": 0.368, "so": 0.154,
-    "st": 0.385, "sv": 0.464, "sw": 0.333, "th": 0.0, "tl": 0.462, "tr": 0.188, "uk": 0.107,
-    "ur": 0.227, "vi": 0.469, "yo": 0.311, "zh": 0.0, "zu": 0.077
-}
 DEFAULT_TYPICAL = 0.45
 MIN_TYPICAL = 0.1
-# This many menu-like lines in a row are a menu.
+# This many menu-like lines in a row are a menu; this many near lines in a row,
+# prose (a list of names and charges, past a gallery's captions).
 MENU_RUN = 3
-# A bad line costs its length times this in the search for the article run,
-# and at least `BAD_MIN_COST` characters: twenty links of "Home" weigh as much
-# as a paragraph.
+NEAR_RUN = 4
+# A bad line costs its length times this in the search for the article run, and at
+# least `BAD_MIN_COST` characters: twenty links of "Home" weigh as much as a paragraph.
 BAD_WEIGHT = 1.0
 BAD_MIN_COST = 40
 # This many bad lines in a row end a run: a block of navigation between the
@@ -83,7 +59,7 @@ _SENTENCE_END = re.compile(r"[.!?؟。！？…][\"'”’»)\]]*$")
 _SENTENCE_INSIDE = re.compile(r"[.!?؟。！？][\"'”’»)]*\s+\S")
 _CLAUSE = re.compile(r"[,،;؛，、]")
 _LINK_SEPARATORS = re.compile(r"\s[|»›>/·•]\s|\s\|\s?|^\W*[|»›]")
-_SEPARATOR_CHARS = frozenset("|»›>/·•")
+_SEPARATOR_CHAR = re.compile(r"[|»›>/·•]")  # a regex scans a long line faster than a set
 _END_CHARS = frozenset(".!?؟。！？…")
 _CLOSING_CHARS = frozenset("\"'”’»)]")
 _COPYRIGHT = re.compile(r"©|\(c\)\s*\d{4}|&copy;", re.IGNORECASE)
@@ -92,13 +68,8 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\u0e00-\u0e7f\uac00-\ud7af]"
 
 
 def words_key(line: str) -> str:
-    """A cheap key of a line: its words, case-folded, joined by one space.
-
-    Lighter than `key_text` (no NFKC, no folding of accents or Arabic
-    letter variants): the classifier keys every line of every dump. Word
-    lists are compared in both forms (`_both_forms`), so a phrase or stop
-    word still matches however the page spells it.
-    """
+    """A line's words, case-folded, joined by one space: lighter than `key_text` (no
+    NFKC, no folding of accents or Arabic letters). Word lists hold both forms."""
     return " ".join(_WORD.findall(line.casefold()))
 
 
@@ -127,6 +98,9 @@ _DATE_WORDS = frozenset(
     "september oct october nov november dec december mon monday tue tues tuesday wed wednesday "
     "thu thur thurs thursday fri friday sat saturday sun sunday am pm at on updated published "
     "posted gmt utc est edt bst cet st nd rd th".split())
+# A comment's header ("Gary M on March 3, 2019 at 4:12 pm said:") holds a number,
+# its time stamp: an article's "The minister said:" before a quote is none.
+_COMMENT_HEADER_VERBS = frozenset("said says wrote writes".split())
 # A footer's copyright notice: the article never runs past it.
 _RIGHTS_RESERVED = re.compile(r"rights reserved|droits réservés|الحقوق محفوظة|derechos reservados"
                               r"|rechte vorbehalten", re.IGNORECASE)
@@ -134,7 +108,8 @@ _RIGHTS_RESERVED = re.compile(r"rights reserved|droits réservés|الحقوق �
 
 class Classified(NamedTuple):
     """One line and its class: `initial` from the line alone, `final` in context.
-    `barrier`: a footer line (a copyright notice) the article never crosses."""
+    `barrier`: a line the article never crosses (a footer's copyright notice,
+    a comment's header)."""
     text: str
     initial: str
     final: str
@@ -179,9 +154,9 @@ def guess_language(text: str) -> Optional[str]:
         return None
     index = _stop_word_index()
     hits: Dict[str, int] = {}
-    for word in words:
+    for word, count in Counter(words).items():  # each word looked up once
         for language in index.get(word, ()):
-            hits[language] = hits.get(language, 0) + 1
+            hits[language] = hits.get(language, 0) + count
     if not hits:
         return None
     best = max(hits, key=lambda lang: (hits[lang] / len(stop_words(lang)) ** 0.15, lang))
@@ -204,17 +179,27 @@ def _ends_sentence(line: str) -> bool:
 
 
 def is_menu_like(line: str) -> bool:
-    """Under `LENGTH_LOW` characters and not a sentence: a menu entry, a
-    link, a headline in a list (only a run of them is a menu)."""
+    """Under `LENGTH_LOW` characters, not a sentence: a menu entry, a link, a listed headline."""
     if _ends_sentence(line):
         return False
     return len(line) < LENGTH_LOW
 
 
+def is_comment_header(line: str, words: Optional[List[str]] = None) -> bool:
+    """A comment's own header line ("Name on <date> at <time> said:"): the
+    article never runs across one."""
+    if len(line) >= 120 or not line.endswith(":"):
+        return False
+    words = words if words is not None else _WORD.findall(line.casefold())
+    return bool(words) and words[-1] in _COMMENT_HEADER_VERBS and any(w.isdigit() for w in words)
+
+
 def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
     """Boilerplate whatever its neighbours: cookie and newsletter notices,
-    copyright lines, comment-thread marks, breadcrumbs and link bars."""
+    copyright lines, comment-thread marks and headers, breadcrumbs and link bars."""
     words = words if words is not None else _WORD.findall(line.casefold())
+    if line.endswith(":") and is_comment_header(line, words):
+        return True
     if len(line) < 40:
         key = " ".join(words)
         if key in _COMMENT_MARKS or _COMMENT_META.match(key):
@@ -225,15 +210,14 @@ def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
     if len(line) < 300 and ("©" in line or "(c)" in line or "(C)" in line or "&copy" in line) \
             and _COPYRIGHT.search(line):
         return True
-    if not _SEPARATOR_CHARS.isdisjoint(line) and len(_LINK_SEPARATORS.findall(line)) >= 2 \
+    if _SEPARATOR_CHAR.search(line) and len(_LINK_SEPARATORS.findall(line)) >= 2 \
             and not _SENTENCE_INSIDE.search(line):
         return True
     return (len(line) < 600 and not _BOILERPLATE_WORDS.isdisjoint(words)
             and _BOILERPLATE.search(" ".join(words)) is not None)
 
 
-class Thresholds(NamedTuple):
-    """The stop words of a dump's language and the densities that judge a line."""
+class Thresholds(NamedTuple):  # a language's stop words and the densities that judge a line
     stops: FrozenSet[str]
     high: float
     low: float
@@ -248,8 +232,7 @@ def thresholds(language: Optional[str]) -> Thresholds:
 
 
 def initial_class(line: str, limits: Thresholds) -> Tuple[str, float]:
-    """The class of one line judged alone (see the module docstring), and
-    its stop-word density."""
+    """The class of one line judged alone (see the module docstring), and its stop-word density."""
     words = _WORD.findall(line.casefold())
     if strongly_bad(line, words):
         return BAD, 0.0
@@ -291,34 +274,26 @@ def _mark_menus(lines: Sequence[Optional[str]], classes: List[str]) -> None:
         run = []
 
 
-# The class of a line a phrase already marked (a "read more" link, a source
-# credit): boilerplate, but no evidence about the lines around it.
+# A line a phrase marked ("read more", a source credit): boilerplate, no evidence on its neighbours.
 MARKED = "marked"
 
 
 def _nearest(classes: Sequence[str], skip: Tuple[str, ...]) -> Tuple[List[Optional[str]], List[Optional[str]]]:
-    """For each line, the class of the nearest line before and after it that
-    is neither in `skip` nor `MARKED` (None at the edges)."""
-    before: List[Optional[str]] = [None] * len(classes)
-    after: List[Optional[str]] = [None] * len(classes)
-    last: Optional[str] = None
-    for i, cls in enumerate(classes):
-        before[i] = last
-        if cls not in skip and cls != MARKED:
-            last = cls
-    last = None
-    for i in range(len(classes) - 1, -1, -1):
-        after[i] = last
-        if classes[i] not in skip and classes[i] != MARKED:
-            last = classes[i]
-    return before, after
+    """Each line's nearest class before and after it, past `skip` and `MARKED` (None at edges)."""
+    def passed(order: Sequence[str]) -> List[Optional[str]]:
+        seen, last = [], None
+        for cls in order:
+            seen.append(last)
+            last = last if cls in skip or cls == MARKED else cls
+        return seen
+    return passed(classes), passed(classes[::-1])[::-1]
 
 
 def smooth(classes: Sequence[str]) -> List[str]:
     """Short and near lines take a class from their neighbours (jusText's context).
 
     A near line is good when a good line is its nearest judged neighbour on
-    either side; a short line is good between good lines, bad between bad
+    either side, or in a run of `NEAR_RUN`; a short line is good between good lines, bad between bad
     ones, and when its sides differ, good only if the line right after it is
     good (a subheading, or the headline above the lead).
     """
@@ -327,6 +302,12 @@ def smooth(classes: Sequence[str]) -> List[str]:
     for i, cls in enumerate(classes):
         if cls == NEAR:
             out[i] = GOOD if GOOD in (before[i], after[i]) else BAD
+    start = 0
+    for cls, group in groupby(classes):  # `NEAR_RUN` near lines in a row: prose of their own
+        n = len(list(group))
+        if cls == NEAR and n >= NEAR_RUN:
+            out[start:start + n] = [GOOD] * n
+        start += n
     settled = list(out)
     before, after = _nearest(settled, (SHORT,))
     for i, cls in enumerate(settled):
@@ -341,48 +322,76 @@ def smooth(classes: Sequence[str]) -> List[str]:
     return out
 
 
-def classify_lines(lines: Sequence[Optional[str]], language: Optional[str] = None) -> List[Classified]:
+def _is_barrier(line: str) -> bool:
+    if len(line) >= 300:
+        return False
+    if line.endswith(":") and is_comment_header(line):
+        return True
+    # Substring tests first: a regex search on every line costs more than the rest.
+    return ("serv" in line or "SERV" in line or "ehalten" in line or "EHALTEN" in line
+            or "محفوظة" in line) and _RIGHTS_RESERVED.search(line) is not None
+
+
+def classify_lines(lines: Sequence[Optional[str]], language: Optional[str] = None,
+                   known: Optional[Sequence[Classified]] = None) -> List[Classified]:
     """Classes for a segment's lines; None stands for a line known to be
-    boilerplate already (a "read more" link, a source credit)."""
-    limits = thresholds(language)
-    texts = [line or "" for line in lines]
-    judged = [(MARKED, 0.0) if line is None else initial_class(line, limits) for line in lines]
-    classes = [cls for cls, _ in judged]
-    initial = list(classes)
+    boilerplate already (a "read more" link, a source credit). `known`: the
+    lines already classified (a longer run of the same lines), whose own
+    classes are kept: only the context is judged again."""
+    if known is None:
+        limits = thresholds(language)
+        initial = [MARKED if line is None else initial_class(line, limits)[0] for line in lines]
+        barriers = [bool(line) and _is_barrier(line) for line in lines]
+    else:
+        initial = [c.initial for c in known[:len(lines)]]
+        barriers = [c.barrier for c in known[:len(lines)]]
+    classes = list(initial)
     _mark_menus(lines, classes)
-    final = smooth(classes)
-    final = [BAD if cls == MARKED else cls for cls in final]
-    return [Classified(t, initial[i], final[i],
-                       bool(t) and len(t) < 300 and _RIGHTS_RESERVED.search(t) is not None)
-            for i, t in enumerate(texts)]
+    final = [BAD if cls == MARKED else cls for cls in smooth(classes)]
+    return [Classified(line or "", initial[i], final[i], barriers[i]) for i, line in enumerate(lines)]
+
+
+class Run(NamedTuple):
+    """A run of lines that starts and ends on a good line; `zone`: how many
+    barriers precede it (runs of one zone are between the same barriers)."""
+    score: float
+    first: int
+    last: int
+    zone: int
+
+
+def article_runs(classified: Sequence[Classified], barriers: FrozenSet[int] = frozenset()) -> List[Run]:
+    """Every maximal run: from a good line where the running sum of +length
+    for good lines and -max(length, `BAD_MIN_COST`) for bad ones (lines a
+    phrase marked count 0) starts afresh, to the line where that sum peaks.
+    A barrier (a "comments" heading in `barriers`, a copyright notice) or
+    `BAD_RUN_BREAK` bad lines in a row end a run."""
+    runs: List[Run] = []
+    best: Optional[Run] = None
+    total, start, zone, bad_run = 0.0, None, 0, 0
+    for i, c in enumerate(classified):
+        bad_run = bad_run + 1 if c.final == BAD and c.initial != MARKED else 0
+        if i in barriers or c.barrier or bad_run >= BAD_RUN_BREAK:
+            runs += [best] if best else []
+            best, total, start = None, 0.0, None
+            zone += i in barriers or c.barrier
+            continue
+        if c.final == GOOD:
+            if start is None or total <= 0:
+                runs += [best] if best else []
+                best, total, start = None, 0.0, i
+            total += len(c.text)
+            if best is None or total > best.score:
+                best = Run(total, start, i, zone)
+        elif start is not None and c.initial != MARKED:  # marked: no evidence either way
+            total -= BAD_WEIGHT * max(len(c.text), BAD_MIN_COST)
+    return runs + ([best] if best else [])
 
 
 def main_block(classified: Sequence[Classified],
                barriers: FrozenSet[int] = frozenset()) -> Optional[Tuple[int, int]]:
-    """The (first, last) indexes of the article's run of lines, or None.
-
-    The run is the stretch where good characters most outweigh bad ones: the
-    best sum of +length for good lines and -max(length, `BAD_MIN_COST`) for
-    bad ones (lines a phrase marked count 0), over every run that starts and
-    ends on a good line and crosses no barrier (a "comments" heading given
-    in `barriers`, a copyright notice). It holds the best line, the good line
-    with the most article text around it.
-    """
-    best: Optional[Tuple[float, int, int]] = None
-    total, start = 0.0, None
-    bad_run = 0
-    for i, c in enumerate(classified):
-        bad_run = bad_run + 1 if c.final == BAD and c.initial != MARKED else 0
-        if i in barriers or c.barrier or bad_run >= BAD_RUN_BREAK:
-            total, start = 0.0, None
-            continue
-        if c.final == GOOD:
-            if start is None or total <= 0:
-                total, start = 0.0, i
-            total += len(c.text)
-            if best is None or total > best[0]:
-                best = (total, start, i)
-        elif start is not None:
-            if c.initial != MARKED:  # neither article text nor evidence against it
-                total -= BAD_WEIGHT * max(len(c.text), BAD_MIN_COST)
-    return (best[1], best[2]) if best else None
+    """The (first, last) indexes of the article's run of lines (the best of
+    `article_runs`: where good characters most outweigh bad ones), or None."""
+    runs = article_runs(classified, barriers)
+    best = max(runs, key=lambda r: r.score, default=None)
+    return (best.first, best.last) if best else None

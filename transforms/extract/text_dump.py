@@ -17,7 +17,8 @@ The rules, in the order a reader applies them:
 3. A "Keywords: a, b, c" line gives the tags of the article it ends.
 4. A "Related articles" line after article text starts a list of
    headlines: everything after it is dropped, up to the next "Read also"
-   block. Before any article text (a menu entry) it is only a boundary, as
+   block; when a paragraph of prose follows within a few lines, it was a
+   box inside the article, and only its headlines are dropped. Before any article text (a menu entry) it is only a boundary, as
    a "Comments" heading always is.
 5. "Read also:" followed by a headline starts a second article, whose title is
    that headline, but only once the current article has ended (a source,
@@ -39,8 +40,8 @@ import re
 from typing import List, NamedTuple, Optional, Tuple
 
 from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
-from transforms.extract.line_classifier import (GOOD, classify_lines, guess_language, main_block,
-                                                strongly_bad)
+from transforms.extract.line_classifier import (GOOD, LENGTH_LOW, MARKED, classify_lines, guess_language,
+                                                is_comment_header, article_runs, strongly_bad)
 from transforms.extract.normalize import key_text
 from transforms.extract.dump_lines import Line, TITLE_LINE_MAX_CHARS, PHRASE_KEYS, classify_line
 
@@ -175,19 +176,46 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
         else:
             judged.append(None)
     texts = [v for v in judged if v]
-    lang = language or (guess_language(" ".join(texts[:40])) if texts else None)
+    # The language from the lines long enough to be prose: a page's menus
+    # come first and are mostly names, which other languages' lists may hold.
+    sample = [v for v in texts if len(v) >= LENGTH_LOW][:LANGUAGE_SAMPLE_LINES] or texts[:LANGUAGE_SAMPLE_LINES]
+    lang = language or (guess_language(" ".join(sample)) if texts else None)
     classified = classify_lines(judged, lang)
-    # Rule 4: a related heading after article text ends it; before any (a
-    # menu entry "Related" at the top of a page) it is only a boundary.
+    # Rule 4: a related heading after article text ends it, unless prose
+    # resumes a few lines later (a box of links inside the article); before
+    # any article text (a menu entry "Related") it is only a boundary.
     good_seen = [False] * (len(judged) + 1)
     for i, c in enumerate(classified):
         good_seen[i + 1] = good_seen[i] or c.final == GOOD
-    cut = next((r for r in related_at if good_seen[r]), None)
-    if cut is not None:  # judged again without the list, which no longer counts as context
+    cut, boxed = None, set()
+    for r in related_at:
+        if not good_seen[r]:
+            continue
+        resumes = _prose_resumes(classified, r)
+        if resumes is None:
+            cut = r
+            break
+        boxed.update(range(r, resumes))  # a related box inside the article: its headlines only
+    # A comment's header after article text starts the thread: it ends the
+    # article as a related heading does (a thread can outweigh a short post).
+    thread = next((i for i, c in enumerate(classified) if good_seen[i] and c.barrier
+                   and c.text and is_comment_header(c.text)), None)
+    if thread is not None and (cut is None or thread < cut):
+        cut = thread
+    if boxed:
+        judged = [None if i in boxed else v for i, v in enumerate(judged)]
+        classified = [c._replace(text="", initial=MARKED) if i in boxed else c
+                      for i, c in enumerate(classified)]
+    if cut is not None or boxed:  # judged again without the list, which no longer counts as context
         judged = judged[:cut]
-        classified = classify_lines(judged, lang)
-    barriers.update(r for r in related_at if r != cut)
-    block = main_block(classified, frozenset(barriers))
+        classified = classify_lines(judged, lang, known=classified)
+    barriers.update(r for r in related_at if r != cut and r not in boxed)
+    runs = article_runs(classified, frozenset(barriers))
+    best = max(runs, key=lambda r: r.score, default=None)
+    # A box of links or a gallery can cut the article in two: a run between
+    # the same barriers at least `RUN_SHARE` as heavy as the best is article too.
+    kept = [r for r in runs if r.zone == best.zone and r.score >= RUN_SHARE * best.score] if best else []
+    block = (min(r.first for r in kept), max(r.last for r in kept)) if kept else None
     if block is None:  # no line reads as prose: keep what no rule calls boilerplate
         first, last = 0, len(judged) - 1
         keep = [i for i, v in enumerate(judged)
@@ -195,9 +223,12 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
                 and not strongly_bad(v)]
     else:
         first, last = block
-        keep = [i for i in range(first, last + 1) if classified[i].final == GOOD and judged[i]]
+        keep = [i for r in sorted(kept, key=lambda r: r.first) for i in range(r.first, r.last + 1)
+                if classified[i].final == GOOD and judged[i]]
     published, authors, inferred, meta_lines = _metadata(judged, first, reference_time)
-    keep = [i for i in keep if i not in meta_lines]
+    seen = set()  # a page that repeats its article (a hidden copy) gives each paragraph once
+    keep = [i for i in keep if i not in meta_lines and not (
+        len(judged[i]) >= LENGTH_LOW and (judged[i] in seen or seen.add(judged[i])))]
     if title is None and block is not None:
         title, title_line = _title_above(judged, first, meta_lines)
         if title_line is not None:
@@ -212,6 +243,22 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
             inferred = ["title"] + inferred
     return CleanArticle(title, "title" in inferred, "\n".join(paragraphs), tags, sources,
                         published, authors, inferred)
+
+
+RUN_SHARE = 0.5
+LANGUAGE_SAMPLE_LINES = 40
+# A related heading followed within this many lines by a paragraph of prose
+# is a box inside the article, not the list of headlines that ends it.
+RELATED_BOX_LINES = 6
+
+
+def _prose_resumes(classified, related: int) -> Optional[int]:
+    """The index of the first line of prose (good on its own) within
+    `RELATED_BOX_LINES` after a related heading, or None."""
+    for i in range(related + 1, min(len(classified), related + 1 + RELATED_BOX_LINES)):
+        if classified[i].initial == GOOD:
+            return i
+    return None
 
 
 def _has_blank_lines(lines: List[Line]) -> bool:
