@@ -12,7 +12,7 @@ from transforms.enrich.keyphrase_scores import (MIN_ARTICLES, DocumentFrequencie
                                                 keep_row, score_keyphrases, site_words, source_of)
 from transforms.enrich.keyphrase_step import (ExtractKeyphrases, _ScoreFn, article_source,
                                              site_names)
-from transforms.enrich.keyphrases import breaking_words, calendar_words, candidates
+from transforms.enrich.keyphrases import breaking_words, calendar_words, candidates, spelling
 
 NO_TABLE = DocumentFrequencies({}, {})
 
@@ -302,3 +302,11 @@ def test_the_table_can_be_asked_for_or_left_out():
     assert "With/BuildTable" in parts["With"]
     assert parts["Without"] == {"Without/FindCandidates", "Without/ScoreKeyphrases"}
     assert with_table.element_type is without.element_type
+
+
+def test_a_keyword_is_spelt_as_a_word_of_its_own_not_a_part_of_a_longer_one():
+    found = candidates("Wochenmarkt zieht auf den Rathausplatz",
+                       "Der Markt der Altstadt zieht um. Die Händler hatten zu wenig Platz. "
+                       "Die Stadt verspricht neue Stände.", "de")
+    assert spelling(found, "platz") == "Platz"
+    assert spelling(found, "stadt") == "Stadt"
