@@ -2,9 +2,14 @@
 
     python benchmarks/bench_enrich.py [--rounds 5]
 
-What one article costs in `DetectLanguage` and `EnrichArticles`, without Beam:
-`LanguageDetector.identify` (fastText, and lingua for confusable languages),
-`clean_tags` and `KeywordExtractor.extract` (YAKE). Measured as process CPU
+What one article costs in `DetectLanguage`, `EnrichArticles` and
+`ExtractKeyphrases`, without Beam, per stage: `LanguageDetector.identify`
+(fastText, and lingua for confusable languages), `clean_tags`, and the
+keywords two ways side by side: before, `KeywordExtractor.extract` (YAKE, as
+the enrich step ran it until issue 18); after, the keyphrase step's passes
+(`candidates` of every article, the set's `DocumentFrequencies`, then
+`score_keyphrases`; the table's cost is spread over the set's articles, as
+the pipeline's is over a run's). Measured as process CPU
 time (`time.process_time`), so other work on the machine does not count,
 over three sets of articles cut to 3,000 UTF-8 bytes at a word boundary:
 
@@ -22,8 +27,8 @@ over three sets of articles cut to 3,000 UTF-8 bytes at a word boundary:
   target in issue 10 is 2,000 articles a second per core end to end, that
   is 0.5 ms an article for everything.
 
-Prints milliseconds per article for each set (the fastest of `--rounds`
-passes), the split between language and tags + keywords, model load times and
+Prints milliseconds per article for each set and stage (the fastest of
+`--rounds` passes of each), the totals before and after, model load times and
 the peak resident memory.
 """
 from __future__ import annotations
@@ -34,14 +39,17 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from transforms.enrich.keyphrase_scores import (DocumentFrequencies,  # noqa: E402
+                                                score_keyphrases)
+from transforms.enrich.keyphrases import candidates  # noqa: E402
+from transforms.enrich.language import LanguageDetector  # noqa: E402
+from transforms.enrich.language_text import supported_languages  # noqa: E402
 from transforms.enrich.tags import KeywordExtractor, clean_tags  # noqa: E402
-from transforms.enrich.language import LanguageDetector
-from transforms.enrich.language_text import supported_languages
 
 DATA = REPO.parent / "shared" / "data"
 ARTICLE_BYTES = 3000
@@ -91,24 +99,50 @@ def w2_articles(count: int = 300) -> List[Tuple[str, str]]:
     return [(title, "\n\n".join(paragraphs)) for title, paragraphs, _, _ in drawn]
 
 
-def measure(detector, keywords, articles, rounds: int) -> Tuple[float, float]:
-    """CPU ms per article, (language, tags + keywords), of the fastest of `rounds`
-    passes (as timeit does: other work on the machine only ever adds time)."""
+SITE = ("Site Name", "https://www.site.example/a")
+STAGES = ("language", "tags", "yake", "keyphrases")
+
+
+def _fastest(run, rounds: int) -> float:
+    """CPU seconds of the fastest of `rounds` calls of `run` (as timeit does:
+    other work on the machine only ever adds time)."""
     best = None
     for _ in range(rounds):
-        language_s = enrich_s = 0.0
+        started = time.process_time()
+        run()
+        spent = time.process_time() - started
+        best = spent if best is None else min(best, spent)
+    return best
+
+
+def measure(detector, yake, articles, rounds: int) -> Dict[str, float]:
+    """CPU ms per article of each stage over `articles`: language, tags, YAKE
+    keywords (before), keyphrase keywords (after: candidates, table, scores)."""
+    languages = [detector.identify(title, text).language for title, text in articles]
+    rows = list(zip(articles, languages))
+
+    def language():
         for title, text in articles:
-            started = time.process_time()
-            found = detector.identify(title, text)
-            middle = time.process_time()
-            clean_tags(TAGS, ("Site Name", "https://www.site.example/a"))
-            keywords.extract(title, text, found.language)
-            enrich_s += time.process_time() - middle
-            language_s += middle - started
-        if best is None or language_s + enrich_s < sum(best):
-            best = (language_s, enrich_s)
+            detector.identify(title, text)
+
+    def tags():
+        for _ in articles:
+            clean_tags(TAGS, SITE)
+
+    def yake_keywords():
+        for (title, text), code in rows:
+            yake.extract(title, text, code)
+
+    def keyphrases():
+        found = [candidates(title, text, code) for (title, text), code in rows]
+        table = DocumentFrequencies.from_documents(
+            (code, "site.example", f.counts) for f, code in zip(found, languages))
+        for f, code in zip(found, languages):
+            score_keyphrases(f, code, "site.example", table, SITE)
+
     n = len(articles)
-    return 1000 * best[0] / n, 1000 * best[1] / n
+    return {name: 1000 * _fastest(run, rounds) / n
+            for name, run in zip(STAGES, (language, tags, yake_keywords, keyphrases))}
 
 
 def main() -> int:
@@ -122,27 +156,33 @@ def main() -> int:
     started = time.process_time()
     detector = LanguageDetector()
     load_s = time.process_time() - started
-    keywords = KeywordExtractor()
+    yake = KeywordExtractor()
     sets = [("news (ScrapingHub + Arabic seed)", news_articles()),
             ("languages (one per language)", language_documents(sorted(supported_languages()))),
             ("clusters (second model)", language_documents(CLUSTER_LANGUAGES)),
             ("W2 (suite's text dump articles)", w2_articles())]
     # Warm up: stop lists and YAKE instances are built on first use per language.
     for _, articles in sets:
-        measure(detector, keywords, articles, 1)
+        measure(detector, yake, articles, 1)
     print(f"models loaded in {load_s:.2f} s CPU (fastText lid.176 + lingua low-accuracy)")
-    print(f"{'articles':36} {'n':>4} {'language':>9} {'tags+kw':>8} {'total ms/article':>17}")
+    print("CPU ms per article; keywords before: YAKE, after: keyphrases against the set's "
+          "document frequencies")
+    print(f"{'articles':34} {'n':>4} {'language':>8} {'tags':>6} {'kw YAKE':>8} "
+          f"{'kw new':>7} {'before':>7} {'after':>7}")
     for name, articles in sets:
-        lang_ms, enrich_ms = measure(detector, keywords, articles, args.rounds)
+        ms = measure(detector, yake, articles, args.rounds)
         mean_kb = sum(len(t.encode("utf-8")) for _, t in articles) / len(articles) / 1000
-        print(f"{name:36} {len(articles):4} {lang_ms:9.2f} {enrich_ms:8.2f} "
-              f"{lang_ms + enrich_ms:17.2f}   (mean {mean_kb:.1f} KB)")
+        common = ms["language"] + ms["tags"]
+        print(f"{name:34} {len(articles):4} {ms['language']:8.2f} {ms['tags']:6.3f} "
+              f"{ms['yake']:8.2f} {ms['keyphrases']:7.2f} {common + ms['yake']:7.2f} "
+              f"{common + ms['keyphrases']:7.2f}   (mean {mean_kb:.1f} KB)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory {peak_mb:.0f} MB; CPU time per article on one core "
           f"(budget: 5 ms per 3 KB article)")
-    # lang_ms and enrich_ms are the last set's: W2.
+    # ms is the last set's: W2.
     print(f"W2 target of the benchmark suite: 2,000 articles/s per core = 0.50 ms an article "
-          f"end to end; language alone {lang_ms:.2f} ms, tags + keywords alone {enrich_ms:.2f} ms")
+          f"end to end; language alone {ms['language']:.2f} ms, tags + keywords alone "
+          f"{ms['tags'] + ms['yake']:.2f} ms before, {ms['tags'] + ms['keyphrases']:.2f} ms after")
     return 0
 
 
