@@ -10,17 +10,18 @@ Three steps over the pure functions of `transforms.enrich.keyphrases` and
 1. ``FindCandidates``: each article's candidate phrases (title and the start
    of the body), kept beside the article as ``(article, candidates)``.
 2. ``DocumentRows`` and ``CountArticles``: one row per phrase, language and
-   source an article holds, summed in each bundle and then by `CombinePerKey` (small rows: three short strings and a
-   count). ``KeepCommon`` keeps the phrases held by 2% or more of their
-   language's or source's articles (`keep_row`, with the article totals as a
-   dict side input), which bounds the table whatever the run's size, and
+   source an article holds, summed in each bundle and then by
+   `CombinePerKey` (small rows: three short strings and a count).
+   ``KeepCommon`` keeps the phrases held by 2% or more of their language's
+   or source's articles (`keep_row`, with the article totals as a dict side
+   input), which bounds the table whatever the run's size, and
    ``BuildTable`` makes them one `DocumentFrequencies`.
 3. ``ScoreKeyphrases``: each article's candidates scored with that table as
    a side input. A language with fewer than `MIN_ARTICLES` articles in the
    run is scored on the weights in the article alone (the table damps
-   nothing there), or by YAKE as today with ``small_runs="yake"``; YAKE's
-   keywords then go through `filter_keywords` (no stop word, weekday, month,
-   site name, trailing punctuation).
+   nothing there), or by YAKE, as before issue 18, with
+   ``small_runs="yake"``; YAKE's keywords then go through `filter_keywords`
+   (no stop word, weekday, month, site name, trailing punctuation).
 
 Runs on any runner (nothing is downloaded, no state, no timers); the
 FnApiRunner test in ``tests/enrich/test_keyphrases.py`` shows a local run.
@@ -181,7 +182,7 @@ class ExtractKeyphrases(beam.PTransform):
       min_articles: articles of a language below which the run is small.
       small_runs: what a small run's languages get: ``"weights"`` (the same
         candidates, weighed in the article alone: measured better than YAKE
-        on both public keyphrase sets) or ``"yake"`` (today's extractor,
+        on both public keyphrase sets) or ``"yake"`` (the extractor used before,
         filtered).
       min_count, min_share: a phrase enters the table from this many articles
         and this share of its language's or source's (`keep_row`).
