@@ -87,8 +87,11 @@ class _CandidatesFn(beam.DoFn):
         found = candidates(article.title, article.text, article.language)
         if not found.counts:
             self._counters.inc("no_candidates")
-        # A plain tuple: Beam's default coder does not round-trip this NamedTuple.
-        yield article, tuple(found)
+        # Plain values, no NamedTuple and no frozenset: with the declared output
+        # type the article is row-coded and these by Beam's fast coder of
+        # primitives, not pickled, where the scoring waits for the table.
+        yield article, (found.counts, found.weights, set(found.title), found.sample,
+                        found.body_start)
 
 
 class _SumRowsFn(beam.DoFn):
@@ -205,7 +208,8 @@ class ExtractKeyphrases(beam.PTransform):
 
     def expand(self, articles):
         min_count, min_share = self._min_count, self._min_share
-        found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn())
+        found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn()).with_output_types(
+            beam.typehints.Tuple[Article, beam.typehints.Any])
         with_table = self._document_frequencies
         if with_table is None:
             with_table = articles.is_bounded
