@@ -2,9 +2,14 @@
 
     python benchmarks/bench_enrich.py [--rounds 5] [--sample-chars N]
 
-What one article costs in `DetectLanguage` and `EnrichArticles`, without Beam:
-`LanguageDetector.identify` (fastText, and lingua for confusable languages),
-`clean_tags` and `KeywordExtractor.extract` (YAKE). Measured as process CPU
+What one article costs in `DetectLanguage`, `EnrichArticles` and
+`ExtractKeyphrases`, without Beam, per stage: `LanguageDetector.identify`
+(fastText, and lingua for confusable languages), `clean_tags`, and the
+keywords two ways side by side: before, `KeywordExtractor.extract` (YAKE, as
+the enrich step ran it until issue 18); after, the keyphrase step's passes
+(`candidates` of every article, the set's `DocumentFrequencies`, then
+`score_keyphrases`; the table's cost is spread over the set's articles, as
+the pipeline's is over a run's). Measured as process CPU
 time (`time.process_time`), so other work on the machine does not count,
 over three sets of articles cut to 3,000 UTF-8 bytes at a word boundary:
 
@@ -22,14 +27,14 @@ over three sets of articles cut to 3,000 UTF-8 bytes at a word boundary:
   target in issue 10 is 2,000 articles a second per core end to end, that
   is 0.5 ms an article for everything.
 
-Prints milliseconds per article for each set (the fastest of `--rounds`
-passes), the split between language and tags + keywords, model load times and
-the peak resident memory. Language is measured twice, side by side in the
-same run with passes alternating: "before" is the path that read the first
-1,000 characters of every article and settled every cluster label with lingua
-(`LanguageDetector(sample_chars=None)`, kept for this comparison), "after" the
-bounded sample (`--sample-chars`, default the detector's own). Each set also
-says how many articles the two label alike and how far their scores differ.
+Prints milliseconds per article for each set and stage (the fastest of
+`--rounds` passes of each), the totals before and after, model load times and
+the peak resident memory. Language is measured twice in the same run: "before"
+is the path that read the first 1,000 characters of every article and settled
+every cluster label with lingua (`LanguageDetector(sample_chars=None)`, kept
+for this comparison), "after" the bounded sample (`--sample-chars`, default
+the detector's own); each set also says how many articles the two label alike
+and how far their scores differ.
 """
 from __future__ import annotations
 
@@ -39,14 +44,17 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from transforms.enrich.tags import KeywordExtractor, clean_tags  # noqa: E402
+from transforms.enrich.keyphrase_scores import (DocumentFrequencies,  # noqa: E402
+                                                score_keyphrases)
+from transforms.enrich.keyphrases import candidates  # noqa: E402
 from transforms.enrich.language import SAMPLE_CHARS, LanguageDetector  # noqa: E402
 from transforms.enrich.language_text import supported_languages  # noqa: E402
+from transforms.enrich.tags import KeywordExtractor, clean_tags  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 ARTICLE_BYTES = 3000
@@ -96,27 +104,56 @@ def w2_articles(count: int = 300) -> List[Tuple[str, str]]:
     return [(title, "\n\n".join(paragraphs)) for title, paragraphs, _, _ in drawn]
 
 
-def measure(detectors, keywords, articles, rounds: int) -> List[Tuple[float, float]]:
-    """CPU ms per article, (language, tags + keywords), for each detector, of
-    the fastest of `rounds` passes (as timeit does: other work on the machine
-    only ever adds time). The detectors' passes alternate, so that a change in
-    the machine's load falls on both."""
-    best: List = [None] * len(detectors)
+SITE = ("Site Name", "https://www.site.example/a")
+STAGES = ("language_before", "language", "tags", "yake", "keyphrases")
+
+
+def _fastest(run, rounds: int) -> float:
+    """CPU seconds of the fastest of `rounds` calls of `run` (as timeit does:
+    other work on the machine only ever adds time)."""
+    best = None
     for _ in range(rounds):
-        for i, detector in enumerate(detectors):
-            language_s = enrich_s = 0.0
-            for title, text in articles:
-                started = time.process_time()
-                found = detector.identify(title, text)
-                middle = time.process_time()
-                clean_tags(TAGS, ("Site Name", "https://www.site.example/a"))
-                keywords.extract(title, text, found.language)
-                enrich_s += time.process_time() - middle
-                language_s += middle - started
-            if best[i] is None or language_s + enrich_s < sum(best[i]):
-                best[i] = (language_s, enrich_s)
+        started = time.process_time()
+        run()
+        spent = time.process_time() - started
+        best = spent if best is None else min(best, spent)
+    return best
+
+
+def measure(before, detector, yake, articles, rounds: int) -> Dict[str, float]:
+    """CPU ms per article of each stage over `articles`: language before and
+    after, tags, YAKE keywords (before), keyphrase keywords (after:
+    candidates, table, scores)."""
+    languages = [detector.identify(title, text).language for title, text in articles]
+    rows = list(zip(articles, languages))
+
+    def language_before():
+        for title, text in articles:
+            before.identify(title, text)
+
+    def language():
+        for title, text in articles:
+            detector.identify(title, text)
+
+    def tags():
+        for _ in articles:
+            clean_tags(TAGS, SITE)
+
+    def yake_keywords():
+        for (title, text), code in rows:
+            yake.extract(title, text, code)
+
+    def keyphrases():
+        found = [candidates(title, text, code) for (title, text), code in rows]
+        table = DocumentFrequencies.from_documents(
+            (code, "site.example", f.counts) for f, code in zip(found, languages))
+        for f, code in zip(found, languages):
+            score_keyphrases(f, code, "site.example", table, SITE)
+
     n = len(articles)
-    return [(1000 * b[0] / n, 1000 * b[1] / n) for b in best]
+    return {name: 1000 * _fastest(run, rounds) / n
+            for name, run in zip(STAGES, (language_before, language, tags, yake_keywords,
+                                         keyphrases))}
 
 
 def agreement(before, after, articles) -> Tuple[int, float]:
@@ -143,10 +180,10 @@ def main() -> int:
               "(../shared/data ships beside the checkout in CI)")
         return 0
     started = time.process_time()
-    after = LanguageDetector(sample_chars=args.sample_chars)
+    detector = LanguageDetector(sample_chars=args.sample_chars)
     load_s = time.process_time() - started
     before = LanguageDetector(sample_chars=None)  # shares lingua's loaded models
-    keywords = KeywordExtractor()
+    yake = KeywordExtractor()
     sets = [("news (ScrapingHub + Arabic seed)", news_articles()),
             ("languages (one per language)", language_documents(sorted(supported_languages()))),
             ("clusters (second model)", language_documents(CLUSTER_LANGUAGES)),
@@ -154,28 +191,33 @@ def main() -> int:
     # Warm up: stop lists, YAKE instances and lingua's per-candidate-set
     # detectors are built on first use.
     for _, articles in sets:
-        measure([before, after], keywords, articles, 1)
+        measure(before, detector, yake, articles, 1)
     print(f"models loaded in {load_s:.2f} s CPU (fastText lid.176 + lingua low-accuracy)")
-    print(f"CPU ms per article; language before (1,000 characters, every cluster to lingua) "
-          f"and after (bounded sample, {args.sample_chars} characters first)")
-    print(f"{'articles':34} {'n':>4} {'language':>15} {'tags+kw':>8} {'enrich total':>15}"
-          f" {'same label':>10} {'|score diff|':>12}")
-    print(f"{'':34} {'':>4} {'before':>7} {'after':>7} {'':>8} {'before':>7} {'after':>7}")
+    print("CPU ms per article. Before: language on 1,000 characters with every cluster "
+          "to lingua, keywords by YAKE; after: language on a bounded sample "
+          f"({args.sample_chars} characters first), keyphrases against the set's "
+          "document frequencies")
+    print(f"{'articles':34} {'n':>4} {'language':>15} {'tags':>6} {'kw YAKE':>8} "
+          f"{'kw new':>7} {'total':>15} {'same label':>10} {'|score diff|':>12}")
+    print(f"{'':34} {'':>4} {'before':>7} {'after':>7} {'':>6} {'':>8} {'':>7} "
+          f"{'before':>7} {'after':>7}")
     for name, articles in sets:
-        (lang_b, enrich_b), (lang_a, enrich_a) = measure([before, after], keywords, articles,
-                                                         args.rounds)
-        same, score_diff = agreement(before, after, articles)
+        ms = measure(before, detector, yake, articles, args.rounds)
+        same, score_diff = agreement(before, detector, articles)
         mean_kb = sum(len(t.encode("utf-8")) for _, t in articles) / len(articles) / 1000
-        print(f"{name:34} {len(articles):4} {lang_b:7.3f} {lang_a:7.3f} {enrich_a:8.2f} "
-              f"{lang_b + enrich_b:7.2f} {lang_a + enrich_a:7.2f} {same:5}/{len(articles):<4} "
+        total_before = ms["language_before"] + ms["tags"] + ms["yake"]
+        total_after = ms["language"] + ms["tags"] + ms["keyphrases"]
+        print(f"{name:34} {len(articles):4} {ms['language_before']:7.3f} {ms['language']:7.3f} "
+              f"{ms['tags']:6.3f} {ms['yake']:8.2f} {ms['keyphrases']:7.2f} "
+              f"{total_before:7.2f} {total_after:7.2f} {same:5}/{len(articles):<4} "
               f"{score_diff:12.3f}   (mean {mean_kb:.1f} KB)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory {peak_mb:.0f} MB; CPU time per article on one core "
           f"(budget: 5 ms per 3 KB article)")
-    # The last set's figures: W2.
-    print(f"W2: language {lang_b:.3f} ms before, {lang_a:.3f} ms after (issue 18's target: "
-          f"under 0.2 ms); tags + keywords {enrich_a:.2f} ms; the suite's target of 2,000 "
-          f"articles/s per core leaves 0.50 ms an article for everything")
+    # ms is the last set's: W2.
+    print(f"W2: language {ms['language_before']:.3f} ms before, {ms['language']:.3f} ms after "
+          f"(issue 18's target: under 0.2 ms); tags + keywords {ms['tags'] + ms['yake']:.2f} ms "
+          f"before, {ms['tags'] + ms['keyphrases']:.2f} ms after")
     return 0
 
 

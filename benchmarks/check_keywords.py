@@ -14,7 +14,7 @@ Each article's language comes from `LanguageDetector`; the Arabic and the
 English articles are kept. All of them form one run: candidates of every
 article, one document-frequency table (per language, per source = host),
 then `score_keyphrases` for each, as `ExtractKeyphrases` does; YAKE
-(`KeywordExtractor`, today's enrich step) runs beside it for contrast.
+(`KeywordExtractor`, the enrich step before issue 18) runs beside it for contrast.
 
 Every keyword is checked by rules written here, apart from the code under
 test: a stop word (newsbeam's stop list of the language, every word of the

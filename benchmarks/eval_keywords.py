@@ -10,10 +10,11 @@ per set and method, F1@10, precision@10, recall@10 and CPU milliseconds per
 article:
 
 - ``yake``: `transforms.enrich.tags.KeywordExtractor` as the enrich step
-  configures it today (yake-rust, newsbeam's stop lists, 2-grams, 1,000
-  characters of title and body);
-- ``df``: `transforms.enrich.keyphrases`: candidates of every article counted into
-  document frequencies over the whole set (the set is the run), then each
+  configured it before issue 18 (yake-rust, newsbeam's stop lists, 2-grams,
+  1,000 characters of title and body);
+- ``df``: the keyphrase step (`transforms.enrich.keyphrases`,
+  `transforms.enrich.keyphrase_scores`): candidates of every article counted
+  into document frequencies over the whole set (the set is the run), then each
   article scored against them. Its time includes the counting, amortised.
 
 The matching rule, one for all sets and methods (`match_key`): a phrase is

@@ -45,9 +45,15 @@ COLUMNS: Dict[str, Dict[str, str]] = {
                 "links, a dump's keywords line, the page's categories.",
         "categories": "The page's categories or sections (trafilatura, `article:section`, "
                       "JSON-LD `articleSection`).",
-        "keywords": "Up to 10 keywords of title and body, best first, extracted by YAKE in "
-                    "the article's language; empty for `und` and for languages written "
-                    "without spaces (Chinese, Japanese, Thai, ...).",
+        "keywords": "Up to 10 keyphrases (1 to 3 words) of the title and the start of the "
+                    "body, best first, as the article spells them: weighed by how often, how "
+                    "early and whether in the title, and in batch damped by the share of the "
+                    "run's kept articles of the same language or source that hold them (from "
+                    "50 of a language, 20 of a source), so datelines, site names and bylines "
+                    "fall out; a stream and a smaller run use the weights alone. Never a stop "
+                    "word, a weekday or month name, the site's own name, or a phrase ending "
+                    "in punctuation. Empty for `und` and for languages written without "
+                    "spaces (Chinese, Japanese, Thai, ...).",
         "language": "ISO 639-1 code where one exists, else 639-3; `und` when unknown or "
                     "when the score is under `--min_language_score`.",
         "language_score": "The probability of `language` (fastText, combined with the second "

@@ -1,4 +1,5 @@
-"""Tags and keywords: cleaning, page metadata, YAKE in Arabic and English, the transform."""
+"""Tags and YAKE: cleaning, page metadata, YAKE in Arabic and English (the keyphrase
+step's small-runs fallback), the tag transform."""
 from __future__ import annotations
 
 import json
@@ -128,7 +129,6 @@ def test_enrich_articles_transform(fnapi_pipeline):
                     "واشنطن"]),
             ("en", ["bridges", "Transport", "Local"]),
             ("und", [])]), label="Tags")
-        assert_that(out | "Keywords" >> beam.Map(
-            lambda a: (a.article_id, len(a.keywords) > 0, "داعش" in a.keywords)), equal_to([
-                ("ar", True, True), ("en", True, False), ("und", False, False)]),
-            label="Keywords")
+        # Keywords are the keyphrase step's (tests/enrich/test_keyphrases.py): untouched here.
+        assert_that(out | "Keywords" >> beam.Map(lambda a: (a.article_id, a.keywords)),
+                    equal_to([("ar", []), ("en", []), ("und", [])]), label="Keywords")

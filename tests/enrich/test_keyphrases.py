@@ -10,8 +10,9 @@ from schemas.records import Article
 from transforms.enrich.keyphrase_scores import (MIN_ARTICLES, DocumentFrequencies,
                                                 document_keys, filter_keywords, is_clean_keyword,
                                                 keep_row, score_keyphrases, site_words, source_of)
-from transforms.enrich.keyphrase_step import ExtractKeyphrases, _ScoreFn
-from transforms.enrich.keyphrases import breaking_words, calendar_words, candidates
+from transforms.enrich.keyphrase_step import (ExtractKeyphrases, _ScoreFn, article_source,
+                                             site_names)
+from transforms.enrich.keyphrases import breaking_words, calendar_words, candidates, spelling
 
 NO_TABLE = DocumentFrequencies({}, {})
 
@@ -257,3 +258,55 @@ def test_indic_words_keep_their_vowel_signs():
     keys = set(candidates("भारत की राजधानी", "भारत की राजधानी दिल्ली है। दिल्ली में बारिश हुई।",
                           "hi").counts)
     assert {"भारत", "राजधानी", "दिल्ली", "बारिश"} <= keys
+
+
+def test_a_stream_scores_each_article_on_its_own_weights():
+    """An unbounded input has no run-wide table (it would never be complete in the
+    global window): each article is scored as a small run's are, on the
+    BundleBasedDirectRunner with `TestStream`."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.test_stream import TestStream
+
+    articles = _cnn_run()
+    expected = {a.article_id: _keywords(a.title, a.text, a.language, NO_TABLE,
+                                        article_source(a), site_names(a)) for a in articles}
+    events = TestStream().advance_watermark_to(0)
+    for start in range(0, len(articles), 20):
+        events = events.add_elements(articles[start:start + 20]).advance_watermark_to(start + 1)
+    events = events.advance_watermark_to_infinity()
+
+    def check(rows):
+        by_id = {row.article_id: row.keywords for row in rows}
+        assert by_id == expected
+        assert all(by_id[f"a{i}"] for i in range(60))
+        assert not any({"cnn", "friday"} & {k.lower() for k in by_id[f"a{i}"]} for i in range(60))
+
+    with TestPipeline(runner=BundleBasedDirectRunner(),
+                      options=PipelineOptions(["--streaming"])) as p:
+        out = p | events | "Keyphrases" >> ExtractKeyphrases()
+        assert_that(out, check)
+
+
+def test_the_table_can_be_asked_for_or_left_out():
+    articles = _cnn_run()[:3]
+    pipeline = beam.Pipeline()
+    bounded = pipeline | beam.Create(articles)
+    with_table = bounded | "With" >> ExtractKeyphrases()
+    without = bounded | "Without" >> ExtractKeyphrases(document_frequencies=False)
+    labels = {t.full_label for t in pipeline.transforms_stack[0].parts}
+    assert "With" in labels and "Without" in labels
+    parts = {t.full_label: {s.full_label for s in t.parts}
+             for t in pipeline.transforms_stack[0].parts}
+    assert "With/BuildTable" in parts["With"]
+    assert parts["Without"] == {"Without/FindCandidates", "Without/ScoreKeyphrases"}
+    assert with_table.element_type is without.element_type
+
+
+def test_a_keyword_is_spelt_as_a_word_of_its_own_not_a_part_of_a_longer_one():
+    found = candidates("Wochenmarkt zieht auf den Rathausplatz",
+                       "Der Markt der Altstadt zieht um. Die Händler hatten zu wenig Platz. "
+                       "Die Stadt verspricht neue Stände.", "de")
+    assert spelling(found, "platz") == "Platz"
+    assert spelling(found, "stadt") == "Stadt"

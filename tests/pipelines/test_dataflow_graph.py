@@ -18,7 +18,7 @@ from pipelines import ingest
 from tests.conftest import REPO, SEEDS
 
 STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Extract",
-         "DetectLanguage", "Deduplicate", "Enrich", "WriteArticles",
+         "DetectLanguage", "Deduplicate", "Enrich", "Keyphrases", "WriteArticles",
          "WriteDuplicates", "WriteRejects", "WriteDedupIndex", "CommitRun"}
 
 
@@ -45,6 +45,13 @@ def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_pa
     # this run's articles meet.
     names = {t.unique_name for t in proto.components.transforms.values()}
     assert {"Deduplicate/ReadKnown", "Deduplicate/ReadKnownAgain"} <= names
+    # Keywords are scored against a table of the kept articles: Keyphrases reads
+    # what Enrich gives, which reads what Deduplicate kept.
+    by_name = {t.unique_name: t for t in proto.components.transforms.values()}
+    assert {"Keyphrases/BuildTable", "Keyphrases/ScoreKeyphrases"} <= names
+    assert set(by_name["Keyphrases"].inputs.values()) <= set(by_name["Enrich"].outputs.values())
+    assert set(by_name["Enrich"].inputs.values()) <= set(
+        by_name["Deduplicate"].outputs.values())
     # Nothing ran: the dry run only built the job.
     assert not gcs_keys(gcs, "dataflow/out")
 

@@ -27,7 +27,13 @@ EXPECTED = {
     "Deduplicate/NewAndKnownKeys": {"None": ROW},
     "Deduplicate/AllBands": {"None": KEYED_ROW},
     "Deduplicate/RouteDuplicates": {"None": ROW, "duplicates": ROW},
-    "Enrich/TagsAndKeywords": {"None": ROW},
+    "Enrich/CleanTags": {"None": ROW},
+    # (article, candidates): the candidates are plain dicts, a set, a string and an
+    # int, for Beam's coder of Python primitives (a Python-only coder, which the
+    # portable graph names pickled_python).
+    "Keyphrases/FindCandidates": {"None": ("beam:coder:kv:v1",
+                                           (ROW, "beam:coder:pickled_python:v1"))},
+    "Keyphrases/ScoreKeyphrases": {"None": ROW},
 }
 
 

@@ -1,7 +1,9 @@
 """The middle every pipeline shares: extract -> detect language -> deduplicate -> enrich.
 
-`process_documents` applies the four steps under the labels both pipelines
-have always used ("Extract", "DetectLanguage", "Deduplicate", "Enrich"), so the
+`process_documents` applies the steps under the labels both pipelines have
+always used ("Extract", "DetectLanguage", "Deduplicate", "Enrich"), then
+"Keyphrases" (the keywords, scored against the kept articles' document
+frequencies in batch, on each article's own weights in a stream), so the
 graph a batch run and a stream show in the Dataflow UI, and the names a job
 update matches steps by, stay what they were. It is a function over
 PCollections rather than one more composite: a composite would put every step
@@ -15,6 +17,7 @@ from typing import Callable, NamedTuple, Optional
 
 import apache_beam as beam
 
+from transforms.enrich.keyphrase_step import ExtractKeyphrases
 from transforms.enrich.language import DetectLanguage
 from transforms.enrich.tags import EnrichArticles
 from transforms.extract.articles import ExtractArticles
@@ -51,8 +54,11 @@ def process_documents(documents: beam.PCollection, extract: ExtractArticles,
     if dedup_stage:
         articles = articles | "DedupStage" >> beam.Reshuffle()
     unique, duplicates, index_entries = articles | "Deduplicate" >> dedup
-    # Only the articles that are kept need tags cleaned and keywords extracted.
+    # Only the articles that are kept need tags cleaned and keywords extracted,
+    # and only they count in the keyphrases' document frequencies: a copy
+    # counted twice would damp the words of its story.
     unique = unique | "Enrich" >> EnrichArticles()
+    unique = unique | "Keyphrases" >> ExtractKeyphrases()
     return Processed(unique, duplicates, index_entries, rejects)
 
 

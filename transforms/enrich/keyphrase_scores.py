@@ -206,7 +206,8 @@ def site_words(site_names: Tuple[Optional[str], ...]) -> FrozenSet[str]:
 def is_clean_keyword(keyword: str, language: str, site: FrozenSet[str]) -> bool:
     """False for a stop word, a weekday or month name, the site's own name, a
     keyword that ends or starts in punctuation, or one without a letter."""
-    if not keyword or keyword != keyword.strip(KEYWORD_EDGE) or not any(c.isalpha() for c in keyword):
+    if (not keyword or keyword != keyword.strip(KEYWORD_EDGE)
+            or not any(c.isalpha() for c in keyword)):
         return False
     words = [fold(word) for word in keyword.split()]
     breaking = breaking_words(language)

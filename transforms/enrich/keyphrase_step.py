@@ -10,21 +10,36 @@ Three steps over the pure functions of `transforms.enrich.keyphrases` and
 1. ``FindCandidates``: each article's candidate phrases (title and the start
    of the body), kept beside the article as ``(article, candidates)``.
 2. ``DocumentRows`` and ``CountArticles``: one row per phrase, language and
-   source an article holds, summed in each bundle and then by `CombinePerKey` (small rows: three short strings and a
-   count). ``KeepCommon`` keeps the phrases held by 2% or more of their
-   language's or source's articles (`keep_row`, with the article totals as a
-   dict side input), which bounds the table whatever the run's size, and
+   source an article holds, summed in each bundle and then by
+   `CombinePerKey` (small rows: three short strings and a count).
+   ``KeepCommon`` keeps the phrases held by 2% or more of their language's
+   or source's articles (`keep_row`, with the article totals as a dict side
+   input), which bounds the table whatever the run's size, and
    ``BuildTable`` makes them one `DocumentFrequencies`.
 3. ``ScoreKeyphrases``: each article's candidates scored with that table as
    a side input. A language with fewer than `MIN_ARTICLES` articles in the
    run is scored on the weights in the article alone (the table damps
-   nothing there), or by YAKE as today with ``small_runs="yake"``; YAKE's
-   keywords then go through `filter_keywords` (no stop word, weekday, month,
-   site name, trailing punctuation).
+   nothing there), or by YAKE, as before issue 18, with
+   ``small_runs="yake"``; YAKE's keywords then go through `filter_keywords`
+   (no stop word, weekday, month, site name, trailing punctuation).
 
 Runs on any runner (nothing is downloaded, no state, no timers); the
-FnApiRunner test in ``tests/enrich/test_keyphrases.py`` shows a local run. Not
-wired into `pipelines/` yet: `EnrichArticles` still fills `keywords` by YAKE.
+FnApiRunner test in ``tests/enrich/test_keyphrases.py`` shows a local run.
+`transforms.core.process` applies it to the kept articles, after dedup (a
+duplicate must not count twice in the document frequencies) and after
+`EnrichArticles` has cleaned their tags.
+
+In a stream (an unbounded input) there is no table: a run-wide count in the
+global window would never be complete, so no article would ever be scored.
+Each article is scored on its own weights, as a small run's are (the same
+``FindCandidates`` and ``ScoreKeyphrases``, with an empty table); the issue's
+evaluation measured that above YAKE on both public sets too. Per-window
+tables would damp a stream's datelines as well, at the cost of holding every
+article until its window closes: not done.
+
+While the table is built, the articles wait for it, held by the runner (as
+they are for dedup's decisions): a batch run's kept articles are held whole
+once more here.
 
 The table is held in memory by every worker that scores. A kept phrase is
 held by 2% of its group's articles or more, so a group has at most 50 times
@@ -48,6 +63,8 @@ from transforms.enrich.keyphrases import Candidates, candidates
 
 STAGE = "keyphrases"
 SMALL_RUNS = ("weights", "yake")
+# What a stream's articles are scored against: nothing is damped.
+NO_TABLE = DocumentFrequencies({}, {})
 
 
 def article_source(article: Article) -> str:
@@ -70,8 +87,11 @@ class _CandidatesFn(beam.DoFn):
         found = candidates(article.title, article.text, article.language)
         if not found.counts:
             self._counters.inc("no_candidates")
-        # A plain tuple: Beam's default coder does not round-trip this NamedTuple.
-        yield article, tuple(found)
+        # Plain values, no NamedTuple and no frozenset: with the declared output
+        # type the article is row-coded and these by Beam's fast coder of
+        # primitives, not pickled, where the scoring waits for the table.
+        yield article, (found.counts, found.weights, set(found.title), found.sample,
+                        found.body_start)
 
 
 class _SumRowsFn(beam.DoFn):
@@ -165,15 +185,20 @@ class ExtractKeyphrases(beam.PTransform):
       min_articles: articles of a language below which the run is small.
       small_runs: what a small run's languages get: ``"weights"`` (the same
         candidates, weighed in the article alone: measured better than YAKE
-        on both public keyphrase sets) or ``"yake"`` (today's extractor,
+        on both public keyphrase sets) or ``"yake"`` (the extractor used before,
         filtered).
       min_count, min_share: a phrase enters the table from this many articles
         and this share of its language's or source's (`keep_row`).
+      document_frequencies: whether to build the run's table; by default
+        when the input is bounded (a batch run), not in a stream, where every
+        article is scored as a small run's are.
     """
 
     def __init__(self, min_articles: int = MIN_ARTICLES, small_runs: str = "weights",
-                 min_count: int = 2, min_share: float = MIN_SHARE):
+                 min_count: int = 2, min_share: float = MIN_SHARE,
+                 document_frequencies: Optional[bool] = None):
         super().__init__()
+        self._document_frequencies = document_frequencies
         if small_runs not in SMALL_RUNS:
             raise ValueError(f"small_runs must be one of {SMALL_RUNS}, not {small_runs!r}")
         self._min_articles = min_articles
@@ -183,7 +208,16 @@ class ExtractKeyphrases(beam.PTransform):
 
     def expand(self, articles):
         min_count, min_share = self._min_count, self._min_share
-        found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn())
+        found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn()).with_output_types(
+            beam.typehints.Tuple[Article, beam.typehints.Any])
+        with_table = self._document_frequencies
+        if with_table is None:
+            with_table = articles.is_bounded
+        if not with_table:
+            return (found
+                    | "ScoreKeyphrases" >> beam.ParDo(
+                        _ScoreFn(self._min_articles, self._small_runs),
+                        table=NO_TABLE).with_output_types(Article))
         rows = (found
                 | "DocumentRows" >> beam.ParDo(_SumRowsFn())
                 | "CountArticles" >> beam.CombinePerKey(sum))

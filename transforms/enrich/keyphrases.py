@@ -44,6 +44,7 @@ LEAD_TOKENS = 40
 # class is faster.
 _WORD_CHARS = char_class(lambda ch: unicodedata.category(ch)[0] in "LMN")
 _TOKEN = re.compile(f"([{_WORD_CHARS}]+(?:[-.&][{_WORD_CHARS}]+)*)|[^{_WORD_CHARS}\\s]")
+_WORD_CHAR = re.compile(f"[{_WORD_CHARS}]")
 ARABIC_LETTER = re.compile(r"[\u0600-\u06ff]")
 _ARABIC_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
 _ARABIC_PREFIXES = ("وب", "ول", "فب", "فل", "و", "ف", "ب", "ل")
@@ -217,12 +218,25 @@ def spelling(found: Candidates, key: str, folded: Optional[str] = None) -> str:
         return key
     if folded is None:
         folded = fold_text(found.sample, bool(ARABIC_LETTER.search(key)))
-    at = folded.find(key, found.body_start)
+    at = _find_phrase(folded, key, found.body_start)
     if at < 0:
-        at = folded.find(key)
+        at = _find_phrase(folded, key, 0)
     if at < 0:
         return key
     return found.sample[at:at + len(key)]
+
+
+def _find_phrase(folded: str, key: str, start: int) -> int:
+    """Where `key` first stands as whole words in `folded` from `start` (not
+    "platz" inside "Rathausplatz"), or -1."""
+    at = folded.find(key, start)
+    while at >= 0:
+        end = at + len(key)
+        if ((at == 0 or not _WORD_CHAR.match(folded, at - 1))
+                and (end == len(folded) or not _WORD_CHAR.match(folded, end))):
+            return at
+        at = folded.find(key, at + 1)
+    return -1
 
 
 _NUMBER = 2

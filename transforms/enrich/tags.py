@@ -1,6 +1,6 @@
-"""Enrich unique articles: cleaned source tags and keywords extracted from the text.
+"""Source tags of unique articles, cleaned; YAKE kept for the keyphrase step's small runs.
 
-`EnrichArticles` runs after `Deduplicate` (only kept articles need keywords)::
+`EnrichArticles` runs after `Deduplicate` (only kept articles are enriched)::
 
     unique | "Enrich" >> EnrichArticles()
 
@@ -10,12 +10,19 @@
   joined lists split, whitespace and stray punctuation trimmed, case-folded
   repeats removed, empty, over-long and site-wide boilerplate tags
   (`transforms.enrich.tag_vocabulary`) and the site's own name dropped.
-- `keywords`: up to 10 keywords of title and body, in the article's language,
-  by YAKE (`yake-rust`, MIT), with that language's stop list: yake-rust's own
-  (32 languages) joined with stopwordsiso's (MIT, 57 languages). Arabic text
-  is prepared as DESIGN measured: diacritics and tatweel stripped, Arabic
-  punctuation mapped to ASCII, single-word keywords. Languages written
-  without spaces (Chinese, Japanese, Thai...) and ``und`` get none.
+- `keywords` are not filled here: `transforms.enrich.keyphrase_step`
+  (`ExtractKeyphrases`) scores them against the run's document frequencies,
+  after this step.
+
+What the keyphrase step shares with YAKE lives here too: the stop lists
+(`stopwords`: yake-rust's own, 32 languages, joined with stopwordsiso's, MIT,
+57 languages) and the preparation of Arabic text (diacritics and tatweel
+stripped, Arabic punctuation mapped, clitics cut: `strip_arabic_clitics`).
+`KeywordExtractor` is YAKE (`yake-rust`, MIT) as the enrich step ran it before
+the keyphrase step; it is used only when a run asks
+``ExtractKeyphrases(small_runs="yake")``, and by the benchmarks that compare
+the two. Languages written without spaces (Chinese, Japanese, Thai...) and
+``und`` get no keywords from either.
 
 Everything runs on the worker; nothing is downloaded.
 """
@@ -226,41 +233,31 @@ def extract_keywords(title: Optional[str], text: str, language: str) -> List[str
     return _DEFAULT_EXTRACTOR.extract(title, text, language)
 
 
-def enrich(article: Article, keywords: KeywordExtractor) -> Article:
-    """`article` with cleaned tags (its tags and categories) and extracted keywords."""
-    tags = clean_tags(list(article.tags) + list(article.categories),
-                      (article.site_name, article.source_name, article.canonical_url,
-                       article.url))
-    return article._replace(tags=tags, keywords=keywords.extract(article.title, article.text,
-                                                                 article.language))
+def enrich(article: Article) -> Article:
+    """`article` with its tags and categories cleaned into `tags` (`keywords` untouched)."""
+    return article._replace(tags=clean_tags(
+        list(article.tags) + list(article.categories),
+        (article.site_name, article.source_name, article.canonical_url, article.url)))
 
 
 class _EnrichFn(beam.DoFn):
     def __init__(self):
-        self._keywords: Optional[KeywordExtractor] = None
         self._counters = StageCounters(STAGE)
 
-    def setup(self) -> None:
-        self._keywords = KeywordExtractor()
-
-
     def process(self, article: Article) -> Iterable[Article]:
-        assert self._keywords is not None
         self._counters.inc("in")
-        enriched = enrich(article, self._keywords)
+        enriched = enrich(article)
         dropped = len(article.tags) - len(enriched.tags)
         if dropped > 0:
             self._counters.inc("tags_dropped", dropped)
         if not enriched.tags:
             self._counters.inc("no_tags")
-        if not enriched.keywords:
-            self._counters.inc("no_keywords")
         self._counters.inc("out")
         yield enriched
 
 
 class EnrichArticles(beam.PTransform):
-    """Cleans `tags` and fills `keywords` of every article (one in, one out)."""
+    """Cleans `tags` of every article (one in, one out); `ExtractKeyphrases` fills `keywords`."""
 
     def expand(self, articles):
-        return articles | "TagsAndKeywords" >> beam.ParDo(_EnrichFn()).with_output_types(Article)
+        return articles | "CleanTags" >> beam.ParDo(_EnrichFn()).with_output_types(Article)
