@@ -16,3 +16,18 @@ without Beam.
 """
 
 __all__ = ["sources", "extract", "dedup", "enrich", "sink", "core"]
+
+
+def lazy_exports(package: str, homes: dict):
+    """A room's module ``__getattr__``: its public names imported on first use.
+
+    Importing one module of a room then does not import (and cycle through)
+    all the others; `homes` maps each public name to its module in the room.
+    """
+    import importlib
+
+    def __getattr__(name: str):
+        if name in homes:
+            return getattr(importlib.import_module(f"{package}.{homes[name]}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    return __getattr__

@@ -1,7 +1,7 @@
 """What every room uses: counters, routing, paths and JSON files, and the middle both pipelines
 share (`process_documents`: extract -> language -> dedup -> enrich).
 """
-import importlib
+from transforms import lazy_exports
 
 _HOMES = {
     "StageCounters": "counters",
@@ -14,10 +14,4 @@ _HOMES = {
 __all__ = ["StageCounters", "join_path", "write_json", "process_documents", "route"]
 
 
-def __getattr__(name: str):
-    # Public names are imported on first use, so importing one module of the
-    # room does not import (and cycle through) all the others.
-    if name in _HOMES:
-        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)

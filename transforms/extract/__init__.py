@@ -10,7 +10,7 @@ among every candidate the page and its feed or sitemap give (`date_candidates`
 finds them, `published_date` chooses), and `access` says whether a page is
 free or paywalled. `ExtractArticles` is the step.
 """
-import importlib
+from transforms import lazy_exports
 
 _HOMES = {
     "ExtractArticles": "articles",
@@ -24,10 +24,4 @@ __all__ = ["ExtractArticles", "RemoveSourceBoilerplate", "candidates_from_page",
            "choose_published", "access_for"]
 
 
-def __getattr__(name: str):
-    # Public names are imported on first use, so importing one module of the
-    # room does not import (and cycle through) all the others.
-    if name in _HOMES:
-        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -7,7 +7,7 @@ state kept between runs: feed state, the input cursor, the state cache of the
 streaming DoFns; `stream_write` cuts a stream's tables into windows with a
 stats file each.
 """
-import importlib
+from transforms import lazy_exports
 
 _HOMES = {
     "WriteTable": "write",
@@ -21,10 +21,4 @@ _HOMES = {
 __all__ = ["WriteTable", "CountOutcomes", "CommitRun", "SkipIngestedFiles", "WriteWindowed", "WriteStats"]
 
 
-def __getattr__(name: str):
-    # Public names are imported on first use, so importing one module of the
-    # room does not import (and cycle through) all the others.
-    if name in _HOMES:
-        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)

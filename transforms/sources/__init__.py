@@ -11,7 +11,7 @@ entries and fetched as feed pages are.
 source yields `RawDocument`s plus tagged rejects, duplicates and skipped
 records.
 """
-import importlib
+from transforms import lazy_exports
 
 _HOMES = {
     "MatchInputs": "read_dumps",
@@ -27,10 +27,4 @@ __all__ = ["MatchInputs", "ReadDumps", "ReadFeeds", "ReadSitemaps", "PollFeedsCo
            "WatchFiles", "CommitFeedState"]
 
 
-def __getattr__(name: str):
-    # Public names are imported on first use, so importing one module of the
-    # room does not import (and cycle through) all the others.
-    if name in _HOMES:
-        module = importlib.import_module(f"{__name__}.{_HOMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _HOMES)
