@@ -39,7 +39,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.core.paths import join_path, json_text, remove_tree, temp_dir
+from transforms.core.paths import ensure_parent, join_path, json_text, remove_tree, temp_dir
 from transforms.sink.conditional_writes import LeaseHeld, is_gcs
 from transforms.sink.lease import (LEASE_TTL_S, Lease, LeaseLost, check_lease, lease_path,
                                    read_lease)
@@ -131,13 +131,8 @@ def _dumps(payload) -> bytes:
     return json_text(payload).encode("utf-8")
 
 
-def _ensure_parent(path: str) -> None:
-    if not is_gcs(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-
-
 def _write_whole(path: str, data: bytes) -> None:
-    _ensure_parent(path)
+    ensure_parent(path)
     with FileSystems.create(path) as handle:
         handle.write(data)
 
@@ -166,7 +161,7 @@ def _move(source: str, target: str, step: _Steps, rolling_forward: bool) -> None
             return  # done before the crash
         raise CommitError(f"cannot finish the commit: {source} is gone and {target} "
                           "was never written")
-    _ensure_parent(target)
+    ensure_parent(target)
     if is_gcs(source):
         step(f"copy {source} {target}")
         FileSystems.copy([source], [target])
