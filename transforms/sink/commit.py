@@ -39,7 +39,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.core.paths import ensure_parent, join_path, json_text, remove_tree, temp_dir
+from transforms.core.paths import (ensure_parent, join_path, remove_tree, temp_dir,
+                                   write_json)
 from transforms.sink.conditional_writes import LeaseHeld, is_gcs
 from transforms.sink.lease import (LEASE_TTL_S, Lease, LeaseLost, check_lease, lease_path,
                                    read_lease)
@@ -127,10 +128,6 @@ def make_plan(run_id: str, output: str, deletes: Iterable[str],
             "manifest": {"path": _relative(output, manifest[0]), "content": manifest[1]}}
 
 
-def _dumps(payload) -> bytes:
-    return json_text(payload).encode("utf-8")
-
-
 def _write_whole(path: str, data: bytes) -> None:
     ensure_parent(path)
     with FileSystems.create(path) as handle:
@@ -213,7 +210,7 @@ def execute(output: str, plan: dict, rolling_forward: bool = False,
         else:
             _write_state(full(path), text, run_id, step)
     step(f"write manifest {full(plan['manifest']['path'])}")
-    _write_whole(full(plan["manifest"]["path"]), _dumps(plan["manifest"]["content"]))
+    write_json(full(plan["manifest"]["path"]), plan["manifest"]["content"])
     _delete(intent_path(output, run_id), step)
     step(f"remove {temp_dir(output, run_id)}")
     remove_tree(temp_dir(output, run_id))
@@ -224,7 +221,7 @@ def commit(output: str, plan: dict) -> None:
     path = intent_path(output, plan["run_id"])
     step = _Steps()
     step(f"write intent {path}")
-    _write_whole(path, _dumps(plan))
+    write_json(path, plan)
     execute(output, plan, step=step)
 
 
