@@ -152,13 +152,14 @@ async def _read_one(fetcher, url: str, source: FeedSource, state: Optional[FeedS
             else:
                 children.append(ref.url)
         return children
-    seen, present = set(state.seen), []
+    seen, present, listed = set(state.seen), [], set()  # `present` keeps the order for the state
     for entry in parsed.entries:
         key = sitemap_entry_key(entry.url)
-        if key in present or entry.url in seen_pages:
+        if key in listed or entry.url in seen_pages:
             emit(SKIPPED, Skipped(url, "sitemap_entry_repeated"))
             continue
         present.append(key)
+        listed.add(key)
         seen_pages.add(entry.url)
         if key in seen:
             emit(SKIPPED, Skipped(url, "sitemap_entry_seen"))

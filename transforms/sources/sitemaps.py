@@ -41,7 +41,8 @@ from urllib.parse import urljoin, urlsplit
 import xxhash
 
 from schemas.records import FeedEntry, FeedSource
-from transforms.extract.date_candidates import DateCandidate, parse_with_offset
+from transforms.extract.date_candidates import (DateCandidate, from_micros_candidate,
+                                               parse_with_offset)
 from transforms.sources.decompression import DEFAULT_MAX_RATIO, decompression_refusal
 from transforms.sources.feed_entries import UnreadableFeed, UnsafeXml, xml_entity_refusal
 from transforms.sources.robots import parse_robots
@@ -261,10 +262,8 @@ def to_feed_entry(entry: SitemapEntry, source: FeedSource) -> FeedEntry:
 
 def news_date_hint(entry: SitemapEntry) -> Optional[DateCandidate]:
     """The sitemap's publication date as a candidate for `published_date.choose_published`."""
-    if entry.news_published is None:
-        return None
-    return DateCandidate("sitemap", "published", entry.news_published,
-                         entry.news_offset_minutes, entry.news_has_time, "")
+    return from_micros_candidate("sitemap", entry.news_published, entry.news_offset_minutes,
+                                 entry.news_has_time)
 
 
 __all__ = ["parse_sitemap", "inflate", "robots_sitemaps", "is_site_url", "entry_time",
