@@ -31,21 +31,20 @@ from apache_beam.runners.runner import PipelineResult
 
 from pipelines.options import (IngestOptions, OptionsError, command_help, default_run_id,
                                options_in_effect, wants_help)
-from pipelines.runs import (RunContext, article_steps, first_run_id, forget_signals,
-                            format_summary, interrupt, local_runner, read_manifest,
-                            received_signal, run_context, started_run, take_lease, versions)
+from pipelines.runs import (RunContext, article_steps, counted_rows, first_run_id,
+                            forget_signals, format_summary, interrupt, local_runner,
+                            read_manifest, received_signal, run_context, run_tables,
+                            started_run, take_lease, versions)
 from pipelines.slices import SliceFailed, run_in_slices
 from pipelines.validation import listed_feed_names, source_priorities, validate
 from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
 from schemas.contexts import SourceOutputs
 from schemas.tables import SCHEMA_VERSION
-from transforms.core.process import process_documents
+from transforms.core.process import PROCESS, ProcessDocuments
 from transforms.dedup.batch import Deduplicate
 from transforms.dedup.index import ReadIndex
 from transforms.extract.boilerplate import RemoveSourceBoilerplate
-from transforms.sink.accounting import (CommitRun, CountOutcomes, article_outcome,
-                                        duplicate_outcome, input_outcome, manifest_path,
-                                        reject_outcome, skipped_outcome)
+from transforms.sink.accounting import CommitRun, CountRunOutcomes, manifest_path
 from transforms.sink.commit import runs_committed_after
 from transforms.sink.conditional_writes import LeaseHeld
 from transforms.sink.feed_state import StateError, load_states
@@ -116,31 +115,31 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
         state=tuple(w.state for w in web) | "WebStateUpdates" >> beam.Flatten())
 
 
-def write_tables(output: str, run_id: str, articles, duplicates, rejects, index_entries):
+def write_tables(output: str, run_id: str, tables: dict) -> beam.PCollection:
     """The four tables' `WrittenFile`s, written under ``_tmp/`` until the commit."""
-    return [
-        articles | "WriteArticles" >> WriteTable("articles", output, run_id),
-        duplicates | "WriteDuplicates" >> WriteTable("duplicates", output, run_id),
-        rejects | "WriteRejects" >> WriteTable("rejects", output, run_id),
-        index_entries | "WriteDedupIndex" >> WriteTable("index", output, run_id),
-    ]
+    return ((tables["articles"] | "WriteArticles" >> WriteTable("articles", output, run_id),
+             tables["duplicates"] | "WriteDuplicates" >> WriteTable("duplicates", output, run_id),
+             tables["rejects"] | "WriteRejects" >> WriteTable("rejects", output, run_id),
+             tables["index"] | "WriteDedupIndex" >> WriteTable("index", output, run_id))
+            | "AllWrittenFiles" >> beam.Flatten())
 
 
-def count_outcomes(read: SourceOutputs, articles, duplicates, rejects, url_conflicts):
-    """Every input counted once as it came in and once as it ended (the run's invariant)."""
-    # Inputs are counted apart per output, never flattened with the documents:
-    # a Flatten of documents makes the FnApiRunner buffer every page body.
-    return [
-        read.documents | "CountDocumentInputs" >> CountOutcomes(input_outcome),
-        read.rejects | "CountRejectedInputs" >> CountOutcomes(input_outcome),
-        read.duplicates | "CountDuplicateInputs" >> CountOutcomes(input_outcome),
-        articles | "CountArticles" >> CountOutcomes(article_outcome),
-        duplicates | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
-        rejects | "CountRejects" >> CountOutcomes(reject_outcome),
-        read.skipped | "CountSkipped" >> CountOutcomes(skipped_outcome),
-        # Already (table, source, site) outcomes: counted, not checked by the invariant.
-        url_conflicts | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
-    ]
+def deduplicate(opts: IngestOptions, run_id: str, started_at: int,
+                later_runs: Iterable[str]) -> Deduplicate:
+    """Batch dedup, against the index of earlier runs (but for `later_runs`)."""
+    # Deduplicate applies the read itself (twice) and keeps only the entries
+    # that meet this run's articles: memory does not grow with the index.
+    known = ReadIndex(opts.output, run_id, started_at, opts.dedup_window_days,
+                      ignore_runs=later_runs)
+    return Deduplicate(known, run_id, started_at, opts.near_threshold,
+                       not opts.no_near_dedup, source_priorities(opts))
+
+
+def run_header(opts: IngestOptions) -> dict:
+    """What the run manifest says of the job beside its counts."""
+    return {"schema_version": SCHEMA_VERSION, "versions": versions(),
+            "options": options_in_effect(opts, IngestOptions),
+            "feed_names": listed_feed_names((opts.feeds or []) + (opts.sitemaps or []))}
 
 
 def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
@@ -157,27 +156,15 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
     # Lines a source repeats across its dumps (menus, footers) are learnt from
     # a second pass over the files: only line hashes are shuffled.
     documents = read.documents | "SourceBoilerplate" >> RemoveSourceBoilerplate(files, run.read)
-    # Deduplicate applies the read itself (twice) and keeps only the entries
-    # that meet this run's articles: memory does not grow with the index.
-    known = ReadIndex(opts.output, run_id, started_at, opts.dedup_window_days,
-                      ignore_runs=later_runs)
-    dedup = Deduplicate(known, run_id, started_at, opts.near_threshold,
-                        not opts.no_near_dedup, source_priorities(opts))
-    out = process_documents(documents, *article_steps(opts, started_at), dedup)
-    duplicates = (read.duplicates, out.duplicates) | "AllDuplicates" >> beam.Flatten()
-    rejects = (read.rejects, out.rejects) | "AllRejects" >> beam.Flatten()
-    written = write_tables(opts.output, run_id, out.articles, duplicates, rejects,
-                           out.index_entries)
-    counts = count_outcomes(read, out.articles, duplicates, rejects, dedup.url_conflicts)
-    header = {"schema_version": SCHEMA_VERSION, "versions": versions(),
-              "options": options_in_effect(opts, IngestOptions),
-              "feed_names": listed_feed_names((opts.feeds or []) + (opts.sitemaps or []))}
+    out = documents | PROCESS >> ProcessDocuments(
+        *article_steps(opts, started_at), deduplicate(opts, run_id, started_at, later_runs))
+    tables = run_tables(read, out)
+    counts = counted_rows(read, tables, out) | "CountOutcomes" >> CountRunOutcomes()
     _ = p | "CommitRun" >> CommitRun(
-        tuple(written) | "AllWrittenFiles" >> beam.Flatten(),
-        tuple(counts) | "AllCounts" >> beam.Flatten(),
-        opts.output, run_id, started_at, header, feed_state=read.state,
-        input_files=files if opts.input else None, already_ingested=already_ingested,
-        since_last_run=opts.since_last_run, lease_token=lease_token)
+        write_tables(opts.output, run_id, tables), counts, opts.output, run_id, started_at,
+        run_header(opts), feed_state=read.state, input_files=files if opts.input else None,
+        already_ingested=already_ingested, since_last_run=opts.since_last_run,
+        lease_token=lease_token)
 
 
 def launch(argv: Sequence[str]) -> Tuple[PipelineResult, IngestOptions, str]:

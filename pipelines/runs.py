@@ -5,6 +5,7 @@ for), the versions and the summary a run prints (`versions`,
 `format_summary`, `read_manifest`), the output's lease (`take_lease`, which a
 sliced run hands to its slices through `INHERITED_LEASE`) and the signals
 that interrupt a run (`interrupt`, `received_signal`, `started_run`).
+The tables a run writes and what it counts (`run_tables`, `counted_rows`).
 `pipelines.ingest`, `pipelines.slices` and `pipelines.stream` import these;
 no pipeline module imports another.
 """
@@ -17,12 +18,14 @@ import platform
 from importlib import metadata
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.options import IngestOptions
 from pipelines.validation import detection_languages, fetch_config
-from schemas.contexts import FeedsContext, ReadContext
+from schemas.contexts import FeedsContext, ReadContext, SourceOutputs
+from transforms.core.process import Processed
 from transforms.enrich.language import DetectLanguage
 from transforms.extract.articles import ExtractArticles
 from transforms.sink.accounting import manifest_path
@@ -60,6 +63,23 @@ def article_steps(opts: IngestOptions, started_at: int) -> Tuple[ExtractArticles
     extract = ExtractArticles(started_at, opts.extract_timeout_s, opts.extract_memory_mb,
                               opts.min_text_chars, opts.precise_extraction)
     return extract, DetectLanguage(opts.min_language_score, detection_languages(opts))
+
+
+def run_tables(read: SourceOutputs, out: Processed) -> Dict[str, beam.PCollection]:
+    """The rows of the four tables: the sources' duplicates and rejects join the middle's."""
+    return {"articles": out.articles,
+            "duplicates": (read.duplicates, out.duplicates) | "AllDuplicates" >> beam.Flatten(),
+            "rejects": (read.rejects, out.rejects) | "AllRejects" >> beam.Flatten(),
+            "index": out.index_entries}
+
+
+def counted_rows(read: SourceOutputs, tables: Dict[str, beam.PCollection],
+                 out: Processed) -> Dict[str, beam.PCollection]:
+    """What `CountRunOutcomes` counts: the sources' outputs and the tables."""
+    return {"documents": read.documents, "read_rejects": read.rejects,
+            "read_duplicates": read.duplicates, "articles": tables["articles"],
+            "duplicates": tables["duplicates"], "rejects": tables["rejects"],
+            "skipped": read.skipped, "url_conflicts": out.url_conflicts}
 
 
 def versions() -> Dict[str, str]:

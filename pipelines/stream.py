@@ -33,19 +33,17 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipelines.options import (IngestOptions, OptionsError, StreamOptions, command_help,
                                options_in_effect, wants_help)
-from pipelines.runs import (RunContext, article_steps, format_summary, local_runner, run_context,
-                            versions)
+from pipelines.runs import (RunContext, article_steps, counted_rows, format_summary,
+                            local_runner, run_context, run_tables, versions)
 from pipelines.validation import listed_feed_names, source_priorities, validate_stream
 from schemas.contexts import SourceOutputs
 from schemas.tables import SCHEMA_VERSION
 from transforms.core.paths import remove_tree, temp_dir, write_json
-from transforms.core.process import process_documents
+from transforms.core.process import PROCESS, RENAMED_STEPS, ProcessDocuments
 from transforms.dedup.index import ReadIndex
 from transforms.dedup.stream import StreamDeduplicate
 from transforms.extract.dates import parse_timestamp
-from transforms.sink.accounting import (CountOutcomes, article_outcome, duplicate_outcome,
-                                        input_outcome, manifest_path, reject_outcome,
-                                        skipped_outcome)
+from transforms.sink.accounting import CountRunOutcomes, manifest_path
 from transforms.sink.commit import mark_stream_temp
 from transforms.sink.stream_write import (WriteStats, WriteWindowed, format_windows,
                                           output_windows, read_stats, stream_manifest)
@@ -59,6 +57,19 @@ _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds
 # Ingest options a stream refuses (--input) or does not use.
 NOT_FOR_STREAMS = ("input", "since_last_run", "slice_files", "slice_mb")
+
+# A stream launched before the middle and the counts were one composite each
+# named these steps (name prefixes) as on the left: the mapping a Dataflow
+# update of such a job takes (--transform_name_mapping, docs/guide/streaming.md).
+STEP_RENAMES = {**RENAMED_STEPS, **{
+    old: f"CountOutcomes/{new}" for old, new in (
+        ("WindowInput0", "WindowDocumentInputs"), ("CountInputs0", "CountDocumentInputs"),
+        ("WindowInput1", "WindowRejectedInputs"), ("CountInputs1", "CountRejectedInputs"),
+        ("WindowInput2", "WindowDuplicateInputs"), ("CountInputs2", "CountDuplicateInputs"),
+        ("CountArticles", "CountArticles"), ("CountDuplicates", "CountDuplicates"),
+        ("CountRejects", "CountRejects"), ("WindowSkipped", "WindowSkipped"),
+        ("CountSkipped", "CountSkipped"), ("WindowUrlConflicts", "WindowUrlConflicts"),
+        ("CountUrlConflicts", "CountUrlConflicts"), ("AllCounts", "AllCounts"))}}
 
 
 def default_stream_id(now: Optional[_dt.datetime] = None) -> str:
@@ -125,30 +136,11 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions,
         state=sources[0].state if run.feeds is not None else None)
 
 
-def count_outcomes(read: SourceOutputs, windowed: dict, url_conflicts, windows) -> List:
-    """Batch's counts, per output window."""
-    inputs = [read.documents, read.rejects, read.duplicates]
-    counts = [rows | f"WindowInput{i}" >> windows() | f"CountInputs{i}" >> CountOutcomes(
-        input_outcome) for i, rows in enumerate(inputs)]
-    return counts + [
-        windowed["articles"] | "CountArticles" >> CountOutcomes(article_outcome),
-        windowed["duplicates"] | "CountDuplicates" >> CountOutcomes(duplicate_outcome),
-        windowed["rejects"] | "CountRejects" >> CountOutcomes(reject_outcome),
-        read.skipped | "WindowSkipped" >> windows() | "CountSkipped" >> CountOutcomes(
-            skipped_outcome),
-        # Already (table, source, site) outcomes, as in batch.
-        url_conflicts | "WindowUrlConflicts" >> windows()
-        | "CountUrlConflicts" >> beam.combiners.Count.PerElement(),
-    ]
-
-
-def write_windowed(tables: dict, output: str, run_id: str, windows) -> dict:
-    """Each table cut into output windows and written; the windowed tables, for counting."""
-    windowed = {name: rows | f"Window{name.title()}" >> windows()
-                for name, rows in tables.items()}
-    for name, rows in windowed.items():
-        _ = rows | f"Write{name.title()}" >> WriteWindowed(name, output, run_id)
-    return windowed
+def write_windowed(tables: dict, output: str, run_id: str, windows) -> None:
+    """Each table cut into output windows and written."""
+    for name, rows in tables.items():
+        _ = (rows | f"Window{name.title()}" >> windows()
+             | f"Write{name.title()}" >> WriteWindowed(name, output, run_id))
 
 
 def stream_header(opts: IngestOptions, started: float) -> dict:
@@ -157,6 +149,16 @@ def stream_header(opts: IngestOptions, started: float) -> dict:
             "started_at": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
             "options": options_in_effect(opts, StreamOptions, IngestOptions),
             "feed_names": listed_feed_names(opts.feeds or [])}
+
+
+def deduplicate(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
+                separate_stages: bool) -> StreamDeduplicate:
+    """Stream dedup: keys held in expiring state, seeded with the index of earlier runs."""
+    known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run.run_id, run.started_at,
+                                              opts.dedup_window_days)
+    return StreamDeduplicate(
+        known, run.run_id, opts.dedup_window_days, opts.near_threshold, not opts.no_near_dedup,
+        source_priorities(opts), separate_stages=separate_stages)
 
 
 def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: str,
@@ -170,26 +172,18 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
     # The FnApiRunner fires watermark timers at the end of each bundle of the
     # ticking stage; a shuffle puts dedup in a stage of its own.
     on_fnapi = local_runner(p.options) is not None
-    known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run_id, run.started_at,
-                                              opts.dedup_window_days)
-    dedup = StreamDeduplicate(
-        known, run_id, opts.dedup_window_days, opts.near_threshold, not opts.no_near_dedup,
-        source_priorities(opts), separate_stages=on_fnapi)
-    out = process_documents(read.documents, *article_steps(opts, run.started_at), dedup,
-                            stamp=stamped, dedup_stage=on_fnapi)
+    out = read.documents | PROCESS >> ProcessDocuments(
+        *article_steps(opts, run.started_at), deduplicate(p, opts, run, on_fnapi),
+        stamp=stamped, dedup_stage=on_fnapi)
 
     def windows() -> beam.WindowInto:
         return output_windows(stream.window_minutes, stream.allowed_lateness_minutes)
 
-    tables = {"articles": out.articles,
-              "duplicates": ((read.duplicates, out.duplicates)
-                             | "AllDuplicates" >> beam.Flatten()),
-              "rejects": (read.rejects, out.rejects) | "AllRejects" >> beam.Flatten(),
-              "index": out.index_entries}
-    windowed = write_windowed(tables, opts.output, run_id, windows)
+    tables = run_tables(read, out)
+    write_windowed(tables, opts.output, run_id, windows)
     header = stream_header(opts, started)
-    _ = (tuple(count_outcomes(read, windowed, dedup.url_conflicts, windows))
-         | "AllCounts" >> beam.Flatten()
+    _ = (counted_rows(read, tables, out)
+         | "CountOutcomes" >> CountRunOutcomes(windows)
          | "WriteStats" >> WriteStats(opts.output, run_id, header))
     if read.state is not None:
         _ = (read.state

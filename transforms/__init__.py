@@ -7,7 +7,7 @@
 - `transforms.enrich`: language, tags and keywords;
 - `transforms.sink`: the Parquet tables, the run's accounting and commit, the
   state kept between runs;
-- `transforms.core`: what every room uses, and `process_documents`, the
+- `transforms.core`: what every room uses, and `ProcessDocuments`, the
   extract -> language -> dedup -> enrich middle both pipelines share.
 
 Each room's `__init__` lists its public composite transforms in `__all__`;

@@ -17,9 +17,12 @@ from apache_beam.portability.api import beam_runner_api_pb2
 from pipelines import ingest
 from tests.conftest import REPO, SEEDS
 
-STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Extract",
-         "DetectLanguage", "Deduplicate", "Enrich", "Keyphrases", "WriteArticles",
-         "WriteDuplicates", "WriteRejects", "WriteDedupIndex", "CommitRun"}
+STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Process",
+         "CountOutcomes", "WriteArticles", "WriteDuplicates", "WriteRejects", "WriteDedupIndex",
+         "CommitRun"}
+# The shared middle, one composite (`transforms.core.process.ProcessDocuments`).
+PROCESS_STEPS = {"Process/Extract", "Process/DetectLanguage", "Process/Deduplicate",
+                 "Process/Enrich", "Process/Keyphrases"}
 
 
 @pytest.mark.e2e
@@ -41,17 +44,19 @@ def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_pa
     top_level = {t.unique_name for t in proto.components.transforms.values()
                  if "/" not in t.unique_name}
     assert STEPS <= top_level
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    assert PROCESS_STEPS <= names
     # The dedup index is read inside Deduplicate, which keeps only the entries
     # this run's articles meet.
-    names = {t.unique_name for t in proto.components.transforms.values()}
-    assert {"Deduplicate/ReadKnown", "Deduplicate/ReadKnownAgain"} <= names
+    assert {"Process/Deduplicate/ReadKnown", "Process/Deduplicate/ReadKnownAgain"} <= names
     # Keywords are scored against a table of the kept articles: Keyphrases reads
     # what Enrich gives, which reads what Deduplicate kept.
     by_name = {t.unique_name: t for t in proto.components.transforms.values()}
-    assert {"Keyphrases/BuildTable", "Keyphrases/ScoreKeyphrases"} <= names
-    assert set(by_name["Keyphrases"].inputs.values()) <= set(by_name["Enrich"].outputs.values())
-    assert set(by_name["Enrich"].inputs.values()) <= set(
-        by_name["Deduplicate"].outputs.values())
+    assert {"Process/Keyphrases/BuildTable", "Process/Keyphrases/ScoreKeyphrases"} <= names
+    assert set(by_name["Process/Keyphrases"].inputs.values()) <= set(
+        by_name["Process/Enrich"].outputs.values())
+    assert set(by_name["Process/Enrich"].inputs.values()) <= set(
+        by_name["Process/Deduplicate"].outputs.values())
     # Nothing ran: the dry run only built the job.
     assert not gcs_keys(gcs, "dataflow/out")
 

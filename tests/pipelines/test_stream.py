@@ -585,8 +585,8 @@ def test_the_streaming_graph_builds_for_dataflow(tmp_path, monkeypatch):
     assert job.proto.type.name == "JOB_TYPE_STREAMING"
     transforms = {t.unique_name: t for t in job.proto_pipeline.components.transforms.values()}
     for name in ("Ticks", "PollFeeds/PollDueFeeds", "WatchFiles/FirstSighting",
-                 "Deduplicate/DedupByUrl", "Deduplicate/DedupByContent",
-                 "Deduplicate/NearBuckets", "Deduplicate/DecideNear",
+                 "Process/Deduplicate/DedupByUrl", "Process/Deduplicate/DedupByContent",
+                 "Process/Deduplicate/NearBuckets", "Process/Deduplicate/DecideNear",
                  "WriteArticles/WriteFile", "WriteIndex/WriteFile", "WriteStats/WriteStatsFile"):
         assert name in transforms, name
     from apache_beam.portability.api import beam_runner_api_pb2
@@ -601,10 +601,10 @@ def test_the_streaming_graph_builds_for_dataflow(tmp_path, monkeypatch):
     def specs(step):
         (found,) = [v for k, v in stateful.items() if k == step or k.startswith(step + "/")]
         return found
-    assert specs("Deduplicate/DedupByUrl") == ({"held", "waiting", "flush_at"},
-                                               {"ts-expiry", "ts-flush"})
-    assert specs("Deduplicate/NearBuckets") == ({"members", "waiting", "flush_at"},
-                                                {"ts-expiry", "ts-flush"})
+    assert specs("Process/Deduplicate/DedupByUrl") == ({"held", "waiting", "flush_at"},
+                                                       {"ts-expiry", "ts-flush"})
+    assert specs("Process/Deduplicate/NearBuckets") == ({"members", "waiting", "flush_at"},
+                                                        {"ts-expiry", "ts-flush"})
     assert specs("PollFeeds/PollDueFeeds") == ({"feeds"}, set())
     assert specs("WatchFiles/FirstSighting") == ({"seen"}, set())
 

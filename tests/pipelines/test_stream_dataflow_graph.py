@@ -18,9 +18,11 @@ from pipelines import stream
 from tests.conftest import REPO, SEEDS
 from tests.pipelines.test_dataflow_graph import gcs_keys
 
-STEPS = {"Ticks", "PollFeeds", "WatchFiles", "Extract", "StampArticles", "DetectLanguage",
-         "ReadDedupIndex", "Deduplicate", "Enrich", "WriteArticles", "WriteDuplicates",
-         "WriteRejects", "WriteIndex", "WriteStats", "CommitFeedState"}
+STEPS = {"Ticks", "PollFeeds", "WatchFiles", "Process", "ReadDedupIndex", "CountOutcomes",
+         "WriteArticles", "WriteDuplicates", "WriteRejects", "WriteIndex", "WriteStats",
+         "CommitFeedState"}
+PROCESS_STEPS = {"Process/Extract", "Process/StampArticles", "Process/DetectLanguage",
+                 "Process/Deduplicate", "Process/Enrich"}
 
 
 @pytest.mark.e2e
@@ -42,10 +44,12 @@ def test_stream_job_graph_is_built_offline_for_dataflow(gcs, tmp_path):
     top_level = {t.unique_name for t in proto.components.transforms.values()
                  if "/" not in t.unique_name}
     assert STEPS <= top_level
+    names = {t.unique_name for t in proto.components.transforms.values()}
+    assert PROCESS_STEPS <= names
     # Unbounded: the ticks are the job's source, and the job says it streams.
     assert result.job.proto.type.name == "JOB_TYPE_STREAMING"
     # The FnApiRunner's extra shuffle before dedup is for that runner only.
-    assert "DedupStage" not in top_level
+    assert "Process/DedupStage" not in names
     # Nothing ran and nothing was written: the dry run only built the job.
     assert not gcs_keys(gcs, "stream/out")
 

@@ -21,19 +21,19 @@ KEYED_ROW = ("beam:coder:kv:v1", ("beam:coder:string_utf8:v1", ROW))
 # Transform -> {output tag: expected coder}; None is the main output.
 EXPECTED = {
     "ReadDumps/SplitRecords": {"None": ROW, "rejects": ROW, "duplicates": ROW},
-    "Extract/ExtractText": {"None": ROW, "rejects": ROW},
-    "DetectLanguage/IdentifyLanguage": {"None": ROW},
-    "Deduplicate/DedupKeys": {"None": ROW},
-    "Deduplicate/NewAndKnownKeys": {"None": ROW},
-    "Deduplicate/AllBands": {"None": KEYED_ROW},
-    "Deduplicate/RouteDuplicates": {"None": ROW, "duplicates": ROW},
-    "Enrich/CleanTags": {"None": ROW},
+    "Process/Extract/ExtractText": {"None": ROW, "rejects": ROW},
+    "Process/DetectLanguage/IdentifyLanguage": {"None": ROW},
+    "Process/Deduplicate/DedupKeys": {"None": ROW},
+    "Process/Deduplicate/NewAndKnownKeys": {"None": ROW},
+    "Process/Deduplicate/AllBands": {"None": KEYED_ROW},
+    "Process/Deduplicate/RouteDuplicates": {"None": ROW, "duplicates": ROW},
+    "Process/Enrich/CleanTags": {"None": ROW},
     # (article, candidates): the candidates are plain dicts, a set, a string and an
     # int, for Beam's coder of Python primitives (a Python-only coder, which the
     # portable graph names pickled_python).
-    "Keyphrases/FindCandidates": {"None": ("beam:coder:kv:v1",
-                                           (ROW, "beam:coder:pickled_python:v1"))},
-    "Keyphrases/ScoreKeyphrases": {"None": ROW},
+    "Process/Keyphrases/FindCandidates": {"None": ("beam:coder:kv:v1",
+                                                   (ROW, "beam:coder:pickled_python:v1"))},
+    "Process/Keyphrases/ScoreKeyphrases": {"None": ROW},
 }
 
 

@@ -1,5 +1,5 @@
 """What every room uses: counters, routing, paths and JSON files, and the middle both pipelines
-share (`process_documents`: extract -> language -> dedup -> enrich).
+share (`ProcessDocuments`: extract -> language -> dedup -> enrich).
 """
 from transforms import lazy_exports
 
@@ -7,11 +7,11 @@ _HOMES = {
     "StageCounters": "counters",
     "join_path": "paths",
     "write_json": "paths",
-    "process_documents": "process",
+    "ProcessDocuments": "process",
     "route": "routing",
 }
 
-__all__ = ["StageCounters", "join_path", "write_json", "process_documents", "route"]
+__all__ = ["StageCounters", "join_path", "write_json", "ProcessDocuments", "route"]
 
 
 __getattr__ = lazy_exports(__name__, _HOMES)

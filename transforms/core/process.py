@@ -1,15 +1,17 @@
 """The middle every pipeline shares: extract -> detect language -> deduplicate -> enrich.
 
-`process_documents` applies the steps under the labels both pipelines have
-always used ("Extract", "DetectLanguage", "Deduplicate", "Enrich"), then
-"Keyphrases" (the keywords, scored against the kept articles' document
-frequencies in batch, on each article's own weights in a stream), so the
-graph a batch run and a stream show in the Dataflow UI, and the names a job
-update matches steps by, stay what they were. It is a function over
-PCollections rather than one more composite: a composite would put every step
-under its own name ("Process/Extract"). The dedup wiring is the caller's:
+`ProcessDocuments` is one composite, applied as ``"Process"`` by both
+pipelines, so the batch graph and the stream's show the same step with the
+same inner steps ("Process/Extract", "Process/DetectLanguage",
+"Process/Deduplicate", "Process/Enrich", "Process/Keyphrases": the keywords,
+scored against the kept articles' document frequencies in batch, on each
+article's own weights in a stream). The dedup wiring is the caller's:
 `transforms.dedup.Deduplicate` in batch, `transforms.dedup.StreamDeduplicate`
 in a stream. Nothing here reads the command line's options.
+
+Streams launched before the middle was one composite named these steps
+without the ``Process/`` prefix; `RENAMED_STEPS` is the mapping a Dataflow
+job update takes (docs/guide/streaming.md).
 """
 from __future__ import annotations
 
@@ -22,44 +24,65 @@ from transforms.enrich.language import DetectLanguage
 from transforms.enrich.tags import EnrichArticles
 from transforms.extract.articles import ExtractArticles
 
+PROCESS = "Process"
+# The steps' names before they were one composite -> after (name prefixes, as
+# Dataflow's --transform_name_mapping takes them).
+RENAMED_STEPS = {old: f"{PROCESS}/{old}" for old in (
+    "Extract", "StampArticles", "StampExtractRejects", "DetectLanguage", "DedupStage",
+    "Deduplicate", "Enrich", "Keyphrases")}
+
 
 class Processed(NamedTuple):
-    """What `process_documents` gives: the rows of three tables, and what extraction refused."""
-    articles: beam.PCollection      # unique, enriched `Article`s
-    duplicates: beam.PCollection    # `Duplicate`s found by dedup
+    """What `ProcessDocuments` gives: the rows of three tables, what extraction refused,
+    and the URL conflicts dedup counted."""
+    articles: beam.PCollection       # unique, enriched `Article`s
+    duplicates: beam.PCollection     # `Duplicate`s found by dedup
     index_entries: beam.PCollection  # `IndexEntry`s of this run, for ``_index/``
-    rejects: beam.PCollection       # `Reject`s of extraction
+    rejects: beam.PCollection        # `Reject`s of extraction
+    url_conflicts: beam.PCollection  # ``("url_conflicts", "", site)``, one a refused URL claim
 
 
-def process_documents(documents: beam.PCollection, extract: ExtractArticles,
-                      language: DetectLanguage, dedup: beam.PTransform,
-                      stamp: Optional[Callable[[], beam.PTransform]] = None,
-                      dedup_stage: bool = False) -> Processed:
+class ProcessDocuments(beam.PTransform):
     """Raw documents to kept articles, duplicates and index entries.
 
     Args:
-      documents: `RawDocument`s from the sources.
-      extract, language, dedup: the configured steps.
+      extract, language, dedup: the configured steps (`dedup`: `Deduplicate`
+        or `StreamDeduplicate`, which set `url_conflicts` when applied).
       stamp: makes the step applied to the articles and the extraction rejects
         right after extraction (a stream stamps each row with the time it was
         read).
       dedup_stage: puts dedup in a stage of its own (a shuffle first), which
         the FnApiRunner needs to fire a stream's timers.
+
+    Returns a `Processed`.
     """
-    articles, rejects = documents | "Extract" >> extract
-    if stamp is not None:
-        articles = articles | "StampArticles" >> stamp()
-        rejects = rejects | "StampExtractRejects" >> stamp()
-    articles = articles | "DetectLanguage" >> language
-    if dedup_stage:
-        articles = articles | "DedupStage" >> beam.Reshuffle()
-    unique, duplicates, index_entries = articles | "Deduplicate" >> dedup
-    # Only the articles that are kept need tags cleaned and keywords extracted,
-    # and only they count in the keyphrases' document frequencies: a copy
-    # counted twice would damp the words of its story.
-    unique = unique | "Enrich" >> EnrichArticles()
-    unique = unique | "Keyphrases" >> ExtractKeyphrases()
-    return Processed(unique, duplicates, index_entries, rejects)
+
+    def __init__(self, extract: ExtractArticles, language: DetectLanguage,
+                 dedup: beam.PTransform, stamp: Optional[Callable[[], beam.PTransform]] = None,
+                 dedup_stage: bool = False):
+        super().__init__()
+        self._extract = extract
+        self._language = language
+        self._dedup = dedup
+        self._stamp = stamp
+        self._dedup_stage = dedup_stage
+
+    def expand(self, documents) -> Processed:
+        articles, rejects = documents | "Extract" >> self._extract
+        if self._stamp is not None:
+            articles = articles | "StampArticles" >> self._stamp()
+            rejects = rejects | "StampExtractRejects" >> self._stamp()
+        articles = articles | "DetectLanguage" >> self._language
+        if self._dedup_stage:
+            articles = articles | "DedupStage" >> beam.Reshuffle()
+        unique, duplicates, index_entries = articles | "Deduplicate" >> self._dedup
+        # Only the articles that are kept need tags cleaned and keywords extracted,
+        # and only they count in the keyphrases' document frequencies: a copy
+        # counted twice would damp the words of its story.
+        unique = unique | "Enrich" >> EnrichArticles()
+        unique = unique | "Keyphrases" >> ExtractKeyphrases()
+        return Processed(articles=unique, duplicates=duplicates, index_entries=index_entries,
+                         rejects=rejects, url_conflicts=self._dedup.url_conflicts)
 
 
-__all__ = ["Processed", "process_documents"]
+__all__ = ["Processed", "ProcessDocuments", "PROCESS", "RENAMED_STEPS"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 
@@ -73,6 +73,53 @@ class CountOutcomes(beam.PTransform):
         return (rows
                 | "ToOutcome" >> beam.Map(self._outcome_fn)
                 | "CountPerOutcome" >> beam.combiners.Count.PerElement())
+
+
+# Each count of a run: (label, key of the input, outcome). The sources' outputs
+# as they came in, then every table as it ended.
+_COUNTED = (
+    ("DocumentInputs", "documents", input_outcome),
+    ("RejectedInputs", "read_rejects", input_outcome),
+    ("DuplicateInputs", "read_duplicates", input_outcome),
+    ("Articles", "articles", article_outcome),
+    ("Duplicates", "duplicates", duplicate_outcome),
+    ("Rejects", "rejects", reject_outcome),
+    ("Skipped", "skipped", skipped_outcome),
+)
+COUNTED_INPUTS = tuple(key for _, key, _ in _COUNTED) + (URL_CONFLICTS,)
+
+
+class CountRunOutcomes(beam.PTransform):
+    """Every input counted once as it came in and once as it ended (the run's
+    invariant), as one collection of ``(Outcome, n)`` pairs for `CommitRun`
+    (batch) or `WriteStats` (a stream).
+
+    Its input is a dict of collections keyed by `COUNTED_INPUTS`: the sources'
+    ``documents``, ``read_rejects`` and ``read_duplicates``; the tables'
+    ``articles``, ``duplicates`` and ``rejects`` (the sources' rows included);
+    ``skipped``; and ``url_conflicts`` (outcomes already, counted but not
+    checked by the invariant). Inputs are counted apart, never flattened with
+    the documents: a Flatten of documents makes the FnApiRunner buffer every
+    page body.
+
+    Args:
+      windows: makes the `WindowInto` applied to each input first (a stream
+        counts per output window); None in batch.
+    """
+
+    def __init__(self, windows: Optional[Callable[[], beam.PTransform]] = None):
+        super().__init__()
+        self._windows = windows
+
+    def _windowed(self, label: str, rows):
+        return rows if self._windows is None else rows | f"Window{label}" >> self._windows()
+
+    def expand(self, rows: Dict[str, beam.PCollection]):
+        counts = [self._windowed(label, rows[key]) | f"Count{label}" >> CountOutcomes(outcome)
+                  for label, key, outcome in _COUNTED]
+        counts.append(self._windowed("UrlConflicts", rows[URL_CONFLICTS])
+                      | "CountUrlConflicts" >> beam.combiners.Count.PerElement())
+        return tuple(counts) | "AllCounts" >> beam.Flatten()
 
 
 def summarise(counts: Iterable[Tuple[Outcome, int]]) -> dict:
