@@ -48,10 +48,9 @@ from transforms.sink.accounting import CommitRun, CountRunOutcomes, manifest_pat
 from transforms.sink.commit import runs_committed_after
 from transforms.sink.conditional_writes import LeaseHeld
 from transforms.sink.feed_state import StateError, load_states
-from transforms.sink.input_cursor import (ALREADY_INGESTED, CursorError, SkipIngestedFiles,
-                                          load_cursor)
+from transforms.sink.input_cursor import CursorError, SkipIngestedFiles, load_cursor
 from transforms.sink.write import WriteTable
-from transforms.sources.read_dumps import DUPLICATES, REJECTS, SKIPPED, MatchInputs, ReadDumps
+from transforms.sources.read_dumps import MatchInputs, ReadDumps
 from transforms.sources.read_feeds import ReadFeeds
 from transforms.sources.read_sitemaps import ReadSitemaps
 
@@ -69,7 +68,7 @@ def match_inputs(p: beam.Pipeline, opts: IngestOptions, run_id: str):
     if not opts.since_last_run:
         return files, None
     new = files | "SkipIngestedFiles" >> SkipIngestedFiles(opts.output, run_id)
-    return new.files, (new[ALREADY_INGESTED]
+    return new.files, (new.already_ingested
                        | "CountAlreadyIngested" >> beam.combiners.Count.Globally())
 
 
@@ -98,8 +97,7 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
     """
     dumps = files | "ReadDumps" >> ReadDumps(run.read, local_workers(opts))
     if run.feeds is None:
-        return SourceOutputs(documents=dumps["documents"], rejects=dumps[REJECTS],
-                             duplicates=dumps[DUPLICATES], skipped=dumps[SKIPPED])
+        return dumps
     web = []
     if opts.feeds:
         web.append(p | "ReadFeeds" >> ReadFeeds(opts.feeds, run.feeds))
@@ -107,11 +105,11 @@ def read_sources(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
         web.append(p | "ReadSitemaps" >> ReadSitemaps(opts.sitemaps, run.feeds,
                                                       opts.sitemap_max_age_days))
     return SourceOutputs(
-        documents=((dumps["documents"], *(w.documents for w in web))
+        documents=((dumps.documents, *(w.documents for w in web))
                    | "ReadDocuments" >> beam.Flatten()),
-        rejects=(dumps[REJECTS], *(w.rejects for w in web)) | "ReadRejects" >> beam.Flatten(),
-        duplicates=dumps[DUPLICATES],  # feeds and sitemaps have none (see ReadFeeds)
-        skipped=(dumps[SKIPPED], *(w.skipped for w in web)) | "ReadSkipped" >> beam.Flatten(),
+        rejects=(dumps.rejects, *(w.rejects for w in web)) | "ReadRejects" >> beam.Flatten(),
+        duplicates=dumps.duplicates,  # feeds and sitemaps have none (see ReadFeeds)
+        skipped=(dumps.skipped, *(w.skipped for w in web)) | "ReadSkipped" >> beam.Flatten(),
         state=tuple(w.state for w in web) | "WebStateUpdates" >> beam.Flatten())
 
 

@@ -3,8 +3,12 @@
 `ReadContext` (the run, its time, the size and decompression limits) goes to
 every dump reader, `FeedsContext` (with the fetcher's `FetchConfig`) to every
 feed step; `FeedsResult` names the outputs of the feed reader and
-`SourceOutputs` those of all of a run's sources; `Skipped` is a
+`SourceOutputs` those of all of a run's sources (and of `ReadDumps`); `Skipped` is a
 record that is no input (a WARC request, say), counted by kind. Built by keyword.
+
+A composite with several outputs returns one of these NamedTuples (the
+others: `ExtractResult`, `DedupResult`, `NewFilesResult`): each output by
+name, and tuple unpacking in field order still works.
 """
 from __future__ import annotations
 
@@ -87,5 +91,24 @@ class SourceOutputs(NamedTuple):
     state: Any = None
 
 
+class ExtractResult(NamedTuple):
+    """The outputs of `ExtractArticles`."""
+    articles: Any  # `Article`s
+    rejects: Any   # `Reject`s: the documents that have no article
+
+
+class DedupResult(NamedTuple):
+    """The outputs of `Deduplicate` and `StreamDeduplicate`."""
+    articles: Any       # the kept `Article`s
+    duplicates: Any     # a `Duplicate` for each other copy
+    index_entries: Any  # `IndexEntry`s of this run, for ``_index/``
+
+
+class NewFilesResult(NamedTuple):
+    """The outputs of `SkipIngestedFiles`."""
+    files: Any             # the `InputFile`s to read
+    already_ingested: Any  # the `InputFile`s an earlier run read
+
+
 __all__ = ["ReadContext", "FeedsContext", "FetchConfig", "FeedsResult", "SourceOutputs",
-           "Skipped", "DEFAULT_MAX_RATIO"]
+           "ExtractResult", "DedupResult", "NewFilesResult", "Skipped", "DEFAULT_MAX_RATIO"]

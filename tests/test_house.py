@@ -170,3 +170,87 @@ def test_each_room_says_what_it_is_for_and_its_public_names_resolve(room):
     assert module.__all__, f"transforms.{room} lists no public name"
     for name in module.__all__:
         assert getattr(module, name) is not None
+
+
+ROOMS = ["sources", "extract", "dedup", "enrich", "sink", "core"]
+
+
+def public_composites():
+    """Every `PTransform` class a room lists in `__all__`, with its own `expand`."""
+    import importlib
+
+    import apache_beam as beam
+    found = {}
+    for room in ROOMS:
+        module = importlib.import_module(f"transforms.{room}")
+        for name in module.__all__:
+            value = getattr(module, name)
+            if isinstance(value, type) and issubclass(value, beam.PTransform) \
+                    and "expand" in vars(value):
+                found[f"transforms.{room}.{name}"] = value
+    return found
+
+
+def returned_values(function) -> List[ast.expr]:
+    """The values `function` returns, not counting functions nested in it."""
+    import inspect
+    import textwrap
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    values, todo = [], list(ast.iter_child_nodes(tree.body[0]))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None:
+            values.append(node.value)
+        todo.extend(ast.iter_child_nodes(node))
+    return values
+
+
+def output_convention(value: ast.expr, namespace: dict) -> str:
+    """How one ``return`` of an `expand` hands on its outputs: a NamedTuple's name,
+    ``one`` (a single collection), or what it is instead (``tuple``, ``dict``, ...)."""
+    if isinstance(value, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
+        return type(value).__name__.lower()
+    outer = value.right if isinstance(value, ast.BinOp) else value
+    if isinstance(outer, ast.Call) and isinstance(outer.func, ast.Attribute) \
+            and outer.func.attr == "with_outputs":
+        return "tagged result"
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+        called = namespace.get(value.func.id)
+        if isinstance(called, type) and issubclass(called, tuple):
+            return called.__name__ if hasattr(called, "_fields") else "tuple"
+    if isinstance(value, ast.Name):
+        return "a name (return the NamedTuple itself)"
+    return "one"
+
+
+def test_every_public_composite_with_several_outputs_returns_a_named_tuple():
+    """One convention for a step's several outputs: a NamedTuple, named in the
+    docstring (not a tuple, a dict or Beam's tagged result)."""
+    composites = public_composites()
+    assert {"transforms.sources.ReadDumps", "transforms.extract.ExtractArticles",
+            "transforms.dedup.Deduplicate", "transforms.dedup.StreamDeduplicate",
+            "transforms.core.ProcessDocuments"} <= set(composites)
+    wrong = []
+    for name, cls in composites.items():
+        namespace = vars(sys.modules[cls.__module__])
+        for value in returned_values(cls.expand):
+            convention = output_convention(value, namespace)
+            if convention == "one":
+                continue
+            if not convention[0].isupper():
+                wrong.append(f"{name}: returns a {convention}")
+            elif convention not in (cls.__doc__ or ""):
+                wrong.append(f"{name}: its docstring does not name {convention}")
+    assert wrong == []
+
+
+def test_the_output_convention_check_sees_a_plain_tuple_and_a_tagged_result():
+    tuple_return, tagged, named, one = (ast.parse(code).body[0].value for code in (
+        "a, b", "x | beam.ParDo(f).with_outputs('r', main='m')", "Skipped(a, b)", "x | y"))
+    from schemas.contexts import Skipped
+    assert output_convention(tuple_return, {}) == "tuple"
+    assert output_convention(tagged, {}) == "tagged result"
+    assert output_convention(named, {"Skipped": Skipped}) == "Skipped"
+    assert output_convention(one, {}) == "one"

@@ -97,7 +97,7 @@ def test_a_line_repeated_across_ten_dumps_of_one_source_is_removed(tmp_path, fna
     with fnapi_pipeline as p:
         files = p | MatchInputs([str(tmp_path / "*" / "*.txt")])
         documents = files | ReadDumps(ctx)
-        cleaned = documents["documents"] | RemoveSourceBoilerplate(files, ctx)
+        cleaned = documents.documents | RemoveSourceBoilerplate(files, ctx)
 
         def check(docs):
             texts = {Path(d.source_uri).parent.name + "/" + Path(d.source_uri).name:

@@ -97,10 +97,10 @@ def test_split_files_writes_one_reject_per_unreadable_file(tmp_path, fnapi_pipel
     files = [InputFile(path, 0, 0) for path in (broken, missing)]
     with fnapi_pipeline as p:
         result = p | beam.Create(files) | ReadDumps(CTX, workers=6)
-        assert_that(result["documents"] | "Ids" >> beam.Map(lambda d: d.doc_id),
+        assert_that(result.documents | "Ids" >> beam.Map(lambda d: d.doc_id),
                     equal_to([d.doc_id for tag, d in whole if tag == "documents"]),
                     label="documents")
-        assert_that(result[REJECTS] | "Files" >> beam.Map(lambda r: (r.source_uri, r.reason)),
+        assert_that(result.rejects | "Files" >> beam.Map(lambda r: (r.source_uri, r.reason)),
                     equal_to([(r.source_uri, r.reason) for tag, r in whole if tag == REJECTS]),
                     label="rejects")
 

@@ -49,6 +49,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindows
 
+from schemas.contexts import DedupResult
 from schemas.records import Article, Duplicate, IndexEntry
 from transforms.dedup import minhash
 from transforms.core.counters import StageCounters
@@ -282,7 +283,7 @@ class Deduplicate(beam.PTransform):
       near: whether to run the near-duplicate stage at all.
       source_priority: source name to priority (lower is preferred; default 0).
 
-    Returns a tuple ``(articles, duplicates, index_entries)``. After it is
+    Returns a `DedupResult`: ``articles``, ``duplicates``, ``index_entries``. After it is
     applied, `url_conflicts` holds one ``("url_conflicts", "", site)`` a
     conflict, counted into the run manifest.
     """
@@ -358,7 +359,8 @@ class Deduplicate(beam.PTransform):
         entries = new_keys | "IndexEntries" >> beam.Map(
             index_entry, beam.pvalue.AsDict(decisions), self._run_id,
             self._ingested_at).with_output_types(IndexEntry)
-        return routed.unique, routed[DUPLICATES], entries
+        return DedupResult(articles=routed.unique, duplicates=routed[DUPLICATES],
+                           index_entries=entries)
 
     def _near_stage(self, survivors, known_keys, sketches):
         """Near-duplicate decisions for the new survivors of the exact stages."""

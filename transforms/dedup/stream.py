@@ -61,6 +61,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 
+from schemas.contexts import DedupResult
 from schemas.records import Article, IndexEntry
 from transforms.dedup import minhash
 from schemas.dedup import DedupDecision, DedupKey
@@ -137,7 +138,7 @@ class StreamDeduplicate(beam.PTransform):
         own timers in the same fused step never fire (measured: two chained
         stages gave no output); a shuffle makes each stage a step of its own.
 
-    Returns ``(articles, duplicates, index_entries)``, each at the event time
+    Returns a `DedupResult` (``articles``, ``duplicates``, ``index_entries``), each at the event time
     of its article. After it is applied, `url_conflicts` holds one
     ``("url_conflicts", "", site)`` a conflict, as batch's `Deduplicate`.
     """
@@ -190,9 +191,9 @@ class StreamDeduplicate(beam.PTransform):
         entries = ((unique | "UniqueEntries" >> beam.Map(lambda pair: pair[1]),
                     dups | "DuplicateEntries" >> beam.Map(lambda pair: pair[1]))
                    | "IndexEntries" >> beam.Flatten())
-        return (unique | "UniqueArticles" >> beam.Map(lambda pair: pair[0]),
-                dups | "DuplicateRows" >> beam.Map(lambda pair: pair[0]),
-                entries)
+        return DedupResult(articles=unique | "UniqueArticles" >> beam.Map(lambda pair: pair[0]),
+                           duplicates=dups | "DuplicateRows" >> beam.Map(lambda pair: pair[0]),
+                           index_entries=entries)
 
     def _barrier(self, name: str, pairs):
         return pairs | f"{name}Stage" >> beam.Reshuffle() if self._separate else pairs

@@ -13,6 +13,7 @@ from typing import Iterable, List, Optional
 
 import apache_beam as beam
 
+from schemas.contexts import ExtractResult
 from schemas.records import Article, RawDocument, Reject
 from transforms.extract.access import AccessVerdict, access_for
 from transforms.extract.date_candidates import DateCandidate, from_micros_candidate
@@ -234,7 +235,7 @@ class ExtractArticles(beam.PTransform):
       min_text_chars: shorter bodies are rejected as ``too_short``.
       precise: use trafilatura's fallback extractors too (slower).
 
-    Returns a tuple ``(articles, rejects)``.
+    Returns an `ExtractResult`: ``articles`` and ``rejects``.
     """
 
     def __init__(self, ingested_at: int, timeout_s: float = 30.0, memory_limit_mb: int = 2048,
@@ -247,4 +248,4 @@ class ExtractArticles(beam.PTransform):
         # annotations of `process` read as Any, which pickles every element).
         results = raw_documents | "ExtractText" >> beam.ParDo(self._fn).with_output_types(
             Article, **{REJECTS: Reject}).with_outputs(REJECTS, main="articles")
-        return results.articles, results[REJECTS]
+        return ExtractResult(articles=results.articles, rejects=results[REJECTS])

@@ -29,6 +29,7 @@ from typing import Dict, Iterable, Optional, Tuple
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from schemas.contexts import NewFilesResult
 from schemas.records import InputFile
 from transforms.core.counters import StageCounters
 from transforms.core.paths import join_path, json_text, write_json
@@ -171,7 +172,7 @@ class SkipIngestedFiles(beam.PTransform):
       output: the output folder holding ``_state/inputs.json``.
       run_id: this run (its own earlier attempt does not count).
 
-    Returns a tagged result: the new files (main) and ``already_ingested``.
+    Returns a `NewFilesResult`: the new ``files`` and those ``already_ingested``.
     """
 
     def __init__(self, output: str, run_id: str):
@@ -183,11 +184,12 @@ class SkipIngestedFiles(beam.PTransform):
         cursor = (files.pipeline
                   | "CursorPath" >> beam.Create([self._output])
                   | "ReadCursor" >> beam.ParDo(_CursorEntriesFn(self._run_id)))
-        return ({"files": files | "KeyByPath" >> beam.Map(lambda f: (f.path, f)),
-                 "cursor": cursor}
-                | "JoinCursor" >> beam.CoGroupByKey()
-                | "KeepNewFiles" >> beam.ParDo(_KeepNewFilesFn(self._run_id)).with_outputs(
-                    ALREADY_INGESTED, main="files"))
+        split = ({"files": files | "KeyByPath" >> beam.Map(lambda f: (f.path, f)),
+                  "cursor": cursor}
+                 | "JoinCursor" >> beam.CoGroupByKey()
+                 | "KeepNewFiles" >> beam.ParDo(_KeepNewFilesFn(self._run_id)).with_outputs(
+                     ALREADY_INGESTED, main="files"))
+        return NewFilesResult(files=split.files, already_ingested=split[ALREADY_INGESTED])
 
 
 __all__ = ["SkipIngestedFiles", "commit_cursor", "plan_cursor", "load_cursor", "merge_cursor",

@@ -15,7 +15,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.records import Duplicate, InputFile, RawDocument, Reject
-from schemas.contexts import ReadContext, Skipped
+from schemas.contexts import ReadContext, Skipped, SourceOutputs
 from transforms.sources.dump_formats import read_records
 from transforms.sources.dump_io import STAGE
 from transforms.core.routing import DUPLICATES, REJECTS, SKIPPED, route
@@ -134,9 +134,10 @@ class ReadDumps(beam.PTransform):
       ctx: run id, ingestion time and the size limit of one document.
       workers: the worker processes that should share the files.
 
-    Returns a dict: ``documents`` (`RawDocument`), ``rejects`` (`Reject`),
-    ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`). A failure
-    that several shards of a file report is one reject.
+    Returns a `SourceOutputs`: ``documents`` (`RawDocument`), ``rejects``
+    (`Reject`), ``duplicates`` (WARC revisits) and ``skipped`` (`Skipped`);
+    ``state`` is None. A failure that several shards of a file report is one
+    reject.
     """
 
     def __init__(self, ctx: ReadContext, workers: int = 1):
@@ -164,6 +165,6 @@ class ReadDumps(beam.PTransform):
                        .with_output_types(Tuple[str, Reject])
                        | "OneRejectPerInput" >> beam.CombinePerKey(one_reject_per_input)
                        | "Rejects" >> beam.Values().with_output_types(Reject))
-        return {"documents": split.documents, REJECTS: rejects,
-                DUPLICATES: split[DUPLICATES], SKIPPED: split[SKIPPED]}
+        return SourceOutputs(documents=split.documents, rejects=rejects,
+                             duplicates=split[DUPLICATES], skipped=split[SKIPPED])
 

@@ -257,6 +257,8 @@ class PollFeedsContinuously(beam.PTransform):
       ticks: the start and interval of the ticks it is applied to (`impulse`);
         a feed is polled at a tick when it is due.
       min_poll_s, max_poll_s: bounds of any feed's poll interval.
+
+    Returns a `SourceOutputs`, each row at the event time of the tick that read it.
     """
 
     def __init__(self, feed_lists: List[str], ctx: FeedsContext, ticks: Ticks,

@@ -67,7 +67,8 @@ class WatchFiles(beam.PTransform):
       patterns: file globs (local or ``gs://``), matched on each tick.
       ctx: run id, start time and the size limit of one document.
 
-    Applied to the tick PCollection (`impulse`).
+    Applied to the tick PCollection (`impulse`). Returns a `SourceOutputs`
+    (``state`` None), each row at the event time of the tick that read it.
     """
 
     def __init__(self, patterns: List[str], ctx: ReadContext):
