@@ -29,8 +29,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
-from pipelines.options import (IngestOptions, OptionsError, command_help, default_run_id,
-                               options_in_effect, wants_help)
+from pipelines.options import (CommonOptions, IngestOptions, OptionsError, command_help,
+                               default_run_id, options_in_effect, wants_help)
 from pipelines.runs import (RunContext, article_steps, counted_rows, first_run_id,
                             forget_signals, format_summary, interrupt, local_runner,
                             read_manifest, received_signal, run_context, run_tables,
@@ -136,7 +136,7 @@ def deduplicate(opts: IngestOptions, run_id: str, started_at: int,
 def run_header(opts: IngestOptions) -> dict:
     """What the run manifest says of the job beside its counts."""
     return {"schema_version": SCHEMA_VERSION, "versions": versions(),
-            "options": options_in_effect(opts, IngestOptions),
+            "options": options_in_effect(opts, IngestOptions, CommonOptions),
             "feed_names": listed_feed_names((opts.feeds or []) + (opts.sitemaps or []))}
 
 
@@ -247,7 +247,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             "--output DIR "
             "[options] [Beam options]",
             "Read dumps (text, HTML, JSONL, WARC) and feeds into deduplicated, "
-            "partitioned Parquet.", [("ingest options", IngestOptions)]))
+            "partitioned Parquet.",
+            [("ingest options", IngestOptions), ("options shared with stream", CommonOptions)]))
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stop_when_a_worker_dies()  # multi_processing: a dead worker can hang the FnApiRunner

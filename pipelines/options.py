@@ -1,7 +1,10 @@
 """Pipeline options of newsbeam, validated before any graph is built.
 
 Every Beam option (``--runner``, ``--direct_num_workers``, ``--project``, ...)
-passes through unchanged; these are newsbeam's own.
+passes through unchanged; these are newsbeam's own: `CommonOptions`, which
+both commands take, and `IngestOptions` and `StreamOptions`, each command's
+own. Each command parses its command line once (`PipelineOptions(argv)`) and
+reads it through views; `pipelines.validation` checks it before any graph.
 """
 from __future__ import annotations
 
@@ -27,14 +30,15 @@ def switch(value: str) -> bool:
 SWITCH = {"nargs": "?", "const": True, "default": False, "type": switch}
 
 
-class IngestOptions(PipelineOptions):
-    """Options of `newsbeam ingest` (see the README for each)."""
+class CommonOptions(PipelineOptions):
+    """Options that `newsbeam ingest` and `newsbeam stream` both take.
+
+    `IngestOptions` and `StreamOptions` add each command's own; a view of
+    either holds these too (Beam's view walks the class's bases).
+    """
 
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
-        parser.add_argument("--input", action="append", default=None,
-                            help="A file glob of dumps (text, HTML, JSONL, WARC; local or "
-                                 "gs://). Repeat for several.")
         parser.add_argument("--feeds", action="append", default=None,
                             help="A feed list (text, one URL a line, or OPML; local or "
                                  "gs://). Repeat for several; combines with --input.")
@@ -55,25 +59,6 @@ class IngestOptions(PipelineOptions):
         parser.add_argument("--run_id", default=None,
                             help="The run's id; a rerun of an id replaces its files. "
                                  "Default: the UTC start time, YYYYMMDDTHHMMSSZ.")
-        parser.add_argument("--since_last_run", **SWITCH,
-                            help="Read only the --input files that no earlier successful run "
-                                 "into this --output read (new, or changed in size or time), "
-                                 "by the cursor in _state/inputs.json.")
-        parser.add_argument("--slice_files", type=int, default=0,
-                            help="Run the job once per slice of at most this many input "
-                                 "files, one slice after the other, dedup carried by the "
-                                 "index (0: one run). Bounds a local run's memory.")
-        parser.add_argument("--slice_mb", type=float, default=0.0,
-                            help="Likewise, slices of at most this many MB of input files "
-                                 "(0: no bound).")
-        parser.add_argument("--wait_for_lease", type=float, default=0.0,
-                            help="Seconds to wait for another run into the same --output to "
-                                 "finish (0: refuse at once, exit code 2). See "
-                                 "docs/reliability.md.")
-        parser.add_argument("--lease_ttl_s", type=float, default=600.0,
-                            help="A run renews its lease on --output every third of this; a "
-                                 "lease not renewed for this long (its run died) is taken "
-                                 "over by the next run.")
         parser.add_argument("--max_document_mb", type=float, default=20.0,
                             help="Larger documents are rejected as too_large.")
         parser.add_argument("--extract_timeout_s", type=float, default=30.0,
@@ -137,8 +122,42 @@ class IngestOptions(PipelineOptions):
                                  "copy to keep (default 0). Repeat for several.")
 
 
-class StreamOptions(PipelineOptions):
-    """Options of `newsbeam stream` beyond those of ingest (see the README, "Streaming")."""
+class IngestOptions(CommonOptions, PipelineOptions):
+    """Options of `newsbeam ingest` alone, with the common ones in its view.
+
+    `PipelineOptions` is a direct base too: Beam parses the options of the
+    direct subclasses of `PipelineOptions` only.
+    """
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument("--input", action="append", default=None,
+                            help="A file glob of dumps (text, HTML, JSONL, WARC; local or "
+                                 "gs://). Repeat for several.")
+        parser.add_argument("--since_last_run", **SWITCH,
+                            help="Read only the --input files that no earlier successful run "
+                                 "into this --output read (new, or changed in size or time), "
+                                 "by the cursor in _state/inputs.json.")
+        parser.add_argument("--slice_files", type=int, default=0,
+                            help="Run the job once per slice of at most this many input "
+                                 "files, one slice after the other, dedup carried by the "
+                                 "index (0: one run). Bounds a local run's memory.")
+        parser.add_argument("--slice_mb", type=float, default=0.0,
+                            help="Likewise, slices of at most this many MB of input files "
+                                 "(0: no bound).")
+        parser.add_argument("--wait_for_lease", type=float, default=0.0,
+                            help="Seconds to wait for another run into the same --output to "
+                                 "finish (0: refuse at once, exit code 2). See "
+                                 "docs/reliability.md.")
+        parser.add_argument("--lease_ttl_s", type=float, default=600.0,
+                            help="A run renews its lease on --output every third of this; a "
+                                 "lease not renewed for this long (its run died) is taken "
+                                 "over by the next run.")
+
+
+class StreamOptions(CommonOptions, PipelineOptions):
+    """Options of `newsbeam stream` alone, with the common ones in its view
+    (docs/guide/streaming.md)."""
 
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
@@ -169,13 +188,11 @@ def wants_help(argv: Sequence[str]) -> bool:
 
 
 def command_help(prog: str, usage: str, description: str,
-                 groups: Sequence[Tuple[str, Type[PipelineOptions]]],
-                 leave_out: Iterable[str] = ()) -> str:
+                 groups: Sequence[Tuple[str, Type[PipelineOptions]]]) -> str:
     """A command's ``--help``: newsbeam's options, one group per options class.
 
     Beam's own parser would print an empty usage (it knows no option when
     ``--help`` is parsed); Beam's options pass through and are not listed.
-    `leave_out`: options of a class that the command does not use.
     """
     parser = argparse.ArgumentParser(
         prog=prog, usage=usage, description=description, formatter_class=DefaultsHelpFormatter,
@@ -183,10 +200,6 @@ def command_help(prog: str, usage: str, description: str,
                "--direct_num_workers, ...) pass through unchanged.")
     for title, options_class in groups:
         options_class._add_argparse_args(parser.add_argument_group(title))
-    hidden = {f"--{name}" for name in leave_out}
-    for action in parser._actions:
-        if hidden.intersection(action.option_strings):
-            action.help = argparse.SUPPRESS
     return parser.format_help()
 
 

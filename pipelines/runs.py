@@ -22,7 +22,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import IngestOptions
+from pipelines.options import CommonOptions, IngestOptions
 from pipelines.validation import detection_languages, fetch_config
 from schemas.contexts import FeedsContext, ReadContext, SourceOutputs
 from transforms.core.process import Processed
@@ -43,7 +43,7 @@ class RunContext(NamedTuple):
     feeds: Optional[FeedsContext]  # what every feed and sitemap step is told (None: neither)
 
 
-def run_context(opts: IngestOptions, run_id: str, started_at: int) -> RunContext:
+def run_context(opts: CommonOptions, run_id: str, started_at: int) -> RunContext:
     """The run's contexts from its (validated) options: ingest and stream build the same."""
     read = ReadContext(run_id=run_id, ingested_at=started_at,
                        max_document_bytes=int(opts.max_document_mb * 1024 * 1024),
@@ -58,7 +58,7 @@ def run_context(opts: IngestOptions, run_id: str, started_at: int) -> RunContext
     return RunContext(run_id, started_at, opts.output, read, feeds)
 
 
-def article_steps(opts: IngestOptions, started_at: int) -> Tuple[ExtractArticles, DetectLanguage]:
+def article_steps(opts: CommonOptions, started_at: int) -> Tuple[ExtractArticles, DetectLanguage]:
     """Extraction and language detection as the options configure them."""
     extract = ExtractArticles(started_at, opts.extract_timeout_s, opts.extract_memory_mb,
                               opts.min_text_chars, opts.precise_extraction)

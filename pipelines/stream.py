@@ -31,7 +31,7 @@ from typing import List, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
-from pipelines.options import (IngestOptions, OptionsError, StreamOptions, command_help,
+from pipelines.options import (CommonOptions, OptionsError, StreamOptions, command_help,
                                options_in_effect, wants_help)
 from pipelines.runs import (RunContext, article_steps, counted_rows, format_summary,
                             local_runner, run_context, run_tables, versions)
@@ -55,8 +55,6 @@ from transforms.sources.watch_files import WatchFiles
 
 _log = logging.getLogger(__name__)
 FOREVER = 9_223_372_036_854.0  # Beam's largest timestamp, in seconds
-# Ingest options a stream refuses (--input) or does not use.
-NOT_FOR_STREAMS = ("input", "since_last_run", "slice_files", "slice_mb")
 
 # A stream launched before the middle and the counts were one composite each
 # named these steps (name prefixes) as on the left: the mapping a Dataflow
@@ -114,7 +112,7 @@ def stamped() -> beam.PTransform:
     return beam.ParDo(_StampIngestionTime())
 
 
-def read_sources(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions,
+def read_sources(p: beam.Pipeline, opts: CommonOptions, stream: StreamOptions,
                  run: RunContext, started: float) -> SourceOutputs:
     """The feeds polled and the folders watched, on one tick, as one set of outputs."""
     ticks = Ticks(started, stop_time(stream, started),
@@ -143,15 +141,15 @@ def write_windowed(tables: dict, output: str, run_id: str, windows) -> None:
              | f"Write{name.title()}" >> WriteWindowed(name, output, run_id))
 
 
-def stream_header(opts: IngestOptions, started: float) -> dict:
+def stream_header(opts: CommonOptions, started: float) -> dict:
     """What each stats file and the stream's manifest say of the job."""
     return {"schema_version": SCHEMA_VERSION, "versions": versions(),
             "started_at": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
-            "options": options_in_effect(opts, StreamOptions, IngestOptions),
+            "options": options_in_effect(opts, StreamOptions, CommonOptions),
             "feed_names": listed_feed_names(opts.feeds or [])}
 
 
-def deduplicate(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
+def deduplicate(p: beam.Pipeline, opts: CommonOptions, run: RunContext,
                 separate_stages: bool) -> StreamDeduplicate:
     """Stream dedup: keys held in expiring state, seeded with the index of earlier runs."""
     known = p | "ReadDedupIndex" >> ReadIndex(opts.output, run.run_id, run.started_at,
@@ -161,7 +159,7 @@ def deduplicate(p: beam.Pipeline, opts: IngestOptions, run: RunContext,
         source_priorities(opts), separate_stages=separate_stages)
 
 
-def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: str,
+def build(p: beam.Pipeline, opts: CommonOptions, stream: StreamOptions, run_id: str,
           started: float) -> dict:
     """Wires the streaming graph onto `p`: sources -> process -> windowed tables and stats.
 
@@ -195,7 +193,7 @@ def build(p: beam.Pipeline, opts: IngestOptions, stream: StreamOptions, run_id: 
 def run(argv: Optional[Sequence[str]] = None):
     """Parses options and runs the streaming job until its stop time (or forever)."""
     options = PipelineOptions(list(argv) if argv is not None else sys.argv[1:])
-    opts = options.view_as(IngestOptions)
+    opts = options.view_as(CommonOptions)
     stream = options.view_as(StreamOptions)
     validate_stream(opts, stream)
     options.view_as(StandardOptions).streaming = True
@@ -248,8 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "newsbeam stream", "newsbeam stream --feeds LIST|--watch GLOB --output DIR "
             "[options] [Beam options]",
             "Poll feeds and watch folders continuously into the same tables as ingest.",
-            [("stream options", StreamOptions), ("options shared with ingest", IngestOptions)],
-            leave_out=NOT_FOR_STREAMS))
+            [("stream options", StreamOptions), ("options shared with ingest", CommonOptions)]))
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -16,19 +16,21 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms.core.paths import valid_run_id
 from transforms.extract.dates import parse_timestamp
-from pipelines.options import (IngestOptions, OptionsError, StreamOptions, check_arguments,
-                               option_names)
+from pipelines.options import (CommonOptions, IngestOptions, OptionsError, StreamOptions,
+                               check_arguments, option_names)
 
 
 def validate(opts: IngestOptions) -> None:
     """Checks the options of `newsbeam ingest` before graph construction, with
     messages a user can act on."""
-    check_arguments(getattr(opts, "_flags", ()), option_names(IngestOptions))
+    check_arguments(getattr(opts, "_flags", ()), option_names(IngestOptions, CommonOptions))
     if not opts.input and not opts.feeds and not opts.sitemaps:
         raise OptionsError("--input, --feeds or --sitemaps is required (a file glob, a feed "
                            "list or a sitemap list; repeat any for several)")
     if opts.slice_files < 0 or opts.slice_mb < 0:
         raise OptionsError("--slice_files and --slice_mb must be 0 (no slices) or more")
+    if opts.wait_for_lease < 0 or opts.lease_ttl_s <= 0:
+        raise OptionsError("--wait_for_lease must be 0 or more and --lease_ttl_s positive")
     validate_common(opts)
     check_output_location(opts.output, opts.input or [])
     empty: List[str] = []
@@ -39,7 +41,7 @@ def validate(opts: IngestOptions) -> None:
         raise OptionsError("no file matches --input " + ", ".join(empty))
 
 
-def validate_common(opts: IngestOptions) -> None:
+def validate_common(opts: CommonOptions) -> None:
     """The checks of the options that ingest and stream share: one validator,
     so a value refused by one command is refused by the other."""
     for name in ("max_document_mb", "extract_timeout_s"):
@@ -53,8 +55,6 @@ def validate_common(opts: IngestOptions) -> None:
         raise OptionsError("--min_language_score must be in [0, 1]")
     if opts.dedup_window_days < 0:
         raise OptionsError("--dedup_window_days must be 0 or more")
-    if opts.wait_for_lease < 0 or opts.lease_ttl_s <= 0:
-        raise OptionsError("--wait_for_lease must be 0 or more and --lease_ttl_s positive")
     if not 0 < opts.near_threshold <= 1:
         raise OptionsError("--near_threshold must be in (0, 1]")
     detection_languages(opts)
@@ -63,7 +63,7 @@ def validate_common(opts: IngestOptions) -> None:
     validate_feed_options(opts)
 
 
-def validate_output(opts: IngestOptions) -> None:
+def validate_output(opts: CommonOptions) -> None:
     """Checks --output is given and --run_id, if given, can name files (ingest and stream)."""
     if not opts.output:
         raise OptionsError("--output is required (a local folder or gs://bucket/prefix)")
@@ -153,7 +153,7 @@ def check_output_location(output: str, inputs: Sequence[str]) -> None:
             from None
 
 
-def source_priorities(opts: IngestOptions) -> Dict[str, int]:
+def source_priorities(opts: CommonOptions) -> Dict[str, int]:
     """--source_priority NAME=N options as a mapping."""
     priorities: Dict[str, int] = {}
     for item in opts.source_priority or []:
@@ -166,7 +166,7 @@ def source_priorities(opts: IngestOptions) -> Dict[str, int]:
     return priorities
 
 
-def validate_feed_options(opts: IngestOptions) -> None:
+def validate_feed_options(opts: CommonOptions) -> None:
     """Checks the feed lists exist and the fetcher's limits make sense."""
     for flag, paths in (("--feeds", opts.feeds), ("--sitemaps", opts.sitemaps)):
         missing = [path for path in paths or [] if not FileSystems.exists(path)]
@@ -222,7 +222,7 @@ def listed_feed_names(paths: Sequence[str]) -> Dict[str, str]:
     return names
 
 
-def fetch_config(opts: IngestOptions):
+def fetch_config(opts: CommonOptions):
     """The fetcher's configuration from the options (see transforms/sources/fetch.py)."""
     from schemas.contexts import FetchConfig
     from transforms.sources.fetch_policy import AllowList, default_user_agent
@@ -241,7 +241,7 @@ def fetch_config(opts: IngestOptions):
         max_decompression_ratio=opts.max_decompression_ratio)
 
 
-def detection_languages(opts: IngestOptions) -> Optional[FrozenSet[str]]:
+def detection_languages(opts: CommonOptions) -> Optional[FrozenSet[str]]:
     """The --languages restriction as a set of codes (None: every language)."""
     from transforms.enrich.language_text import parse_languages
     try:
@@ -250,18 +250,18 @@ def detection_languages(opts: IngestOptions) -> Optional[FrozenSet[str]]:
         raise OptionsError(f"--languages: {error}") from None
 
 
-def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
+def validate_stream(opts: CommonOptions, stream: StreamOptions) -> None:
     """Checks the options of `newsbeam stream` before graph construction: its
     own, and those it shares with ingest by ingest's validator."""
     check_arguments(getattr(opts, "_flags", ()),
-                    option_names(StreamOptions) + option_names(IngestOptions))
+                    option_names(StreamOptions, CommonOptions))
     if opts.sitemaps:
         raise OptionsError("--sitemaps is batch-only for now: run `newsbeam ingest --sitemaps` "
                            "on a schedule (its state keeps what was read)")
     if not opts.feeds and not stream.watch:
         raise OptionsError("--feeds or --watch is required (a feed list or a file glob; "
                            "repeat either for several)")
-    if opts.input:
+    if opts.view_as(IngestOptions).input:
         raise OptionsError("--input is for `newsbeam ingest`; watch a glob with --watch")
     validate_common(opts)
     # As ingest's --input: a watched glob that matches the output would read it back.

@@ -13,7 +13,7 @@ import argparse
 import contextlib
 import io
 import itertools
-from typing import Callable, Iterable, List, Sequence, Tuple
+from typing import Callable, Iterable, List, Tuple
 
 CLI_PAGE = "reference/cli.md"
 SCHEMA_PAGE = "reference/schema.md"
@@ -44,11 +44,10 @@ def _takes(action: argparse.Action) -> str:
     return kind + (", repeatable" if isinstance(action, argparse._AppendAction) else "")
 
 
-def _option_rows(actions: Iterable[argparse.Action], leave_out: Sequence[str] = ()) -> List[str]:
-    hidden = {f"--{name}" for name in leave_out}
+def _option_rows(actions: Iterable[argparse.Action]) -> List[str]:
     rows = ["| option | takes | default | meaning |", "| --- | --- | --- | --- |"]
     for action in actions:
-        if hidden.intersection(action.option_strings) or not action.option_strings:
+        if not action.option_strings:
             continue
         rows.append(f"| `{action.option_strings[0]}` | {_takes(action)} | {_default(action)} | "
                     f"{_cell(action.help or '')} |")
@@ -83,7 +82,7 @@ def _report_actions() -> List[argparse.Action]:
 def cli_page() -> str:
     """The CLI reference, in Markdown."""
     from pipelines import cli, ingest, report, stream
-    from pipelines.options import IngestOptions, StreamOptions
+    from pipelines.options import CommonOptions, IngestOptions, StreamOptions
 
     lines = [
         "# Command-line reference",
@@ -102,23 +101,23 @@ def cli_page() -> str:
         "```",
         "",
     ]
-    sections: List[Tuple[str, str, Callable, List[Tuple[str, List[argparse.Action], Sequence[str]]]]] = [
+    sections: List[Tuple[str, str, Callable, List[Tuple[str, List[argparse.Action]]]]] = [
         ("newsbeam ingest", "Batch ingestion: dumps and feeds to the tables "
          "(`pipelines/ingest.py`).", ingest.main,
-         [("ingest options", _group_actions(IngestOptions), ())]),
-        ("newsbeam stream", "The streaming job (`pipelines/stream.py`): every ingest option "
-         "applies except those it leaves out.", stream.main,
-         [("stream options", _group_actions(StreamOptions), ()),
-          ("options shared with ingest", _group_actions(IngestOptions),
-           stream.NOT_FOR_STREAMS)]),
+         [("ingest options", _group_actions(IngestOptions)),
+          ("options shared with stream", _group_actions(CommonOptions))]),
+        ("newsbeam stream", "The streaming job (`pipelines/stream.py`): its own options and "
+         "the common ones (`CommonOptions`).", stream.main,
+         [("stream options", _group_actions(StreamOptions)),
+          ("options shared with ingest", _group_actions(CommonOptions))]),
         ("newsbeam report", "The run report (`pipelines/report/cli.py`); no Beam options.",
-         report.main, [("report options", _report_actions(), ())]),
+         report.main, [("report options", _report_actions())]),
     ]
     for command, intro, main, groups in sections:
         lines += [f"## `{command}`", "", intro, ""]
-        for title, actions, leave_out in groups:
+        for title, actions in groups:
             lines += [f"### {title.capitalize()}", ""]
-            lines += _option_rows(actions, leave_out)
+            lines += _option_rows(actions)
             lines.append("")
         lines += [f"### `{command} --help`", "", "```text", _printed_help(main), "```", ""]
     return "\n".join(lines)

@@ -14,7 +14,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines import stream
-from pipelines.options import IngestOptions, StreamOptions
+from pipelines.options import CommonOptions, StreamOptions
 from tests.conftest import REPO, SEEDS
 
 PAGE = REPO / "docs" / "guide" / "streaming.md"
@@ -36,7 +36,7 @@ def test_every_renamed_step_is_in_the_stream_graph_under_its_new_name(tmp_path):
                                str(tmp_path / "incoming" / "*"), "--output",
                                str(tmp_path / "out"), "--duration", "5"])
     pipeline = beam.Pipeline(options=options)
-    stream.build(pipeline, options.view_as(IngestOptions), options.view_as(StreamOptions),
+    stream.build(pipeline, options.view_as(CommonOptions), options.view_as(StreamOptions),
                  "stream-renames", time.time())
     names = {t.unique_name for t in pipeline.to_runner_api().components.transforms.values()}
     top_level = {name for name in names if "/" not in name}

@@ -3,6 +3,7 @@ table of a run opens in the readers users have (DuckDB, pyarrow)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +149,18 @@ def test_help_prints_each_default(capsys, command, expected):
     out = " ".join(capsys.readouterr().out.split())
     for text in expected:
         assert text in out
+
+
+@pytest.mark.parametrize("command, classes", [
+    ("ingest", ("IngestOptions", "CommonOptions")),
+    ("stream", ("StreamOptions", "CommonOptions")),
+])
+def test_help_lists_exactly_the_command_s_options(capsys, command, classes):
+    """Each command's own options class and the common one, nothing of the other command."""
+    from pipelines import options
+    with _no_exit():
+        assert cli.main([command, "--help"]) == 0
+    printed = set(re.findall(r"^\s+(--[a-z_]+)", capsys.readouterr().out, re.M)) - {"--help"}
+    assert printed == set(options.option_names(*(getattr(options, c) for c in classes)))
+    other = {"ingest": options.StreamOptions, "stream": options.IngestOptions}[command]
+    assert not printed & set(options.option_names(other))
