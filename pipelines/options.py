@@ -265,11 +265,21 @@ def did_you_mean(argument: str, names: Sequence[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def check_arguments(argv: Sequence[str], own: Sequence[str] = ()) -> None:
-    """Raises `OptionsError` for the first argument no option takes.
+def check_arguments(argv: Sequence[str], own: Sequence[str] = (),
+                    foreign: Dict[str, Sequence[str]] = None) -> None:
+    """Raises `OptionsError` for the first argument no option takes, or that
+    only another command takes.
 
     `own`: the command's own option names, preferred in the suggestion.
+    `foreign`: other commands' own option names, by command: Beam parses
+    them for every command, so without this check they would pass and be
+    ignored.
     """
+    for command, names in (foreign or {}).items():
+        given = next((a for a in argv if a.split("=", 1)[0] in names), None)
+        if given is not None:
+            raise OptionsError(f"{given.split('=', 1)[0]} is an option of `newsbeam {command}`; "
+                               "--help lists this command's options")
     unknown = unknown_arguments(argv)
     if not unknown:
         return

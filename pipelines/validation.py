@@ -23,7 +23,8 @@ from pipelines.options import (CommonOptions, IngestOptions, OptionsError, Strea
 def validate(opts: IngestOptions) -> None:
     """Checks the options of `newsbeam ingest` before graph construction, with
     messages a user can act on."""
-    check_arguments(getattr(opts, "_flags", ()), option_names(IngestOptions, CommonOptions))
+    check_arguments(getattr(opts, "_flags", ()), option_names(IngestOptions, CommonOptions),
+                    foreign={"stream": option_names(StreamOptions)})
     if not opts.input and not opts.feeds and not opts.sitemaps:
         raise OptionsError("--input, --feeds or --sitemaps is required (a file glob, a feed "
                            "list or a sitemap list; repeat any for several)")
@@ -254,15 +255,14 @@ def validate_stream(opts: CommonOptions, stream: StreamOptions) -> None:
     """Checks the options of `newsbeam stream` before graph construction: its
     own, and those it shares with ingest by ingest's validator."""
     check_arguments(getattr(opts, "_flags", ()),
-                    option_names(StreamOptions, CommonOptions))
+                    option_names(StreamOptions, CommonOptions),
+                    foreign={"ingest": option_names(IngestOptions)})
     if opts.sitemaps:
         raise OptionsError("--sitemaps is batch-only for now: run `newsbeam ingest --sitemaps` "
                            "on a schedule (its state keeps what was read)")
     if not opts.feeds and not stream.watch:
         raise OptionsError("--feeds or --watch is required (a feed list or a file glob; "
                            "repeat either for several)")
-    if opts.view_as(IngestOptions).input:
-        raise OptionsError("--input is for `newsbeam ingest`; watch a glob with --watch")
     validate_common(opts)
     # As ingest's --input: a watched glob that matches the output would read it back.
     check_output_location(opts.output, stream.watch or [])

@@ -39,6 +39,21 @@ def test_a_mistyped_option_stops_the_command_with_a_suggestion(tmp_path, capsys,
     assert not (tmp_path / "out" / "_runs").exists()
 
 
+@pytest.mark.parametrize("command, foreign, owner", [
+    (["stream", "--watch", DUMP, "--duration", "5"], ["--since_last_run"], "ingest"),
+    (["stream", "--watch", DUMP, "--duration", "5"], ["--slice_files", "3"], "ingest"),
+    (["ingest", "--input", DUMP], ["--window_minutes", "2"], "stream"),
+])
+def test_the_other_commands_option_is_refused_not_ignored(tmp_path, capsys, command, foreign,
+                                                          owner):
+    """Each command has its own options: one of the other command's would be
+    parsed by Beam and then silently ignored."""
+    assert cli.main([*command, "--output", str(tmp_path / "out"), *foreign]) == 2
+    err = capsys.readouterr().err
+    assert f"{foreign[0]} is an option of `newsbeam {owner}`" in err
+    assert not (tmp_path / "out" / "_runs").exists()
+
+
 class _no_exit:
     def __enter__(self):
         return None
