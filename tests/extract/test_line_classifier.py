@@ -110,6 +110,30 @@ def test_a_related_box_inside_the_article_drops_its_headlines_and_not_the_rest_o
     assert not any(headline in article.text for headline in HEADLINES)
 
 
+TEASER_SUMMARIES = [
+    "The storm that closed the coast road on Monday is expected to move north by the evening, "
+    "and the council said that crews will clear the fallen trees as soon as the wind drops.",
+    "The new timetable adds two evening crossings on weekdays and moves the first Sunday "
+    "ferry forward by half an hour, after a survey of the people who use it every week.",
+    "The budget sets aside money for the harbour wall and for a new crane, which the port "
+    "authority says it has needed since the old one was damaged in the winter floods.",
+    "The robotics team of the harbour school beat forty other schools with a machine that "
+    "sorts plastic from the sand, and it will now travel to the European final in June.",
+]
+
+
+def test_a_chain_of_related_teasers_whose_summaries_read_as_prose_stays_out():
+    # A blog's list of other stories: each teaser has its own "Related"
+    # heading, a headline and a summary that reads as prose. One such box
+    # inside an article is only a box; three in a row are the end of it.
+    teasers = []
+    for headline, summary in zip(HEADLINES, TEASER_SUMMARIES):
+        teasers += ["Related", headline, summary]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS, teasers, FOOTER))
+    assert_whole_article(article)
+    assert not any(summary in article.text for summary in TEASER_SUMMARIES)
+
+
 def test_an_article_cut_in_two_by_a_box_of_other_headlines_keeps_both_halves():
     box = ["Most read in world news"] + HEADLINES + ["Bridge repairs start in May",
                                                      "Museum reopens after the flood"]
