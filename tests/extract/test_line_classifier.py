@@ -272,3 +272,15 @@ def test_the_article_row_says_which_fields_were_inferred():
     assert article.authors == ["Jane Doe"]
     assert article.published == saved - 2 * 86400 * 1_000_000
     assert "inferred_fields" in TABLES["articles"].schema.names
+
+
+def test_a_teaser_after_two_bad_lines_stays_out_of_a_short_article():
+    # A bad line costs 1.5 times its length, at least 60 characters: two
+    # date lines between a short article and a one-paragraph teaser of
+    # another story outweigh the teaser, which then does not join the run.
+    teaser = ("The ferry company said on Wednesday that it will add two evening crossings "
+              "from next week, after a survey of its passengers.")
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], "March 4, 2019", "March 5, 2019", teaser,
+                         FOOTER))
+    assert PARAGRAPHS[0] in article.text and PARAGRAPHS[1] in article.text
+    assert teaser not in article.text
