@@ -199,17 +199,15 @@ def line_choice_bound(dump: str, reference: str) -> float:
 
 # --- the methods -----------------------------------------------------------------------
 
-def newsbeam_texts(dumps: Dict[str, str], sites: Dict[str, str]) -> Dict[str, str]:
-    """Each dump's article text(s), by the functions `newsbeam ingest` runs on
-    dump files: the split into records, the corpus boilerplate of each site
-    (the rule of `transforms.extract.boilerplate`), then the segment cleaner."""
+def newsbeam_segments(dumps: Dict[str, str], sites: Dict[str, str]):
+    """Each dump's segments as `newsbeam ingest` hands them to the cleaner:
+    (name, payload text, title), after the split into records and the corpus
+    boilerplate of each site (the rule of `transforms.extract.boilerplate`)."""
     from schemas.records import RawDocument
     from transforms.extract.boilerplate import (file_line_hashes, is_boilerplate, remove_lines,
                                         source_key)
     from schemas.contexts import ReadContext
     from transforms.sources.dump_formats import read_records
-    from transforms.extract.articles import extract_dump_segment
-    from transforms.extract.html_extract import NoArticleText
     ctx = ReadContext("eval", 0, 50 * 1024 * 1024)
     paths = {name: f"{sites[name]}/{name}.txt" for name in dumps}
 
@@ -226,22 +224,29 @@ def newsbeam_texts(dumps: Dict[str, str], sites: Dict[str, str]) -> Dict[str, st
     for (source, digest), count in counts.items():
         if is_boilerplate(count, totals[source]):
             boilerplate[source].add(digest)
-    out: Dict[str, str] = {}
     for name, path in paths.items():
-        texts = []
         for record in read_records(path, opener(name), ctx):
             if not isinstance(record, RawDocument):  # an empty dump: a reject, no text
                 continue
-            payload = record.payload
+            payload = record.payload.decode("utf-8")
             hashes = boilerplate.get(source_key(record))
             if hashes:
-                payload = remove_lines(payload.decode("utf-8"), frozenset(hashes))[0].encode("utf-8")
-            try:
-                texts.append(extract_dump_segment(payload, record.title).text)
-            except NoArticleText:
-                pass
-        out[name] = "\n".join(texts)
-    return out
+                payload = remove_lines(payload, frozenset(hashes))[0]
+            yield name, payload, record.title
+
+
+def newsbeam_texts(dumps: Dict[str, str], sites: Dict[str, str]) -> Dict[str, str]:
+    """Each dump's article text(s), by the functions `newsbeam ingest` runs on
+    dump files: `newsbeam_segments`, then the segment cleaner."""
+    from transforms.extract.articles import extract_dump_segment
+    from transforms.extract.html_extract import NoArticleText
+    texts: Dict[str, List[str]] = {name: [] for name in dumps}
+    for name, payload, title in newsbeam_segments(dumps, sites):
+        try:
+            texts[name].append(extract_dump_segment(payload.encode("utf-8"), title).text)
+        except NoArticleText:
+            pass
+    return {name: "\n".join(parts) for name, parts in texts.items()}
 
 
 _JUSTEXT_LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Spanish",

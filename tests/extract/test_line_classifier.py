@@ -110,6 +110,30 @@ def test_a_related_box_inside_the_article_drops_its_headlines_and_not_the_rest_o
     assert not any(headline in article.text for headline in HEADLINES)
 
 
+TEASER_SUMMARIES = [
+    "The storm that closed the coast road on Monday is expected to move north by the evening, "
+    "and the council said that crews will clear the fallen trees as soon as the wind drops.",
+    "The new timetable adds two evening crossings on weekdays and moves the first Sunday "
+    "ferry forward by half an hour, after a survey of the people who use it every week.",
+    "The budget sets aside money for the harbour wall and for a new crane, which the port "
+    "authority says it has needed since the old one was damaged in the winter floods.",
+    "The robotics team of the harbour school beat forty other schools with a machine that "
+    "sorts plastic from the sand, and it will now travel to the European final in June.",
+]
+
+
+def test_a_chain_of_related_teasers_whose_summaries_read_as_prose_stays_out():
+    # A blog's list of other stories: each teaser has its own "Related"
+    # heading, a headline and a summary that reads as prose. One such box
+    # inside an article is only a box; three in a row are the end of it.
+    teasers = []
+    for headline, summary in zip(HEADLINES, TEASER_SUMMARIES):
+        teasers += ["Related", headline, summary]
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS, teasers, FOOTER))
+    assert_whole_article(article)
+    assert not any(summary in article.text for summary in TEASER_SUMMARIES)
+
+
 def test_an_article_cut_in_two_by_a_box_of_other_headlines_keeps_both_halves():
     box = ["Most read in world news"] + HEADLINES + ["Bridge repairs start in May",
                                                      "Museum reopens after the flood"]
@@ -248,3 +272,15 @@ def test_the_article_row_says_which_fields_were_inferred():
     assert article.authors == ["Jane Doe"]
     assert article.published == saved - 2 * 86400 * 1_000_000
     assert "inferred_fields" in TABLES["articles"].schema.names
+
+
+def test_a_teaser_after_two_bad_lines_stays_out_of_a_short_article():
+    # A bad line costs 1.5 times its length, at least 60 characters: two
+    # date lines between a short article and a one-paragraph teaser of
+    # another story outweigh the teaser, which then does not join the run.
+    teaser = ("The ferry company said on Wednesday that it will add two evening crossings "
+              "from next week, after a survey of its passengers.")
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS[:2], "March 4, 2019", "March 5, 2019", teaser,
+                         FOOTER))
+    assert PARAGRAPHS[0] in article.text and PARAGRAPHS[1] in article.text
+    assert teaser not in article.text

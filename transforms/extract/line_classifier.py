@@ -44,10 +44,11 @@ MIN_TYPICAL = 0.1
 # prose (a list of names and charges, past a gallery's captions).
 MENU_RUN = 3
 NEAR_RUN = 4
-# A bad line costs its length times this in the search for the article run, and at
-# least `BAD_MIN_COST` characters: twenty links of "Home" weigh as much as a paragraph.
-BAD_WEIGHT = 1.0
-BAD_MIN_COST = 40
+# A bad line costs its length times this in the search for the article run, at least
+# `BAD_MIN_COST` characters: ten links of "Home" outweigh a paragraph of 800. Chosen on
+# the tune sites by a grid over both and `MENU_RUN`, `RUN_SHARE` (docs/text-dumps.md).
+BAD_WEIGHT = 1.5
+BAD_MIN_COST = 60
 # This many bad lines in a row end a run: a block of navigation between the
 # article and what follows it (teasers of other stories) is a border.
 BAD_RUN_BREAK = 6

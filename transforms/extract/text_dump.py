@@ -18,8 +18,10 @@ The rules, in the order a reader applies them:
 4. A "Related articles" line after article text starts a list of
    headlines: everything after it is dropped, up to the next "Read also"
    block; when a paragraph of prose follows within a few lines, it was a
-   box inside the article, and only its headlines are dropped. Before any article text (a menu entry) it is only a boundary, as
-   a "Comments" heading always is.
+   box inside the article, and only its headlines are dropped, unless three
+   or more related headings follow each other closely (a list of teasers).
+   Before any article text (a menu entry) it is only a boundary, as a
+   "Comments" heading always is.
 5. "Read also:" followed by a headline starts a second article, whose title is
    that headline, but only once the current article has ended (a source,
    keywords or related line was seen). Before that it is an inline teaser
@@ -188,11 +190,11 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
     for i, c in enumerate(classified):
         good_seen[i + 1] = good_seen[i] or c.final == GOOD
     cut, boxed = None, set()
-    for r in related_at:
+    for k, r in enumerate(related_at):
         if not good_seen[r]:
             continue
         resumes = _prose_resumes(classified, r)
-        if resumes is None:
+        if resumes is None or _teaser_chain(related_at, k):
             cut = r
             break
         boxed.update(range(r, resumes))  # a related box inside the article: its headlines only
@@ -250,6 +252,19 @@ LANGUAGE_SAMPLE_LINES = 40
 # A related heading followed within this many lines by a paragraph of prose
 # is a box inside the article, not the list of headlines that ends it.
 RELATED_BOX_LINES = 6
+# `RELATED_CHAIN` related headings or more in a row, each within
+# `RELATED_CHAIN_LINES` lines of the next, are a list of teasers (heading,
+# headline, summary, and again), not a box inside the article, even though
+# each summary reads as prose: the article ends at the first heading.
+RELATED_CHAIN = 3
+RELATED_CHAIN_LINES = 8
+
+
+def _teaser_chain(related_at: List[int], k: int) -> bool:
+    """Whether the related heading `related_at[k]` starts a chain of teasers."""
+    chain = related_at[k:k + RELATED_CHAIN]
+    return len(chain) == RELATED_CHAIN and all(
+        b - a <= RELATED_CHAIN_LINES for a, b in zip(chain, chain[1:]))
 
 
 def _prose_resumes(classified, related: int) -> Optional[int]:
