@@ -186,9 +186,9 @@ def match_known(table: pa.Table, new: NewKeys, before: int, ignore_runs: FrozenS
     return KnownMatch(readable, meeting, meeting & same_content & with_url)
 
 
-def _index_file(path: str) -> pq.ParquetFile:
+def _index_file(path: str, **options) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(FileSystems.open(path))
+        return pq.ParquetFile(FileSystems.open(path), **options)
     except Exception as error:  # pyarrow says what is wrong, not in which file
         raise damaged(path, error) from None
 
@@ -215,12 +215,17 @@ def _batches(path: str, columns: Optional[List[str]] = None) -> Iterable[pa.Tabl
         parquet.close(force=True)
 
 
+# The shingles of a row group are some 20 MB: read in large blocks, coalesced
+# (twice as fast as the default through a Beam file, measured).
+_LARGE_READS = {"pre_buffer": True, "buffer_size": 1 << 20}
+
+
 def _rows_of(path: str, rows: np.ndarray, wanted: Optional[List[str]] = None
              ) -> Iterable[pa.Table]:
     """The rows numbered `rows` (sorted) of an index file, reading only the
     row groups that hold them (only `wanted` columns, by default all but the
     shingles)."""
-    parquet = _index_file(path)
+    parquet = _index_file(path, **(_LARGE_READS if wanted == [SHINGLES] else {}))
     try:
         present = set(parquet.schema_arrow.names)
         columns = [c for c in (wanted or _MATCH_COLUMNS) if c in present]
