@@ -3,12 +3,16 @@
     python benchmarks/bench_index_read.py                      # 1,000,000 entries, 10,000 new
     python benchmarks/bench_index_read.py --entries 200000 --new 2000
     python benchmarks/bench_index_read.py --keep DIR           # build the index once, reuse it
+    python benchmarks/bench_index_read.py --no_shingles        # rows as v4 wrote them
 
 Builds an index of earlier runs under ``DIR/_index/`` with newsbeam's own
 writer and commit (`transforms.sink.write`: the rows go through the table writer
 into ``_tmp/`` and are renamed to ``part-<run>-<NNNNN>.parquet``), one run a
 day over ten days, 80% of the entries signed (kept articles) and 20% not
-(duplicates, each another version of the page before it: same URL key). Then a run of N new articles, some sharing a URL key, a
+(duplicates, each another version of the page before it: same URL key). A
+signed row keeps its shingle hashes as `minhash-v5` rows do (about one a
+6 characters of its text, random 32-bit values: they compress no better
+than real ones), unless ``--no_shingles``. Then a run of N new articles, some sharing a URL key, a
 content hash or a few LSH bands with an entry, the rest new, is matched
 against it both ways, in this process, without a runner:
 
@@ -38,6 +42,7 @@ from typing import Iterable, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.pvalue import TaggedOutput  # noqa: E402
 
@@ -55,7 +60,13 @@ RUNS = 10
 TARGET_S = 10.0
 
 
-def build_index(output: str, entries: int, seed: int = 20) -> List[IndexEntry]:
+def _shingles(rand: random.Random, text_length: int) -> bytes:
+    hashes = np.unique(np.frombuffer(rand.randbytes(4 * (text_length // 6)), dtype="<u4"))
+    return hashes.astype("<u4").tobytes()
+
+
+def build_index(output: str, entries: int, seed: int = 20, shingles: bool = True
+                ) -> List[IndexEntry]:
     """`entries` index rows of RUNS earlier runs, written and committed as a run does.
 
     Returns a sample of the signed rows (one in 50) for the new run to meet."""
@@ -78,7 +89,8 @@ def build_index(output: str, entries: int, seed: int = 20) -> List[IndexEntry]:
                 os.urandom(minhash.SIGNATURE_BYTES) if signed else None,
                 minhash.ALGORITHM_VERSION, i % 3 == 0, 0, ingested_at - 3_600_000_000,
                 1500 + i % 2000, run_id, ingested_at, f"{rand.getrandbits(64):016x}",
-                f"News {i % 997} (news{i % 997}.example.com)")
+                f"News {i % 997} (news{i % 997}.example.com)",
+                _shingles(rand, 1500 + i % 2000) if signed and shingles else None)
             writer.process(entry)
             if i % 50 == 4:  # signed, and the next row is a version of its page
                 sample.append(entry)
@@ -178,13 +190,16 @@ def main(argv=None) -> int:
     parser.add_argument("--new", type=int, default=10_000)
     parser.add_argument("--keep", help="Build the index here, or reuse the one built there.")
     parser.add_argument("--skip_old", action="store_true", help="Time the Arrow way only.")
+    parser.add_argument("--no_shingles", action="store_true",
+                        help="Rows without shingles, as minhash-v4 wrote them.")
     args = parser.parse_args(argv)
     work = args.keep or tempfile.mkdtemp(prefix="newsbeam-index-")
     params = minhash.lsh_parameters()
     try:
         started = time.perf_counter()
         marker = Path(work) / f"sample-{args.entries}.txt"
-        sample = build_index(work, args.entries) if not marker.exists() else None
+        sample = (build_index(work, args.entries, shingles=not args.no_shingles)
+                  if not marker.exists() else None)
         if sample is None:  # reused: the sample is one row in 50, read back
             sample = [e for path in sorted(m.path for m in FileSystems.match(
                 [index_glob(work)])[0].metadata_list)
@@ -197,10 +212,12 @@ def main(argv=None) -> int:
         files = sorted(m.path for m in FileSystems.match([index_glob(work)])[0].metadata_list
                        if in_window(m.path, "this-run", window))
         size = sum(os.path.getsize(f) for f in files) / 2 ** 20
-        print(f"  {len(files)} files, {size:.0f} MB", flush=True)
+        print(f"  {len(files)} files, {size:.0f} MB "
+              f"({'without' if args.no_shingles else 'with'} shingles)", flush=True)
         keys = new_keys(sample, args.new)
         new_s, new_first, new_again = in_arrow(files, keys, params)
         print(f"in Arrow:  {new_s:7.2f} s  ({len(new_first)} entries meet the run, "
+              f"{sum(k.shingles is not None for k in new_first)} of them with shingles, "
               f"{len(new_again)} more by their URL keys)", flush=True)
         if args.skip_old:
             return 0 if new_s < TARGET_S else 1

@@ -8,7 +8,10 @@ stream would give it. Printed: wall seconds, articles a second, and the
 duplicates found by type, for ``transforms.dedup.batch.Deduplicate`` (batch) and
 ``transforms.dedup.stream.StreamDeduplicate`` (streaming); the ratio is what
 keyed state and timers cost on this runner (Dataflow's state backend is
-another matter, not measured here).
+another matter, not measured here). Also printed: the bytes the near stage
+holds in state for one article (its key, once per LSH band, as the RowCoder
+encodes it), as it is and as it would be if the keys carried their shingles
+for exact verification (`--state_only` prints that alone).
 
 Run from the repository root::
 
@@ -30,7 +33,13 @@ from apache_beam.metrics.metric import MetricsFilter  # noqa: E402
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner  # noqa: E402
 from apache_beam.transforms.window import TimestampedValue  # noqa: E402
 
+from apache_beam.coders import RowCoder  # noqa: E402
+
+from schemas.dedup import DedupKey  # noqa: E402
 from schemas.records import Article  # noqa: E402
+from transforms.dedup import minhash  # noqa: E402
+from transforms.dedup.rules import dedup_key  # noqa: E402
+from transforms.extract.normalize import key_text  # noqa: E402
 from transforms.dedup.batch import Deduplicate  # noqa: E402
 from transforms.extract.normalize import content_hash  # noqa: E402
 from transforms.dedup.stream import StreamDeduplicate  # noqa: E402
@@ -93,17 +102,39 @@ def _run(rows, streaming: bool):
     return seconds, found
 
 
+def near_state_bytes(rows) -> tuple:
+    """Mean bytes a near bucket's state holds per article (all its bands):
+    its key as held now (signature), and with the shingles beside it."""
+    coder = RowCoder.from_type_hint(DedupKey, None)
+    bands = minhash.lsh_parameters().bands
+    now = with_shingles = 0
+    for article in rows:
+        signature, sketched = minhash.sketch(key_text(article.text))
+        key = dedup_key(article, {}, signature)._replace(known=True)
+        now += len(coder.encode(key))
+        with_shingles += len(coder.encode(key._replace(shingles=minhash.shingles_of(sketched))))
+    return bands * now / len(rows), bands * with_shingles / len(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--ticks", type=int, default=20)
     parser.add_argument("--beam_weigher", action="store_true",
                         help="keep Beam's state-cache weigher (walks every module's globals)")
+    parser.add_argument("--state_only", action="store_true",
+                        help="print the near stage's state per article only")
     args = parser.parse_args()
     if args.beam_weigher:  # the stateful steps install the lighter one in setup()
         import transforms.sink.state_cache as state_cache
         state_cache._INSTALLED = True
     rows = articles(args.articles, args.ticks)
+    held, sketched = near_state_bytes(rows)
+    print(f"near-stage state per article ({minhash.lsh_parameters().bands} bands): "
+          f"{held:,.0f} bytes with signatures (now), {sketched:,.0f} with shingles too "
+          f"(x{sketched / held:.1f})")
+    if args.state_only:
+        return
     print(f"{len(rows)} articles over {args.ticks} ticks, FnApiRunner, one process")
     print(f"{'dedup':<10} {'wall s':>8} {'articles/s':>11}  found")
     results = {}

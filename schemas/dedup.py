@@ -22,7 +22,10 @@ class DedupKey(NamedTuple):
     stands for it in the articles table; `signature` is None for texts too
     short to shingle (exact matching only). `title_hash` tells apart short
     texts sharing a URL key; `source` ("name (host)") is what a duplicate's
-    `kept_source` names.
+    `kept_source` names. `shingles` (sorted distinct shingle hashes, from
+    `minhash.sketch`) ride only where an exact Jaccard needs them: on a new
+    key to its index row (left behind before the stages' shuffles), and on
+    a known key of the first read of the index (one that met a new key).
     """
     article_id: str
     url_key: Optional[str]
@@ -37,6 +40,7 @@ class DedupKey(NamedTuple):
     cluster_id: str
     title_hash: Optional[str] = None
     source: Optional[str] = None
+    shingles: Optional[bytes] = None
 
 
 class DedupDecision(NamedTuple):

@@ -254,7 +254,11 @@ class IndexEntry(NamedTuple):
     an incompatible algorithm version are never compared
     (`transforms.dedup.minhash.COMPATIBLE_VERSIONS`). `title_hash` and `source`
     (added in schema 1.2; None in older files) serve the URL stage and the
-    duplicates' `kept_source`.
+    duplicates' `kept_source`. `shingles` (added in schema 1.4 with
+    `minhash-v5`; None in older files, for duplicates and for texts of more
+    than `MAX_EXACT_SHINGLES`) are a kept article's sorted distinct shingle
+    hashes (little-endian uint32): a later run verifies a near candidate on
+    them exactly, as it does its own articles.
     """
     article_id: str
     kept_id: str
@@ -271,6 +275,7 @@ class IndexEntry(NamedTuple):
     ingested_at: int
     title_hash: Optional[str] = None
     source: Optional[str] = None
+    shingles: Optional[bytes] = None
 
 
 class WrittenFile(NamedTuple):

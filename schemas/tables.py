@@ -12,7 +12,8 @@ retyped or removed); adding a nullable column is a minor bump. 1.1 added
 and `inferred_fields` to articles; 1.3 added the publication date's
 provenance (`published_source`, `published_confidence`,
 `published_offset_minutes`, `published_rejected`), `modified` and its offset,
-and `access` with `access_reason` to articles.
+and `access` with `access_reason` to articles; 1.4 added `shingles` to the
+dedup index.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 from schemas.records import Article, Duplicate, IndexEntry, Reject
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 TIMESTAMP_FIELDS = frozenset({"published", "modified", "ingested_at", "fetched_at"})
 

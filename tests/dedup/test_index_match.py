@@ -43,8 +43,11 @@ def _signature(rng: random.Random, like: bytes = None, keep_bands: int = 0) -> b
 
 def _entry(i: int, url, content: str, signature, algorithm=minhash.ALGORITHM_VERSION,
            run_id="earlier", ingested_at=10) -> IndexEntry:
+    # Kept articles keep their shingles (most of them: long texts do not).
+    shingles = np.arange(i, i + 40 + i % 50, dtype="<u4").tobytes() if signature and i % 7 else None
     return IndexEntry(f"a{i}", f"a{i}", f"c{i}", url, content, signature, algorithm, i % 3 == 0,
-                      i % 4, 5 + i, 100 + i, run_id, ingested_at, f"t{i}", "Source (example.com)")
+                      i % 4, 5 + i, 100 + i, run_id, ingested_at, f"t{i}", "Source (example.com)",
+                      shingles)
 
 
 def _new_key(i: int, url, content: str, signature) -> DedupKey:
@@ -87,7 +90,9 @@ def case(tmp_path):
         path = folder / f"part-earlier-{shard:05d}.parquet"
         table = to_arrow(entries[start:start + 1000], schema)
         if shard == 1:  # written before schema 1.2 added these columns
-            table = table.drop_columns(["title_hash", "source"])
+            table = table.drop_columns(["title_hash", "source", "shingles"])
+        if shard == 2:  # written before schema 1.4 added shingles
+            table = table.drop_columns(["shingles"])
         pq.write_table(table, path, compression="zstd", row_group_size=300)
         paths.append(str(path))
     keys = [sorted({k for key in new[:300] for k in meeting_keys(key, PARAMS)}),
@@ -147,6 +152,11 @@ def test_arrow_match_takes_the_entries_the_per_entry_filters_take(case):
     assert len(by_band_only) > 50
     ids = {k.article_id for k in old_first}
     assert not any(k.article_id in ids for k in old_again)
+    # Shingles ride on the first read's signed keys of files that have them, only.
+    with_shingles = [k for k in new_first if k.shingles is not None]
+    assert with_shingles and all(k.signature is not None for k in with_shingles)
+    assert not any(k.shingles for k in new_first if 1000 <= int(k.article_id[1:]) < 3000)
+    assert not any(k.shingles for k in new_again)
 
 
 def test_band_tokens_of_a_column_are_those_of_each_signature():

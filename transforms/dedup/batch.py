@@ -17,8 +17,9 @@ Three stages, each over the survivors of the one before:
 3. Near: MinHash LSH (`transforms.dedup.minhash`, bands x rows derived from
    `near_threshold`); articles sharing a band are candidates, kept as a pair
    only if their Jaccard similarity is at least `near_threshold`: computed
-   exactly on their shingles when both are articles of this run, estimated
-   from the signatures against the index. The pairs are clustered into
+   exactly on their shingles, for articles of this run and for the index
+   rows that keep theirs (`minhash-v5`), estimated from the signatures
+   against older rows and texts of more than `minhash.MAX_EXACT_SHINGLES`. The pairs are clustered into
    stars around the most connected copy (`cluster_near`): no chains, every
    member is directly similar to its centre.
 
@@ -58,8 +59,8 @@ from transforms.dedup.urls import site_of
 from schemas.dedup import Conflict, DedupDecision, DedupKey, NearEdge
 from transforms.dedup.rules import (DUPLICATES, SAME_URL, URL_CONFLICTS, band_entries,
                                     bucket_edges, cluster_near, dedup_key, index_entry, known_key,
-                                    meeting_keys, refused_claim, split_group, split_url_group,
-                                    to_duplicate)
+                                    meeting_keys, refused_claim, sketch_of, split_group,
+                                    split_url_group, to_duplicate, without_shingles)
 
 
 def _decide(group: Tuple[str, Iterable[DedupKey]], dup_type: str):
@@ -159,7 +160,7 @@ class _KnownBandsFn(beam.DoFn):
             self._source, self._bands = new_bands, _key_set(new_bands)
         entries = list(band_entries(key, self._bands, self._params))
         if entries:
-            yield beam.pvalue.TaggedOutput(SIGNATURES, (key.article_id, key.signature))
+            yield beam.pvalue.TaggedOutput(SIGNATURES, (key.article_id, sketch_of(key)))
         yield from entries
 
 
@@ -206,7 +207,7 @@ class _SameUrlKnownFn(beam.DoFn):
             return
         key = known_key(entry)
         if not any(k in self._keys for k in meeting_keys(key, self._params)):
-            yield key
+            yield without_shingles(key)  # it meets no new article by band
 
 
 def relevant_known(new_keys, read_first, read_again,
@@ -254,7 +255,7 @@ class _DedupKeysFn(beam.DoFn):
 
     def process(self, article: Article) -> Iterable[DedupKey]:
         signature, sketched = minhash.sketch(key_text(article.text))
-        yield dedup_key(article, self._priority, signature)
+        yield dedup_key(article, self._priority, signature, minhash.shingles_of(sketched))
         if sketched is not None:
             yield beam.pvalue.TaggedOutput(SKETCHES, (article.article_id, sketched))
         conflict = refused_claim(article)
@@ -305,7 +306,10 @@ class Deduplicate(beam.PTransform):
         keyed = articles | "DedupKeys" >> beam.ParDo(_DedupKeysFn(self._priority)).with_output_types(
             DedupKey, **{SKETCHES: _SIGNED, URL_CONFLICTS: Conflict}).with_outputs(
                 SKETCHES, URL_CONFLICTS, main="keys")
-        new_keys = keyed.keys
+        # The shingles stay on the keys that make the index rows, not on the
+        # keys that are shuffled (the sketches side input verifies with them).
+        new_keys = keyed.keys | "LeaveShingles" >> beam.Map(without_shingles).with_output_types(
+            DedupKey)
         stage_inputs = [new_keys]
         known_keys = None
         if self._known is not None:
@@ -356,7 +360,7 @@ class Deduplicate(beam.PTransform):
         routed = articles | "RouteDuplicates" >> beam.ParDo(
             _RouteDuplicatesFn(), beam.pvalue.AsDict(decisions)).with_output_types(
                 Article, **{DUPLICATES: Duplicate}).with_outputs(DUPLICATES, main="unique")
-        entries = new_keys | "IndexEntries" >> beam.Map(
+        entries = keyed.keys | "IndexEntries" >> beam.Map(
             index_entry, beam.pvalue.AsDict(decisions), self._run_id,
             self._ingested_at).with_output_types(IndexEntry)
         return DedupResult(articles=routed.unique, duplicates=routed[DUPLICATES],
@@ -369,8 +373,8 @@ class Deduplicate(beam.PTransform):
         new_bands = new_survivors | "NewBands" >> beam.FlatMap(
             band_entries, None, self._params).with_output_types(_KEYED)
         band_inputs = [new_bands]
-        # New articles are verified by their sketches (exact Jaccard), known ones
-        # by their signatures (estimated).
+        # Verified by sketches: exact Jaccard where both carry shingles (new
+        # articles, v5 index rows), else estimated from the signatures.
         signature_inputs = [sketches]
         if known_keys is not None:
             band_set = new_survivors | "NewBandKeys" >> beam.ParDo(

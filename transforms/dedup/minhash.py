@@ -32,13 +32,16 @@ from typing import List, NamedTuple, Optional, Tuple
 import numpy as np
 import xxhash
 
-ALGORITHM_VERSION = "minhash-v4:xxh3w5:cjk30:lin32:p128"
-# v3 named its fixed band layout (16 x 8) in the version; its shingles and
-# permutations are v4's, so its signatures are v4 signatures, row for row
-# (tests/dedup/test_near_dedup.py pins the rows): old index entries keep meeting
-# new articles by band. Entries of any other version are compared by URL key
-# and content hash only.
-COMPATIBLE_VERSIONS = frozenset({ALGORITHM_VERSION, "minhash-v3:xxh3w5:cjk30:lin32:p128:b16r8"})
+ALGORITHM_VERSION = "minhash-v5:xxh3w5:cjk30:lin32:p128:sk4096"
+# v5 index rows carry the kept article's shingle hashes (at most
+# MAX_EXACT_SHINGLES of them, else none); its shingles and permutations are
+# v4's and v3's (v3 named its fixed band layout, 16 x 8), so their signatures
+# are v5 signatures, row for row (tests/dedup/test_near_dedup.py pins the
+# rows): old entries keep meeting new articles by band, and are verified by
+# the signature estimate, having no shingles. Entries of any other version
+# are compared by URL key and content hash only.
+COMPATIBLE_VERSIONS = frozenset({ALGORITHM_VERSION, "minhash-v4:xxh3w5:cjk30:lin32:p128",
+                                 "minhash-v3:xxh3w5:cjk30:lin32:p128:b16r8"})
 NUM_PERM = 128
 DEFAULT_THRESHOLD = 0.70
 # A pair this far above the threshold must be a candidate with this probability.
@@ -241,6 +244,19 @@ def band_token_keys(sig: bytes, params: Optional[LshParameters] = None) -> List[
     """`band_tokens` of one signature, as 16 hexadecimal digits each."""
     rows = np.frombuffer(sig, dtype="<u4", count=NUM_PERM)
     return [f"{token:016x}" for token in band_tokens(rows, params)[0].tolist()]
+
+
+def with_shingles(signature: bytes, shingles: Optional[bytes]) -> bytes:
+    """A `sketch` made of a signature and the shingles kept beside it
+    (an index row's), or the signature alone when there are none."""
+    return signature + shingles if shingles else signature
+
+
+def shingles_of(sketched: Optional[bytes]) -> Optional[bytes]:
+    """The shingle hashes a `sketch` carries after its signature, or None."""
+    if sketched is None or len(sketched) <= SIGNATURE_BYTES:
+        return None
+    return sketched[SIGNATURE_BYTES:]
 
 
 def similarity(a: bytes, b: bytes) -> float:

@@ -47,9 +47,9 @@ _UNSIGNED = object()
 
 
 def dedup_key(article: Article, source_priority: Dict[str, int],
-              signature=_UNSIGNED) -> DedupKey:
-    """An article's keys, with its MinHash signature (computed unless given)
-    and what ranks it."""
+              signature=_UNSIGNED, shingles: Optional[bytes] = None) -> DedupKey:
+    """An article's keys, with its MinHash signature (computed unless given),
+    its shingle hashes when given (for its index row) and what ranks it."""
     own_key = url_key(article.url)
     if signature is _UNSIGNED:
         signature = minhash.signature(key_text(article.text))
@@ -59,7 +59,7 @@ def dedup_key(article: Article, source_priority: Dict[str, int],
         source_priority.get(article.source_name or "", 0),
         plausible_published(article.published, article.ingested_at), article.text_length,
         False, article.article_id, article.cluster_id, title_hash(article.title),
-        source_label(article))
+        source_label(article), shingles)
 
 
 def refused_claim(article: Article) -> Optional[Conflict]:
@@ -72,13 +72,27 @@ def refused_claim(article: Article) -> Optional[Conflict]:
 
 
 def known_key(entry: IndexEntry) -> DedupKey:
-    """An index entry of an earlier run as a key; signatures of an
-    incompatible algorithm version are dropped, never compared."""
-    signature = entry.signature if entry.algorithm in minhash.COMPATIBLE_VERSIONS else None
+    """An index entry of an earlier run as a key; signatures (and shingles)
+    of an incompatible algorithm version are dropped, never compared."""
+    compatible = entry.algorithm in minhash.COMPATIBLE_VERSIONS
+    signature = entry.signature if compatible else None
+    shingles = entry.shingles if compatible and signature is not None else None
     return DedupKey(entry.article_id, entry.url_key, entry.content_hash, signature,
                     entry.is_canonical_address, entry.source_priority, entry.published,
                     entry.text_length, True, entry.kept_id, entry.cluster_id,
-                    entry.title_hash, entry.source)
+                    entry.title_hash, entry.source, shingles or None)
+
+
+def sketch_of(key: DedupKey) -> Optional[bytes]:
+    """A signed key's `minhash.sketch`: its signature and, when it carries
+    them, its shingles (what `minhash.similarity` compares exactly)."""
+    if key.signature is None:
+        return None
+    return minhash.with_shingles(key.signature, key.shingles)
+
+
+def without_shingles(key: DedupKey) -> DedupKey:
+    return key._replace(shingles=None) if key.shingles is not None else key
 
 
 def rank(key: DedupKey) -> Tuple:
@@ -153,13 +167,13 @@ def band_entries(key: DedupKey, new_bands: Optional[Set[str]] = None,
 
 
 def bucket_edges(members: List[DedupKey], threshold: float,
-                 signature_of: Callable[[DedupKey], bytes] = lambda key: key.signature
+                 signature_of: Callable[[DedupKey], bytes] = sketch_of
                  ) -> List[NearEdge]:
     """Verified pairs in one LSH bucket, each with at least one new member.
 
-    `signature_of` finds a member's signature (in the pipeline, in a side
-    input; by default on the key itself); signatures that carry their
-    shingles are compared exactly (`minhash.similarity`)."""
+    `signature_of` finds a member's sketch (in the pipeline, in a side
+    input; by default on the key itself, `sketch_of`); sketches that carry
+    their shingles are compared exactly (`minhash.similarity`)."""
     if not any(not m.known for m in members):
         return []
     ordered = sorted(members, key=rank)[:MAX_BUCKET_COMPARISONS]
@@ -177,7 +191,7 @@ def bucket_edges(members: List[DedupKey], threshold: float,
 
 
 def _unsigned(key: DedupKey) -> DedupKey:
-    return key._replace(signature=None)
+    return key._replace(signature=None, shingles=None)
 
 
 def cluster_near(edges: Iterable[NearEdge]) -> List[Tuple[str, DedupDecision]]:
@@ -252,7 +266,8 @@ def index_entry(key: DedupKey, decisions: Dict[str, DedupDecision], run_id: str,
     return IndexEntry(key.article_id, kept_id, cluster_id, key.url_key, key.content_hash,
                       None if decision else key.signature, minhash.ALGORITHM_VERSION,
                       key.is_canonical_address, key.source_priority, key.published,
-                      key.text_length, run_id, ingested_at, key.title_hash, key.source)
+                      key.text_length, run_id, ingested_at, key.title_hash, key.source,
+                      None if decision else key.shingles)
 
 
 URL_KEY, CONTENT_HASH, BAND = "u", "c", "b"

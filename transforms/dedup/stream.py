@@ -50,8 +50,11 @@ later). An article kept by the URL stage and later found an exact or near
 duplicate stays held for its URL, so a later copy with its URL names it (a
 duplicate) as ``duplicate_of``; follow ``duplicate_of`` to the kept row.
 Near pairs are verified by the signature estimate (batch computes the
-Jaccard similarity of two articles of one run exactly): holding every
-bucket member's shingles in state would cost some 2 KB per band per article.
+Jaccard similarity exactly, within a run and against index rows that keep
+their shingles): a bucket's state holds each member once per band, so its
+shingles would multiply the near stage's state about fivefold (docs/dedup.md).
+The stream's index rows keep no shingles either: later batch runs verify
+their candidates by the estimate.
 """
 from __future__ import annotations
 
@@ -66,7 +69,7 @@ from schemas.records import Article, IndexEntry
 from transforms.dedup import minhash
 from schemas.dedup import DedupDecision, DedupKey
 from transforms.dedup.rules import (URL_CONFLICTS, dedup_key, index_entry, known_key,
-                                    refused_claim, to_duplicate)
+                                    refused_claim, to_duplicate, without_shingles)
 
 from transforms.dedup.stream_state import KNOWN, NEW, DecideNearFn, KeepFirstFn, NearBucketFn
 
@@ -87,7 +90,8 @@ def _known(key: DedupKey, field: str):
 
 
 def _known_at_ingestion(entry: IndexEntry):
-    return TimestampedValue(known_key(entry), entry.ingested_at / 1e6)
+    # Without its shingles: the state holds a bucket member once per band.
+    return TimestampedValue(without_shingles(known_key(entry)), entry.ingested_at / 1e6)
 
 
 def _new_bands(pair: Tuple[Article, DedupKey], params: minhash.LshParameters):
