@@ -255,12 +255,9 @@ def validate_stream(opts: IngestOptions, stream: StreamOptions) -> None:
     own, and those it shares with ingest by ingest's validator."""
     check_arguments(getattr(opts, "_flags", ()),
                     option_names(StreamOptions) + option_names(IngestOptions))
-    if opts.sitemaps:
-        raise OptionsError("--sitemaps is batch-only for now: run `newsbeam ingest --sitemaps` "
-                           "on a schedule (its state keeps what was read)")
-    if not opts.feeds and not stream.watch:
-        raise OptionsError("--feeds or --watch is required (a feed list or a file glob; "
-                           "repeat either for several)")
+    if not opts.feeds and not opts.sitemaps and not stream.watch:
+        raise OptionsError("--feeds, --sitemaps or --watch is required (a feed list, a "
+                           "sitemap list or a file glob; repeat any for several)")
     if opts.input:
         raise OptionsError("--input is for `newsbeam ingest`; watch a glob with --watch")
     validate_common(opts)
