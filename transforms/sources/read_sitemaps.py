@@ -1,6 +1,6 @@
 """Read sitemaps: sitemap lists to raw documents, as feeds are read.
 
-Locally, once wired (see the issue's plan)::
+Locally (``newsbeam stream --sitemaps`` reads them continuously: `stream_sitemaps`)::
 
     newsbeam ingest --sitemaps seeds/sitemaps.txt --output out
 
