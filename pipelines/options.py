@@ -45,8 +45,9 @@ class CommonOptions(PipelineOptions):
         parser.add_argument("--sitemaps", action="append", default=None,
                             help="A list of sitemaps, in the feed-list format: a sitemap URL, "
                                  "or a site URL whose robots.txt Sitemap: lines are followed. "
-                                 "Repeat for several; combines with --input and --feeds "
-                                 "(batch only).")
+                                 "Repeat for several; combines with --input and --feeds. "
+                                 "`newsbeam stream` reads each again when due, on the "
+                                 "feeds' --min_poll_s/--max_poll_s schedule.")
         parser.add_argument("--sitemap_max_age_days", type=float, default=2.0,
                             help="Sitemap entries older than this (publication date, else "
                                  "lastmod) are not fetched.")

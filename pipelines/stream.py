@@ -3,8 +3,8 @@
 Locally, for a few minutes (the FnApiRunner writes everything when it stops;
 see the README, "Streaming")::
 
-    newsbeam stream --feeds seeds/feeds.txt --watch 'incoming/*' --output out \\
-        --duration 600 --min_poll_s 120 --window_minutes 5
+    newsbeam stream --feeds seeds/feeds.txt --sitemaps seeds/sitemaps.txt \\
+        --watch 'incoming/*' --output out --duration 600 --min_poll_s 120 --window_minutes 5
 
 On Dataflow (Streaming Engine)::
 
@@ -51,6 +51,7 @@ from transforms.sink.write import write_empty_tables
 from transforms.sources.stream_sources import (CommitFeedState, PollFeedsContinuously, Ticks,
                                                impulse)
 from transforms.sources.watch_files import WatchFiles
+from transforms.sources.stream_sitemaps import PollSitemapsContinuously
 
 
 _log = logging.getLogger(__name__)
@@ -116,14 +117,18 @@ def read_sources(p: beam.Pipeline, opts: CommonOptions, stream: StreamOptions,
                  run: RunContext, started: float) -> SourceOutputs:
     """The feeds polled and the folders watched, on one tick, as one set of outputs."""
     ticks = Ticks(started, stop_time(stream, started),
-                  tick_interval(stream, bool(opts.feeds), bool(stream.watch)))
+                  tick_interval(stream, bool(opts.feeds or opts.sitemaps), bool(stream.watch)))
     tick = p | "Ticks" >> impulse(ticks)
     sources = []
-    if run.feeds is not None:
+    if opts.feeds:
         sources.append(tick | "PollFeeds" >> PollFeedsContinuously(
             opts.feeds, run.feeds, ticks, stream.min_poll_s, stream.max_poll_s))
     if stream.watch:
         sources.append(tick | "WatchFiles" >> WatchFiles(stream.watch, run.read))
+    if opts.sitemaps:  # after the feeds: their state is flattened with the feeds' below
+        sources.append(tick | "PollSitemaps" >> PollSitemapsContinuously(
+            opts.sitemaps, run.feeds, ticks, stream.min_poll_s, stream.max_poll_s,
+            opts.sitemap_max_age_days))
     return SourceOutputs(
         documents=_flatten(p, "ReadDocuments", [s.documents for s in sources]),
         rejects=(_flatten(p, "ReadRejects", [s.rejects for s in sources])
@@ -131,7 +136,8 @@ def read_sources(p: beam.Pipeline, opts: CommonOptions, stream: StreamOptions,
         duplicates=(_flatten(p, "ReadDuplicates", [s.duplicates for s in sources])
                     | "StampReadDuplicates" >> stamped()),
         skipped=_flatten(p, "ReadSkipped", [s.skipped for s in sources]),
-        state=sources[0].state if run.feeds is not None else None)
+        state=_flatten(p, "ReadState", [s.state for s in sources]) if run.feeds is not None
+        else None)
 
 
 def write_windowed(tables: dict, output: str, run_id: str, windows) -> None:
@@ -146,7 +152,7 @@ def stream_header(opts: CommonOptions, started: float) -> dict:
     return {"schema_version": SCHEMA_VERSION, "versions": versions(),
             "started_at": _dt.datetime.fromtimestamp(started, _dt.timezone.utc).isoformat(),
             "options": options_in_effect(opts, StreamOptions, CommonOptions),
-            "feed_names": listed_feed_names(opts.feeds or [])}
+            "feed_names": listed_feed_names((opts.feeds or []) + (opts.sitemaps or []))}
 
 
 def deduplicate(p: beam.Pipeline, opts: CommonOptions, run: RunContext,
@@ -243,9 +249,10 @@ def format_stream_summary(manifest: dict, output: str) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     if wants_help(sys.argv[1:] if argv is None else argv):
         print(command_help(
-            "newsbeam stream", "newsbeam stream --feeds LIST|--watch GLOB --output DIR "
+            "newsbeam stream", "newsbeam stream --feeds LIST|--sitemaps LIST|--watch GLOB --output DIR "
             "[options] [Beam options]",
-            "Poll feeds and watch folders continuously into the same tables as ingest.",
+            "Poll feeds and sitemaps and watch folders continuously into the same tables "
+            "as ingest.",
             [("stream options", StreamOptions), ("options shared with ingest", CommonOptions)]))
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -257,12 +257,9 @@ def validate_stream(opts: CommonOptions, stream: StreamOptions) -> None:
     check_arguments(getattr(opts, "_flags", ()),
                     option_names(StreamOptions, CommonOptions),
                     foreign={"ingest": option_names(IngestOptions)})
-    if opts.sitemaps:
-        raise OptionsError("--sitemaps is batch-only for now: run `newsbeam ingest --sitemaps` "
-                           "on a schedule (its state keeps what was read)")
-    if not opts.feeds and not stream.watch:
-        raise OptionsError("--feeds or --watch is required (a feed list or a file glob; "
-                           "repeat either for several)")
+    if not opts.feeds and not opts.sitemaps and not stream.watch:
+        raise OptionsError("--feeds, --sitemaps or --watch is required (a feed list, a "
+                           "sitemap list or a file glob; repeat any for several)")
     validate_common(opts)
     # As ingest's --input: a watched glob that matches the output would read it back.
     check_output_location(opts.output, stream.watch or [])

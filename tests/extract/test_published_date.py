@@ -177,3 +177,21 @@ def test_an_offset_written_by_an_agreeing_source_is_kept():
     assert chosen.published_source == "jsonld"
     assert chosen.published == _utc(2019, 11, 19, 2, 34, 30)
     assert chosen.published_offset_minutes == -300  # its local date is the 18th
+
+
+def test_htmldate_failures_on_hostile_pages_give_no_date_and_bugs_are_not_hidden(monkeypatch):
+    import htmldate
+    import pytest
+    from transforms.extract.date_candidates import htmldate_candidate
+
+    def raising(error):
+        def find_date(*_args, **_kwargs):
+            raise error
+        return find_date
+    monkeypatch.setattr(htmldate, "find_date", raising(ValueError("year 0 is out of range")))
+    assert htmldate_candidate("<html><body>x</body></html>") is None
+    monkeypatch.setattr(htmldate, "find_date", raising(RecursionError()))
+    assert htmldate_candidate("<html></html>") is None
+    monkeypatch.setattr(htmldate, "find_date", raising(KeyError("bug")))
+    with pytest.raises(KeyError):
+        htmldate_candidate("<html></html>")

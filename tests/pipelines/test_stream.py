@@ -646,3 +646,93 @@ def test_a_stopped_stream_prints_its_windows_and_the_report_reads_it(tmp_path, c
     assert "Stream windows" in page
     for window in windows:
         assert window["window_start"][:19].replace("T", " ") in page
+
+
+def _news_urlset(entries) -> bytes:
+    body = "".join(f"<url><loc>{loc}</loc><news:news><news:publication><news:name>Site"
+                   f"</news:name><news:language>en</news:language></news:publication>"
+                   f"<news:publication_date>{published}</news:publication_date>"
+                   f"<news:title>{title}</news:title></news:news></url>"
+                   for loc, published, title in entries)
+    return ("<?xml version='1.0' encoding='UTF-8'?><urlset "
+            "xmlns='http://www.sitemaps.org/schemas/sitemap/0.9' "
+            "xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>" + body + "</urlset>"
+            ).encode("utf-8")
+
+
+def _sitemap_stream(sitemaps: Path, out: Path, run_id: str, duration: str) -> None:
+    assert cli.main(["stream", "--sitemaps", str(sitemaps), "--output", str(out),
+                     "--run_id", run_id, "--duration", duration, "--min_poll_s", "1",
+                     "--max_poll_s", "2", "--window_minutes", "0.05",
+                     "--allow_hosts", "127.0.0.1", "--min_host_delay_s", "0",
+                     "--fetch_timeout_s", "2", "--max_retries", "0",
+                     "--runner", "DirectRunner"]) == 0
+
+
+@pytest.mark.e2e
+def test_stream_reads_sitemaps_again_and_fetches_each_page_once(tmp_path, server):
+    # robots.txt -> an index -> a news sitemap that gains an entry on every
+    # read (no ETag: its body hash tells) and a plain one that never changes
+    # (ETag: answered 304). Runs on the FnApiRunner (what DirectRunner becomes).
+    from datetime import datetime, timedelta, timezone
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    fresh, old = (now - timedelta(hours=1)).isoformat(), (now - timedelta(days=6)).isoformat()
+
+    def news(request):
+        reads = server.hits("/sitemaps/news.xml")
+        return _news_urlset([(server.url(f"/news/{i}"), fresh, f"News {i}") for i in range(reads)]
+                            + [(server.url("/news/old"), old, "Old"),
+                               ("http://10.0.0.7/news/internal", fresh, "Internal")])
+    server.routes["/robots.txt"] = Route(
+        f"User-agent: *\nAllow: /\nSitemap: {server.url('/index.xml')}\n".encode(),
+        content_type="text/plain")
+    server.routes["/index.xml"] = Route(
+        ("<?xml version='1.0'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/"
+         f"sitemap/0.9'><sitemap><loc>{server.url('/sitemaps/news.xml')}</loc></sitemap>"
+         f"<sitemap><loc>{server.url('/sitemaps/pages.xml')}</loc></sitemap></sitemapindex>"
+         ).encode(), content_type="application/xml")
+    server.routes["/sitemaps/news.xml"] = Route(news, content_type="application/xml")
+    server.routes["/sitemaps/pages.xml"] = Route(
+        ("<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+         f"<url><loc>{server.url('/pages/recent')}</loc><lastmod>{fresh}</lastmod></url>"
+         "</urlset>").encode(), content_type="text/xml", etag='"pages-1"')
+    for i in range(40):
+        server.routes[f"/news/{i}"] = Route(_page(f"News story {i}", 300 + i))
+    server.routes["/news/old"] = Route(_page("Old story", 299))
+    server.routes["/pages/recent"] = Route(_page("A recent page", 298))
+    sitemaps = tmp_path / "sitemaps.txt"
+    sitemaps.write_text(f"{server.base}/ | Site | en\n", encoding="utf-8")
+    out = tmp_path / "out"
+
+    _sitemap_stream(sitemaps, out, "sitemaps-1", "6")
+    reads = server.hits("/sitemaps/news.xml")
+    assert reads >= 3                                  # read again on the ticks
+    plain = [e for e in server.log if e.path == "/sitemaps/pages.xml"]
+    assert len(plain) >= 2 and all((e.status, e.if_none_match) == (304, '"pages-1"')
+                                   for e in plain[1:])
+    pages = [e.path for e in server.log if e.path.startswith(("/news/", "/pages/"))]
+    assert len(pages) == len(set(pages))               # every page fetched once
+    assert "/news/old" not in pages                    # older than the window
+    articles = [a for a in _rows(out, "articles") if a["run_id"] == "sitemaps-1"]
+    assert {a["source_kind"] for a in articles} == {"sitemap"}
+    assert sorted(a["url"] for a in articles) == sorted(
+        [server.url(f"/news/{i}") for i in range(reads)] + [server.url("/pages/recent")])
+    rejects = _rows(out, "rejects")
+    assert [(r["reason"], r["url"], r["source_kind"]) for r in rejects] == [
+        ("address_refused", "http://10.0.0.7/news/internal", "sitemap")]   # once, not per read
+    stats = [json.loads(p.read_text()) for p in (out / "_runs" / "sitemaps-1").glob("*.json")]
+    assert stats and all(s["invariant"]["holds"] for s in stats)
+    assert sum(s["totals"]["articles"] for s in stats) == len(articles)
+    state = json.loads((out / "_state" / "feeds.json").read_text())["feeds"]
+    assert len(state[server.url("/sitemaps/news.xml")]["seen"]) == reads + 1  # + the refused one
+
+    # A restart goes on from the committed state: the unchanged sitemap is
+    # asked conditionally, and only the entries the news sitemap gained since are fetched.
+    before = len(server.log)
+    _sitemap_stream(sitemaps, out, "sitemaps-2", "2")
+    after = server.log[before:]
+    assert [(e.status, e.if_none_match) for e in after if e.path == "/sitemaps/pages.xml"][0] == (
+        304, '"pages-1"')
+    refetched = [e.path for e in after if e.path.startswith(("/news/", "/pages/"))]
+    assert refetched and all(int(p.rsplit("/", 1)[1]) >= reads for p in refetched)
+    assert not [r for r in _rows(out, "rejects") if r["run_id"] == "sitemaps-2"]

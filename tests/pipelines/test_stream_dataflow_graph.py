@@ -18,9 +18,9 @@ from pipelines import stream
 from tests.conftest import REPO, SEEDS
 from tests.pipelines.test_dataflow_graph import gcs_keys
 
-STEPS = {"Ticks", "PollFeeds", "WatchFiles", "Process", "ReadDedupIndex", "CountOutcomes",
-         "WriteArticles", "WriteDuplicates", "WriteRejects", "WriteIndex", "WriteStats",
-         "CommitFeedState"}
+STEPS = {"Ticks", "PollFeeds", "PollSitemaps", "WatchFiles", "Process", "ReadDedupIndex",
+         "CountOutcomes", "WriteArticles", "WriteDuplicates", "WriteRejects", "WriteIndex",
+         "WriteStats", "CommitFeedState"}
 PROCESS_STEPS = {"Process/Extract", "Process/StampArticles", "Process/DetectLanguage",
                  "Process/Deduplicate", "Process/Enrich"}
 
@@ -31,9 +31,12 @@ def test_stream_job_graph_is_built_offline_for_dataflow(gcs, tmp_path):
     feeds = tmp_path / "feeds.txt"
     feeds.write_text("https://feeds.example.org/world.xml | World | en\n")
     feed_list = gcs.upload(feeds, "stream", "feeds.txt")
+    sitemaps = tmp_path / "sitemaps.txt"
+    sitemaps.write_text("https://news.example.org/ | Example | en\n")
+    sitemap_list = gcs.upload(sitemaps, "stream", "sitemaps.txt")
 
     result = stream.run([
-        "--feeds", feed_list, "--watch", gcs.url("stream", "incoming", "*"),
+        "--feeds", feed_list, "--sitemaps", sitemap_list, "--watch", gcs.url("stream", "incoming", "*"),
         "--output", gcs.url("stream", "out"), "--run_id", "live",
         "--runner", "DataflowRunner", "--streaming", "--dry_run=True",
         "--project", "newsbeam-test", "--region", "europe-west1",

@@ -122,3 +122,26 @@ def test_pure_rules():
     assert validators_lied('"a"', None, None, '"a"', None, "h2") is None  # nothing to compare
     assert from_state_fields(state_fields(lied)) == lied
     assert from_state_fields({}) == ValidatorState()
+
+
+def test_a_marked_feed_is_trusted_again_after_honest_changes_in_a_row():
+    from transforms.sources.feed_validators import TRUST_AGAIN_AFTER, observe
+    marked = ValidatorState(0, True, LIED_ETAG)
+
+    def check(state, kept, got):
+        return observe(state, True, 200, kept, got)
+    honest = lambda n: (('"e%d"' % n, None, "h%d" % n), ('"e%d"' % (n + 1), None, "h%d" % (n + 1)))  # noqa: E731
+    state = marked
+    for n in range(TRUST_AGAIN_AFTER - 1):
+        state = check(state, *honest(n))
+        assert state.unreliable and state.polls_since_check == n + 1
+    # An unchanged body proves nothing: the count stays.
+    assert check(state, ('"e9"', None, "same"), ('"e9"', None, "same")) == state
+    # A lie in between starts the count again.
+    assert check(state, ('"e9"', None, "a"), ('"e9"', None, "b")) == ValidatorState(0, True, LIED_ETAG)
+    trusted = check(state, *honest(7))
+    assert trusted == ValidatorState() and not trusted.unreliable
+    # Last-Modified alone counts when the server sends no ETag.
+    lm = check(marked, (None, "Mon, 01 Dec 2026 10:00:00 GMT", "a"),
+               (None, "Mon, 01 Dec 2026 11:00:00 GMT", "b"))
+    assert lm.unreliable and lm.polls_since_check == 1

@@ -296,3 +296,41 @@ def test_the_fetcher_takes_gzip_files_as_sitemaps_only():
     assert content_type_refusal("sitemap", "application/xml", b"<urlset/>") is None
     assert content_type_refusal("sitemap", "image/png", b"\x89PNG") is not None
     assert content_type_refusal("feed", "application/x-gzip", zipped[:512]) is not None
+
+
+def test_locs_that_are_not_taken_are_accounted_with_a_reason(monkeypatch):
+    from transforms.sources import sitemaps as sm
+    monkeypatch.setattr(sm, "MAX_ENTRIES", 2)
+    body = ("<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+            "<url><loc>javascript:alert(1)</loc></url><url></url>"
+            + "".join(f"<url><loc>https://s.example/{i}</loc></url>" for i in range(3))
+            + "</urlset>").encode()
+    parsed = sm.parse_sitemap(body, "https://s.example/sitemap.xml")
+    assert [e.url for e in parsed.entries] == ["https://s.example/0", "https://s.example/1"]
+    assert parsed.dropped == [("sitemap_bad_loc", "javascript:alert(1)"), ("sitemap_bad_loc", ""),
+                              ("sitemap_entry_over_limit", "https://s.example/2")]
+    text = sm.parse_sitemap(b"https://s.example/a\nftp://s.example/b\n", "https://s.example/s.txt")
+    assert text.dropped == [("sitemap_bad_loc", "ftp://s.example/b")]
+
+
+def test_a_bad_loc_is_a_reject_and_an_entry_past_the_limit_a_skip(tmp_path, monkeypatch):
+    from schemas.contexts import Skipped
+    from transforms.sources import sitemaps as sm
+    monkeypatch.setattr(sm, "MAX_ENTRIES", 1)
+    fresh = _iso(NOW - timedelta(hours=1))
+    srv = FeedServer().start()
+    try:
+        srv.routes["/robots.txt"] = Route(b"User-agent: *\nAllow: /\n", content_type="text/plain")
+        srv.routes["/news.xml"] = Route(
+            ("<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+             "<url><loc>mailto:x@y</loc></url>"
+             + "".join(f"<url><loc>{srv.base}/n/{i}</loc><lastmod>{fresh}</lastmod></url>"
+                       for i in range(2)) + "</urlset>").encode(), content_type="text/xml")
+        srv.routes["/n/0"] = Route(article_html("zero"))
+        emitted = _run(srv.url("/news.xml"), {}, _ctx(tmp_path))
+    finally:
+        srv.stop()
+    assert [(r.stage, r.reason, r.source_kind) for r in _of(emitted, REJECTS)] == [
+        ("fetch", "sitemap_bad_loc", "sitemap")]
+    assert Skipped(srv.url("/news.xml"), "sitemap_entry_over_limit") in _of(emitted, SKIPPED)
+    assert [e.link for e in _of(emitted, ENTRIES)] == [srv.url("/n/0")]

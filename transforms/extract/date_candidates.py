@@ -242,10 +242,14 @@ def htmldate_candidate(html: str) -> Optional[DateCandidate]:
     already; what it adds is the day of pages without them. Its first call
     in a process that needs dateparser loads dateparser's data (~2 s).
     """
+    from htmldate import find_date
+    from lxml.etree import LxmlError
     try:
-        from htmldate import find_date
         found = find_date(html, original_date=True, extensive_search=True)
-    except Exception:  # htmldate on hostile markup: no date rather than a failed record
+    except (ValueError, TypeError, OverflowError, RecursionError, LxmlError):
+        # What htmldate raises on hostile markup or dates (out of range, a
+        # recursion in lxml): no date rather than a failed record. Anything
+        # else is a bug and goes to the step's error handling.
         return None
     return candidate("htmldate", found)
 

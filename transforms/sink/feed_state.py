@@ -140,12 +140,16 @@ def load_states(output: str, run_id: Optional[str] = None) -> Dict[str, FeedStat
 
 def merge_states(old: Dict[str, FeedState], updates: Iterable[FeedStateUpdate],
                  max_attempts: int = MAX_ENTRY_ATTEMPTS) -> Dict[str, FeedState]:
-    """The state after a run: `old` with this run's polls and entry outcomes."""
-    polls: Dict[str, FeedStateUpdate] = {}
+    """The state after a run: `old` with this run's polls and entry outcomes.
+
+    A URL polled several times (a stream's window holds several ticks) has
+    its polls applied in the order they were made, whatever the order of
+    `updates`: a 304 after the 200 keeps that 200's ETag."""
+    polls: Dict[str, List[FeedStateUpdate]] = {}
     outcomes: Dict[str, List[FeedStateUpdate]] = {}
     for update in updates:
         if update.kind == "poll":
-            polls[update.feed_url] = update
+            polls.setdefault(update.feed_url, []).append(update)
         else:
             outcomes.setdefault(update.feed_url, []).append(update)
     merged = dict(old)
@@ -166,8 +170,7 @@ def merge_states(old: Dict[str, FeedState], updates: Iterable[FeedStateUpdate],
             if key not in seen_set:
                 seen.append(key)
                 seen_set.add(key)
-        poll = polls.get(url)
-        if poll is not None:
+        for poll in sorted(polls.get(url, []), key=lambda u: u.polled_at or 0):
             state = record_poll(state, poll)
             state = state._replace(last_poll=poll.polled_at, last_status=poll.status)
             if poll.validator_polls is not None:  # sitemap polls do not track it

@@ -18,6 +18,14 @@ poll. Here they stay on, and are checked:
 So a change hidden behind a lying 304 is ingested within `CHECK_EVERY`
 polls, and an honest feed pays one full download in `CHECK_EVERY`.
 
+A marked feed is trusted again after `TRUST_AGAIN_AFTER` honest changes in
+a row: unconditional polls whose body changed and whose validator changed
+with it (a new ETag, or a new Last-Modified when there is no ETag). An
+unchanged body proves nothing either way and leaves the count as it is; a
+lie sets it back to 0. The count is kept in ``validator_polls``, which a
+marked feed does not otherwise need. So a CDN that was fixed costs three
+changes' worth of full downloads, then conditional requests again.
+
 Pure functions and the small state they need (`ValidatorState`, two fields
 kept in the feed state beside the ETag: see `state_fields` and
 `from_state_fields`). `feed_jobs.poll_feed` is to ask `request_validators`
@@ -28,6 +36,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple, Optional, Tuple
 
 CHECK_EVERY = 6
+TRUST_AGAIN_AFTER = 3
 LIED_ETAG = "etag_kept_while_content_changed"
 LIED_LAST_MODIFIED = "last_modified_kept_while_content_changed"
 
@@ -72,6 +81,19 @@ def validators_lied(kept_etag: Optional[str], kept_last_modified: Optional[str],
     return None
 
 
+def validators_followed(kept_etag: Optional[str], kept_last_modified: Optional[str],
+                        kept_hash: Optional[str], etag: Optional[str],
+                        last_modified: Optional[str], body_hash: Optional[str]) -> bool:
+    """Whether a changed body came with a changed validator: evidence of honesty."""
+    if kept_hash is None or body_hash is None or kept_hash == body_hash:
+        return False
+    if kept_etag and etag:
+        return etag.strip() != kept_etag.strip()
+    if not kept_etag and not etag and kept_last_modified and last_modified:
+        return last_modified.strip() != kept_last_modified.strip()
+    return False
+
+
 def observe(state: ValidatorState, checked: bool, status: Optional[int],
             kept: Tuple[Optional[str], Optional[str], Optional[str]],
             got: Tuple[Optional[str], Optional[str], Optional[str]]) -> ValidatorState:
@@ -90,7 +112,14 @@ def observe(state: ValidatorState, checked: bool, status: Optional[int],
     reason = validators_lied(*kept, *got)
     if reason is not None:
         return ValidatorState(0, True, reason)
-    return state._replace(polls_since_check=0)
+    if not state.unreliable:
+        return state._replace(polls_since_check=0)
+    if not validators_followed(*kept, *got):
+        return state  # nothing learnt: the count of honest changes stays
+    honest = state.polls_since_check + 1
+    if honest >= TRUST_AGAIN_AFTER:
+        return ValidatorState()
+    return state._replace(polls_since_check=honest)
 
 
 def state_fields(state: ValidatorState) -> Mapping[str, Any]:
@@ -107,5 +136,6 @@ def from_state_fields(data: Mapping[str, Any]) -> ValidatorState:
 
 
 __all__ = ["ValidatorState", "is_check_due", "request_validators", "validators_lied",
+           "validators_followed", "TRUST_AGAIN_AFTER",
            "observe", "state_fields", "from_state_fields", "CHECK_EVERY", "LIED_ETAG",
            "LIED_LAST_MODIFIED"]

@@ -1,6 +1,6 @@
 """Read sitemaps: sitemap lists to raw documents, as feeds are read.
 
-Locally, once wired (see the issue's plan)::
+Locally (``newsbeam stream --sitemaps`` reads them continuously: `stream_sitemaps`)::
 
     newsbeam ingest --sitemaps seeds/sitemaps.txt --output out
 
@@ -143,6 +143,11 @@ async def _read_one(fetcher, url: str, source: FeedSource, state: Optional[FeedS
         emit(STATE, poll("failed", warning=f"{error.reason}: {error}"[:300]))
         emit(REJECTS, _reject(url, source, ctx, error.reason, str(error)))
         return []
+    for reason, loc in parsed.dropped:  # each <loc> not taken says why
+        if reason == "sitemap_bad_loc":
+            emit(REJECTS, _reject(url, source, ctx, reason, f"<loc> is no http(s) URL: {loc!r}"))
+        else:
+            emit(SKIPPED, Skipped(url, reason))
     if parsed.kind == "index":  # no validators kept: next run reads it again
         emit(STATE, poll("fetched"))
         children = []
@@ -192,7 +197,7 @@ class _ReadSitemapsFn(AsyncFetchFn):
                                for source, _ in sources))
 
 
-def _as_sitemap(record):
+def as_sitemap(record):
     """Documents and rejects of this source say so (the feed code stamps ``feed``)."""
     return record._replace(source_kind=SOURCE_KIND)
 
@@ -233,13 +238,13 @@ class ReadSitemaps(beam.PTransform):
                  | "FetchSitemapPages" >> beam.ParDo(FetchPagesFn(ctx)).with_outputs(
                      REJECTS, STATE, main="documents"))
         return FeedsResult(
-            documents=pages.documents | "MarkSitemapDocuments" >> beam.Map(_as_sitemap),
+            documents=pages.documents | "MarkSitemapDocuments" >> beam.Map(as_sitemap),
             rejects=((lists[REJECTS], read[REJECTS],
-                      pages[REJECTS] | "MarkSitemapRejects" >> beam.Map(_as_sitemap))
+                      pages[REJECTS] | "MarkSitemapRejects" >> beam.Map(as_sitemap))
                      | "SitemapRejects" >> beam.Flatten()),
             skipped=((lists[SKIPPED], feeds[SKIPPED], read[SKIPPED])
                      | "SitemapSkipped" >> beam.Flatten()),
             state=(read[STATE], pages[STATE]) | "SitemapStateUpdates" >> beam.Flatten())
 
 
-__all__ = ["ReadSitemaps", "read_sitemap_source", "SOURCE_KIND", "MAX_DEPTH"]
+__all__ = ["ReadSitemaps", "read_sitemap_source", "as_sitemap", "SOURCE_KIND", "MAX_DEPTH"]

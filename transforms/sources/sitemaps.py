@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from typing import Any, List, NamedTuple, Optional
+from typing import Any, List, NamedTuple, Optional, Tuple
 from urllib.parse import urljoin, urlsplit
 
 import xxhash
@@ -87,6 +87,10 @@ class ParsedSitemap(NamedTuple):
     kind: str  # "index", "urlset" or "text"
     sitemaps: List[SitemapRef]
     entries: List[SitemapEntry]
+    # What was not taken, as (reason, the <loc> as written): ``sitemap_bad_loc``
+    # (no http(s) URL), ``sitemap_entry_over_limit`` (past `MAX_ENTRIES`),
+    # ``sitemap_over_limit`` (an index naming more than it is read for).
+    dropped: List[Tuple[str, str]] = []
 
 
 def robots_sitemaps(robots_text: str) -> List[str]:
@@ -178,12 +182,19 @@ def parse_sitemap(body: bytes, url: str) -> ParsedSitemap:
     """
     start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start != b"<":
-        lines = body.decode("utf-8", "replace").splitlines()[:MAX_ENTRIES]
-        entries = [SitemapEntry(u, url) for u in (_http_url(l, url) for l in lines
-                                                  if l.strip() and " " not in l.strip()) if u]
+        lines = [l.strip() for l in body.decode("utf-8", "replace").splitlines() if l.strip()]
+        entries, dropped = [], []
+        for line in lines:
+            loc = _http_url(line, url) if " " not in line else None
+            if loc is None:
+                dropped.append(("sitemap_bad_loc", line[:300]))
+            elif len(entries) >= MAX_ENTRIES:
+                dropped.append(("sitemap_entry_over_limit", loc))
+            else:
+                entries.append(SitemapEntry(loc, url))
         if not entries:
             raise SitemapRefused("unreadable_sitemap", "neither XML nor a list of URLs")
-        return ParsedSitemap("text", [], entries)
+        return ParsedSitemap("text", [], entries, dropped)
     refusal = xml_entity_refusal(body)
     if refusal is not None:
         raise UnsafeXml(f"the sitemap declares {refusal}")
@@ -197,25 +208,39 @@ def parse_sitemap(body: bytes, url: str) -> ParsedSitemap:
         raise SitemapRefused("unreadable_sitemap", f"not XML: {error}") from None
     kind = _local(root.tag) if root is not None else ""
     if kind == "sitemapindex":
-        refs = [SitemapRef(u, _micros(_child_text(item, "lastmod")))
-                for item in root if _local(item.tag) == "sitemap"
-                for u in [_http_url(_child_text(item, "loc"), url)] if u]
-        return ParsedSitemap("index", refs[:MAX_SITEMAPS * 20], [])
+        refs, dropped = [], []
+        for item in root:
+            if _local(item.tag) != "sitemap":
+                continue
+            raw = _child_text(item, "loc")
+            loc = _http_url(raw, url)
+            if loc is None:
+                dropped.append(("sitemap_bad_loc", (raw or "")[:300]))
+            elif len(refs) >= MAX_SITEMAPS * 20:
+                dropped.append(("sitemap_over_limit", loc))
+            else:
+                refs.append(SitemapRef(loc, _micros(_child_text(item, "lastmod"))))
+        return ParsedSitemap("index", refs, [], dropped)
     if kind != "urlset":
         raise SitemapRefused("unreadable_sitemap",
                              f"root element <{kind or '?'}> is no sitemapindex or urlset "
                              "(list RSS or Atom sitemaps with --feeds)")
-    entries = []
+    entries, dropped = [], []
     for item in root:
-        if _local(item.tag) != "url" or len(entries) >= MAX_ENTRIES:
+        if _local(item.tag) != "url":
             continue
-        loc = _http_url(_child_text(item, "loc"), url)
+        raw = _child_text(item, "loc")
+        loc = _http_url(raw, url)
         if not loc:
+            dropped.append(("sitemap_bad_loc", (raw or "")[:300]))
+            continue
+        if len(entries) >= MAX_ENTRIES:
+            dropped.append(("sitemap_entry_over_limit", loc))
             continue
         entry = SitemapEntry(loc, url, lastmod=_micros(_child_text(item, "lastmod")))
         news = next((c for c in item if _local(c.tag) == "news"), None)
         entries.append(_news(entry, news) if news is not None else entry)
-    return ParsedSitemap("urlset", [], entries)
+    return ParsedSitemap("urlset", [], entries, dropped)
 
 
 def entry_time(entry: SitemapEntry) -> Optional[int]:

@@ -185,7 +185,7 @@ class _PollDueFeedsFn(StatefulDoFn):
             yield beam.pvalue.TaggedOutput(STATE, update)
 
 
-class _FetchPagesNowFn(beam.DoFn):
+class FetchPagesNowFn(beam.DoFn):
     """(host, entries) → documents and rejects, at the event time of their tick.
 
     Batch's `fetch_pages` on the shared fetcher. Each element's job runs
@@ -237,7 +237,7 @@ class _FetchPagesNowFn(beam.DoFn):
         self._pending = running
 
 
-class _AtTime(beam.DoFn):
+class AtTime(beam.DoFn):
     """Stamps bounded, start-up records (feed-list rejects) with the job's start."""
 
     def __init__(self, seconds: float):
@@ -289,17 +289,17 @@ class PollFeedsContinuously(beam.PTransform):
                    | "KeyEntryByHost" >> beam.Map(lambda e: (host_of(e.link), e)
                                                   ).with_output_types(Tuple[str, Any])
                    | "GroupEntriesByHost" >> beam.GroupByKey()
-                   | "FetchPages" >> beam.ParDo(_FetchPagesNowFn(ctx)).with_outputs(
+                   | "FetchPages" >> beam.ParDo(FetchPagesNowFn(ctx)).with_outputs(
                        REJECTS, main="documents"))
         page_documents = fetched.documents | "PagesInGlobalWindow" >> beam.WindowInto(
             window.GlobalWindows())
         page_rejects = fetched[REJECTS] | "PageRejectsInGlobalWindow" >> beam.WindowInto(
             window.GlobalWindows())
         start = self._ticks.start
-        startup_rejects = lists[REJECTS] | "ListRejectsAtStart" >> beam.ParDo(_AtTime(start))
+        startup_rejects = lists[REJECTS] | "ListRejectsAtStart" >> beam.ParDo(AtTime(start))
         startup_skipped = ((lists[SKIPPED], feeds[SKIPPED])
                            | "ListSkipped" >> beam.Flatten()
-                           | "ListSkippedAtStart" >> beam.ParDo(_AtTime(start)))
+                           | "ListSkippedAtStart" >> beam.ParDo(AtTime(start)))
         return SourceOutputs(
             documents=(polled.documents, page_documents) | "FeedDocuments" >> beam.Flatten(),
             rejects=((startup_rejects, polled[REJECTS], page_rejects)
@@ -343,5 +343,5 @@ class CommitFeedState(beam.PTransform):
                 | "MergeIntoStateFile" >> beam.ParDo(self._fn))
 
 
-__all__ = ["PollFeedsContinuously", "CommitFeedState", "Ticks", "impulse", "feeds_by_shard",
+__all__ = ["PollFeedsContinuously", "CommitFeedState", "FetchPagesNowFn", "AtTime", "Ticks", "impulse", "feeds_by_shard",
            "poll_shard"]
