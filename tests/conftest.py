@@ -70,6 +70,19 @@ def temp_part_path(output: Path, run_id: str, name: str) -> Path:
     return path
 
 
+def help_text(capsys, command: str) -> str:
+    """What ``newsbeam COMMAND --help`` prints, checked to succeed (``report``'s
+    parser exits with 0; the other commands return it)."""
+    from pipelines import cli
+
+    try:
+        code = cli.main([command, "--help"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 0
+    return capsys.readouterr().out
+
+
 def read_table(out: Path, name: str) -> List[dict]:
     """Every row of one output table (Hive partitions as columns); [] if it has none."""
     folder = out / name
