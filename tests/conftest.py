@@ -7,7 +7,7 @@ Prism runner, which hangs on a network that swallows connections.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import Iterable, List
 
 import pyarrow.dataset as ds
 import pytest
@@ -19,6 +19,7 @@ from tests.gcs_emulator import gcs  # noqa: F401  (the GCS emulator fixture, for
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SEEDS = REPO / "seeds"
+COMMITTED_AT = 1_764_374_400_000_000  # 2025-11-29T00:00:00Z: when `commit_written` runs start
 
 
 @pytest.fixture
@@ -44,6 +45,42 @@ def server():
     srv.routes["/robots.txt"] = Route(b"User-agent: *\nAllow: /\n", content_type="text/plain")
     yield srv
     srv.stop()
+
+
+def commit_written(output: Path, run_id: str, written: Iterable) -> List[str]:
+    """Commits `WrittenFile`s as a batch run does (`plan_run_commit`, then the
+    commit protocol), with no counts; returns the final paths of the run's files.
+
+    The temporary files must be under `temp_part_path`'s folder of the run.
+    """
+    from transforms.sink.accounting import plan_run_commit
+    from transforms.sink.commit import commit
+
+    plan = plan_run_commit(str(output), run_id, COMMITTED_AT, {}, written, [])
+    commit(str(output), plan)
+    return [str(output / target) for _, target in plan["renames"]]
+
+
+def temp_part_path(output: Path, run_id: str, name: str) -> Path:
+    """Where a writer of the run puts a temporary part file (the commit moves it)."""
+    from transforms.core.paths import temp_dir
+
+    path = Path(temp_dir(str(output), run_id)) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def help_text(capsys, command: str) -> str:
+    """What ``newsbeam COMMAND --help`` prints, checked to succeed (``report``'s
+    parser exits with 0; the other commands return it)."""
+    from pipelines import cli
+
+    try:
+        code = cli.main([command, "--help"])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 0
+    return capsys.readouterr().out
 
 
 def read_table(out: Path, name: str) -> List[dict]:

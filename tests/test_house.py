@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -254,3 +255,38 @@ def test_the_output_convention_check_sees_a_plain_tuple_and_a_tagged_result():
     assert output_convention(tagged, {}) == "tagged result"
     assert output_convention(named, {"Skipped": Skipped}) == "Skipped"
     assert output_convention(one, {}) == "one"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def imported_distributions() -> Set[str]:
+    """The runtime dependencies of pyproject.toml that the three packages import."""
+    import tomllib
+    from importlib import metadata
+
+    declared = {_canonical(re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0])
+                for spec in tomllib.loads((REPO / "pyproject.toml").read_text(
+                    encoding="utf-8"))["project"]["dependencies"]}
+    top_level = set()
+    for path in package_modules().values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                top_level.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                top_level.add(node.module.split(".")[0])
+    found = set()
+    for module, dists in metadata.packages_distributions().items():
+        if module in top_level:
+            found.update(_canonical(d) for d in dists if _canonical(d) in declared)
+    return found
+
+
+def test_the_manifest_names_the_version_of_every_dependency_the_pipeline_imports():
+    from pipelines.runs import versions
+
+    listed = {_canonical(name) for name in versions()}
+    imported = imported_distributions()
+    assert {"apache-beam", "trafilatura", "babel"} <= imported  # the finder finds them
+    assert sorted(imported - listed) == []

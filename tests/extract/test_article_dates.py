@@ -66,3 +66,21 @@ def test_a_dump_keeps_todays_rule_with_source_or_inferred():
     given = to_article(raw._replace(published=FETCHED - HOUR),
                        found._replace(published=None, inferred=[]), FETCHED)
     assert (given.published, given.published_source) == (FETCHED - HOUR, "source")
+
+
+def test_an_html_page_is_parsed_once_for_text_tags_dates_and_access(monkeypatch):
+    from lxml import etree
+
+    parses = []
+    real = etree.fromstring
+
+    def counted(*args, **kwargs):
+        parses.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(etree, "fromstring", counted)  # lxml.html parses through it
+    page = _with_json_ld({"@type": "NewsArticle", "datePublished": "2025-12-31T08:00:00-05:00",
+                          "isAccessibleForFree": False})
+    found = extract_html(page, None, "http://example.org/story")
+    assert found.access == "paywalled" and any(c.source == "jsonld" for c in found.date_candidates)
+    assert len(parses) == 1

@@ -7,15 +7,14 @@ checks match --input before the graph is built.
 """
 from __future__ import annotations
 
-import pytest
 import tarfile
 from importlib import metadata
-import sys
 
-from apache_beam.portability.api import beam_runner_api_pb2
+import pytest
 
 from pipelines import ingest
-from tests.conftest import REPO, SEEDS
+from tests.conftest import REPO
+from tests.dataflow_jobs import gcs_keys, staged_artifacts, upload_inputs
 
 STEPS = {"MatchInputs", "SkipIngestedFiles", "ReadDumps", "ReadFeeds", "Process",
          "CountOutcomes", "WriteArticles", "WriteDuplicates", "WriteRejects", "WriteDedupIndex",
@@ -27,10 +26,7 @@ PROCESS_STEPS = {"Process/Extract", "Process/DetectLanguage", "Process/Deduplica
 
 @pytest.mark.e2e
 def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_path):
-    gcs.upload(SEEDS / "rt-arabic-dump.txt", "dataflow", "in", "rt-arabic-dump.txt")
-    feeds = tmp_path / "feeds.txt"
-    feeds.write_text("https://feeds.example.org/world.xml | World | en\n")
-    feed_list = gcs.upload(feeds, "dataflow", "feeds.txt")
+    feed_list = upload_inputs(gcs, tmp_path, "dataflow", "in")
 
     result, opts, run_id = ingest.launch([
         "--input", gcs.url("dataflow", "in", "*"), "--feeds", feed_list,
@@ -60,16 +56,8 @@ def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_pa
     # Nothing ran: the dry run only built the job.
     assert not gcs_keys(gcs, "dataflow/out")
 
-    (environment,) = proto.components.environments.values()
     beam_version = metadata.version("apache-beam")
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert f"beam_python{python}_sdk:{beam_version}".encode() in environment.payload
-    staged = {}
-    for dependency in environment.dependencies:
-        role = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(
-            dependency.role_payload)
-        staged[role.staged_name] = beam_runner_api_pb2.ArtifactFilePayload.FromString(
-            dependency.type_payload).path
+    staged = staged_artifacts(proto)
     # --setup_file: the package is built from the repository and staged as
     # workflow.tar.gz, which each worker installs.
     assert "workflow.tar.gz" in staged
@@ -82,8 +70,3 @@ def test_dataflow_job_graph_is_built_offline_with_the_package_staged(gcs, tmp_pa
     # The workers' Beam is the launcher's: pinned in pyproject.toml.
     assert f"apache-beam[gcp]=={beam_version}" in requires.decode().splitlines()
 
-
-def gcs_keys(gcs, prefix: str):
-    from pyarrow import fs
-    selector = fs.FileSelector(f"{gcs.bucket}/{prefix}", recursive=True, allow_not_found=True)
-    return [info.path for info in gcs.arrow_fs().get_file_info(selector)]

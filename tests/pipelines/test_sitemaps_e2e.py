@@ -206,8 +206,10 @@ def test_sitemap_options_are_checked(tmp_path, capsys):
     assert "no sitemap list at --sitemaps" in capsys.readouterr().err
     assert cli.main(["ingest", "--sitemaps", str(listed), "--output", out,
                      "--sitemap_max_age_days", "0"]) == 2
+    assert "--sitemap_max_age_days must be positive" in capsys.readouterr().err
     assert cli.main(["ingest", "--feeds", str(listed), "--output", out,
                      "--validator_check_every", "0"]) == 2
+    assert "--validator_check_every must be 1 or more" in capsys.readouterr().err
     assert cli.main(["stream", "--sitemaps", str(listed), "--output", out,
                      "--sitemap_max_age_days", "-1"]) == 2
     assert "--sitemap_max_age_days must be positive" in capsys.readouterr().err

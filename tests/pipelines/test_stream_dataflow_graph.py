@@ -8,15 +8,11 @@ emulator; nothing is fetched and nothing is written to the output.
 """
 from __future__ import annotations
 
-import sys
-from importlib import metadata
-
 import pytest
-from apache_beam.portability.api import beam_runner_api_pb2
 
 from pipelines import stream
-from tests.conftest import REPO, SEEDS
-from tests.pipelines.test_dataflow_graph import gcs_keys
+from tests.conftest import REPO
+from tests.dataflow_jobs import gcs_keys, staged_artifacts, upload_inputs
 
 STEPS = {"Ticks", "PollFeeds", "PollSitemaps", "WatchFiles", "Process", "ReadDedupIndex",
          "CountOutcomes", "WriteArticles", "WriteDuplicates", "WriteRejects", "WriteIndex",
@@ -27,10 +23,7 @@ PROCESS_STEPS = {"Process/Extract", "Process/StampArticles", "Process/DetectLang
 
 @pytest.mark.e2e
 def test_stream_job_graph_is_built_offline_for_dataflow(gcs, tmp_path):
-    gcs.upload(SEEDS / "rt-arabic-dump.txt", "stream", "incoming", "rt-arabic-dump.txt")
-    feeds = tmp_path / "feeds.txt"
-    feeds.write_text("https://feeds.example.org/world.xml | World | en\n")
-    feed_list = gcs.upload(feeds, "stream", "feeds.txt")
+    feed_list = upload_inputs(gcs, tmp_path, "stream", "incoming")
     sitemaps = tmp_path / "sitemaps.txt"
     sitemaps.write_text("https://news.example.org/ | Example | en\n")
     sitemap_list = gcs.upload(sitemaps, "stream", "sitemaps.txt")
@@ -56,10 +49,4 @@ def test_stream_job_graph_is_built_offline_for_dataflow(gcs, tmp_path):
     # Nothing ran and nothing was written: the dry run only built the job.
     assert not gcs_keys(gcs, "stream/out")
 
-    (environment,) = proto.components.environments.values()
-    beam_version = metadata.version("apache-beam")
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert f"beam_python{python}_sdk:{beam_version}".encode() in environment.payload
-    staged = {beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(
-        dependency.role_payload).staged_name for dependency in environment.dependencies}
-    assert "workflow.tar.gz" in staged
+    assert "workflow.tar.gz" in staged_artifacts(proto)

@@ -272,23 +272,26 @@ def test_1_a_second_rerun_of_a_run_id_keeps_its_articles(tmp_path):
 
 def test_2_stale_files_are_found_by_exact_run_id(tmp_path):
     from schemas.records import WrittenFile
-    from transforms.sink.write import commit_files, existing_run_files
+    from tests.conftest import commit_written, temp_part_path
+    from transforms.sink.write import existing_run_files
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = tmp_path / "out"
     for run_id in ("daily", "daily-2", "daily-s00000"):
-        temp = tmp_path / f"{run_id}.parquet"
+        temp = temp_part_path(out, run_id, f"{run_id}.parquet")
         pq.write_table(pa.table({"v": [run_id]}), temp)
-        commit_files(str(out), run_id, [WrittenFile("rejects", "dt=2026-11-29", str(temp), 1)])
-    assert [Path(p).name for p in existing_run_files(str(out), "daily")] == \
-        ["part-daily-00000.parquet"]
-    temp = tmp_path / "again.parquet"
+        commit_written(out, run_id, [WrittenFile("rejects", "dt=2026-11-29", str(temp), 1)])
+    assert [Path(p).name for p in existing_run_files(str(out), "daily")
+            if "/rejects/" in p.replace("\\", "/")] == ["part-daily-00000.parquet"]
+    temp = temp_part_path(out, "daily", "again.parquet")
     pq.write_table(pa.table({"v": ["daily again"]}), temp)
-    commit_files(str(out), "daily", [WrittenFile("rejects", "dt=2026-11-29", str(temp), 1)])
+    commit_written(out, "daily", [WrittenFile("rejects", "dt=2026-11-29", str(temp), 1)])
     names = sorted(p.name for p in (out / "rejects").rglob("*.parquet"))
     assert names == ["part-daily-00000.parquet", "part-daily-2-00000.parquet",
                      "part-daily-s00000-00000.parquet"]
+    assert pq.read_table(out / "rejects" / "dt=2026-11-29" / "part-daily-00000.parquet"
+                         ).column("v").to_pylist() == ["daily again"]
 
 
 @pytest.mark.e2e

@@ -6,9 +6,10 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 
 from schemas.records import WrittenFile
+from tests.conftest import commit_written, temp_part_path
 from transforms.extract.dates import parse_timestamp
 from transforms.core.paths import valid_run_id
-from transforms.sink.write import (article_partition, commit_files, final_name, plan_commit,
+from transforms.sink.write import (article_partition, final_name, plan_commit,
                                    safe_date, safe_language)
 
 import pytest
@@ -69,10 +70,10 @@ def test_commit_replaces_the_files_of_an_earlier_attempt(tmp_path):
     for attempt, shards in ((1, 3), (2, 1)):
         written = []
         for shard in range(shards):
-            temp = tmp_path / f"tmp-{attempt}-{shard}.parquet"
+            temp = temp_part_path(out, "r1", f"tmp-{attempt}-{shard}.parquet")
             _temp_parquet(temp, attempt)
             written.append(WrittenFile("articles", "dt=2026-11-29/lang=en", str(temp), 1))
-        commit_files(str(out), "r1", written)
+        commit_written(out, "r1", written)
     files = sorted((out / "articles").rglob("*.parquet"))
     assert [f.name for f in files] == ["part-r1-00000.parquet"]
     assert pq.read_table(files[0]).column("v").to_pylist() == [2]
@@ -81,9 +82,9 @@ def test_commit_replaces_the_files_of_an_earlier_attempt(tmp_path):
 def test_commit_leaves_other_runs_alone(tmp_path):
     out = tmp_path / "out"
     for run in ("r1", "r2"):
-        temp = tmp_path / f"{run}.parquet"
+        temp = temp_part_path(out, run, f"{run}.parquet")
         _temp_parquet(temp, 0)
-        commit_files(str(out), run, [WrittenFile("rejects", "dt=2026-11-29", str(temp), 1)])
+        commit_written(out, run, [WrittenFile("rejects", "dt=2026-11-29", str(temp), 1)])
     names = sorted(f.name for f in (out / "rejects").rglob("*.parquet"))
     assert names == ["part-r1-00000.parquet", "part-r2-00000.parquet"]
 

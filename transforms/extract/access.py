@@ -21,8 +21,8 @@ The rule (`access_for`), first match wins:
    (``full_text``). Else ``unknown`` (``short_text``): a short text with no
    sign either way.
 
-Pure functions; the extract step calls `access_for` with the page and the
-text it extracted.
+Pure functions; the extract step reads the page's `page_signs` from the tree
+it parsed and gives them, with the text it extracted, to `access_verdict`.
 """
 from __future__ import annotations
 
@@ -125,6 +125,37 @@ def is_teaser(text: Optional[str]) -> bool:
     return any(prompt in tail for prompt in PROMPTS)
 
 
+class PageSigns(NamedTuple):
+    """What the page's markup says of its access: read from the tree the extractor
+    parsed, before it extracts, so that the page is parsed once."""
+    json_ld: Optional[bool] = None
+    markup: Optional[str] = None
+
+
+def page_signs(root) -> PageSigns:
+    """The JSON-LD flag and the paywall markup of a parsed page (`root` may be None)."""
+    if root is None:
+        return PageSigns()
+    said = json_ld_access(root)
+    # The markup counts only where the JSON-LD says nothing, and costs a walk of the tree.
+    return PageSigns(said, paywall_markup(root) if said is None else None)
+
+
+def access_verdict(signs: PageSigns, text: Optional[str]) -> AccessVerdict:
+    """The rule of the module docstring, on the page's signs and the extracted text."""
+    if signs.json_ld is False:
+        return AccessVerdict(PAYWALLED, "jsonld")
+    if is_teaser(text):
+        return AccessVerdict(PAYWALLED, "teaser")
+    if signs.json_ld is True:
+        return AccessVerdict(FREE, "jsonld")
+    if signs.markup:
+        return AccessVerdict(PAYWALLED, f"markup:{signs.markup}")
+    if len((text or "").strip()) >= FREE_MIN_CHARS:
+        return AccessVerdict(FREE, "full_text")
+    return AccessVerdict(UNKNOWN, "short_text")
+
+
 def access_for(html: Optional[str], text: Optional[str], root=None) -> AccessVerdict:
     """The access verdict of one article, from its page and the text extracted from it.
 
@@ -132,20 +163,8 @@ def access_for(html: Optional[str], text: Optional[str], root=None) -> AccessVer
     """
     if root is None and html:
         root = page_root(html)
-    said = json_ld_access(root) if root is not None else None
-    if said is False:
-        return AccessVerdict(PAYWALLED, "jsonld")
-    if is_teaser(text):
-        return AccessVerdict(PAYWALLED, "teaser")
-    if said is True:
-        return AccessVerdict(FREE, "jsonld")
-    markup = paywall_markup(root) if root is not None else None
-    if markup:
-        return AccessVerdict(PAYWALLED, f"markup:{markup}")
-    if len((text or "").strip()) >= FREE_MIN_CHARS:
-        return AccessVerdict(FREE, "full_text")
-    return AccessVerdict(UNKNOWN, "short_text")
+    return access_verdict(page_signs(root), text)
 
 
-__all__ = ["access_for", "json_ld_access", "paywall_markup", "is_teaser", "AccessVerdict",
-           "FREE", "PAYWALLED", "UNKNOWN", "PROMPTS", "MARKUP"]
+__all__ = ["access_for", "access_verdict", "page_signs", "PageSigns", "json_ld_access",
+           "paywall_markup", "is_teaser", "AccessVerdict", "FREE", "PAYWALLED", "UNKNOWN", "PROMPTS", "MARKUP"]

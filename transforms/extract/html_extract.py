@@ -10,9 +10,9 @@ import logging
 import re
 from typing import List, NamedTuple, Optional
 
-from transforms.extract.access import access_for
+from transforms.extract.access import access_verdict, page_signs
 from transforms.extract.date_candidates import (DateCandidate, candidate, candidates_from_page,
-                                               page_root)
+                                               dateline_date)
 from transforms.extract.dates import parse_timestamp
 from transforms.sources.decode import decode_text
 from transforms.extract.page_tags import merge_unique, page_tags
@@ -81,13 +81,15 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
     from trafilatura.utils import load_html
 
     html = decode_text(payload, charset)
-    # One parse, shared: the page's declared tags are read from the tree
-    # trafilatura then extracts from (it parses a string the same way).
+    # One parse, shared: the page's declared tags, dates and access signs are
+    # read from the tree trafilatura then extracts from (it parses a string
+    # the same way), and read before extraction, which may prune it.
     tree = load_html(html)
     if tree is None:
         raise NoArticleText("trafilatura found no main text")
-    # Read before extraction, which prunes the tree it is given.
     declared_tags = page_tags(html, tree)
+    dates = candidates_from_page(html, url, None, use_htmldate=False, root=tree)
+    signs = page_signs(tree)
     document = trafilatura.bare_extraction(
         tree, url=url, fast=not precise, with_metadata=True, include_comments=False,
         include_tables=True, deduplicate=False,
@@ -99,12 +101,13 @@ def extract_html(payload: bytes, charset: Optional[str], url: Optional[str],
     text = document.text.strip()
     # trafilatura's date is htmldate's reading of the page: it is that
     # candidate (as a day, as `htmldate_candidate` gives it), not run twice.
-    root = page_root(html)  # one more parse, shared: trafilatura pruned its tree
-    dates = candidates_from_page(html, url, text, use_htmldate=False, root=root)
+    dateline = dateline_date(text)  # after the URL's, where candidates_from_page puts it
+    if dateline is not None:
+        dates.append(dateline)
     page_day = candidate("htmldate", (document.date or "")[:10])
     if page_day is not None:
         dates.append(page_day)
-    verdict = access_for(html, text, root)
+    verdict = access_verdict(signs, text)
     # trafilatura reads meta keywords; article:tag, news_keywords, JSON-LD
     # keywords and sections and the page's tag links come from `page_tags`.
     return Extracted(
