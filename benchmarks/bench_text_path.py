@@ -14,7 +14,7 @@ it. Prints for each: the CPU seconds of the process tree
 and the cost of one more article; then whether the two wrote the same
 article rows (id, language, keywords, tags).
 
-``--profile`` also runs each once under cProfile and prints its own time
+``--profile after`` (or ``both``) also runs this checkout (or each) once under cProfile and prints its own time
 by component (the modules `profile_summary.COMPONENTS` names: Beam runner,
 Beam coders, Parquet, dedup, language, keywords ...), as shares of the
 profiled run (cProfile slows Python code, so shares, not seconds, carry over).
@@ -68,15 +68,32 @@ def article_rows(out: Path) -> Dict[str, Tuple]:
     return rows
 
 
+# Before `profile_summary.COMPONENTS`: the text dump reader's modules.
+TEXT_COMPONENTS = (("transforms/extract/line_classifier", "dump cleaner"),
+                   ("transforms/extract/boilerplate", "dump cleaner"),
+                   ("transforms/io/", "dump reading"), ("transforms/write", "Parquet (newsbeam)"),
+                   ("/runners/portability/fn_api_runner/", "Beam runner (FnApiRunner)"),
+                   ("/runners/worker/", "Beam runner (SDK worker)"), ("babel", "babel (calendar names)"))
+
+
+def component_of(path: str, function: str) -> str:
+    for fragment, label in TEXT_COMPONENTS + COMPONENTS:
+        if fragment in path:
+            return label
+    return "language: fastText" if "predict" in function else "other (interpreter)"
+
+
 def components(profile: Path) -> Counter:
-    """Own time by component of a cProfile output file."""
+    """Own time by component of a cProfile output file. A built-in function's
+    time goes to its callers' components, in the shares their calls took."""
     spent: Counter = Counter()
-    for (path, _, function), (_, _, own, _, _) in pstats.Stats(str(profile)).stats.items():
-        name = next((label for fragment, label in COMPONENTS if fragment in path), None)
-        if name is None:
-            name = "language: fastText" if "predict" in function else \
-                "other (interpreter, C extensions)"
-        spent[name] += own
+    for (path, _, function), (_, _, own, _, callers) in pstats.Stats(str(profile)).stats.items():
+        if path != "~" or not callers:
+            spent[component_of(path, function)] += own
+            continue
+        by_caller = sum(figures[2] for figures in callers.values()) or 1.0
+        for (caller_path, _, caller), figures in callers.items():
+            spent[component_of(caller_path, caller)] += own * figures[2] / by_caller
     return spent
 
 
@@ -86,7 +103,9 @@ def main() -> int:
     parser.add_argument("--small", type=int, default=100,
                         help="articles of the run that measures the fixed cost")
     parser.add_argument("--before", default="main", help="git revision to compare with")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", choices=("after", "both"),
+                        help="also profile this checkout's run (or both: the before run "
+                             "is slow under cProfile)")
     args = parser.parse_args()
     if not workloads.LINGUA.is_dir():
         print(f"bench_text_path: skipped, no sentences at {workloads.LINGUA}")
@@ -125,6 +144,8 @@ def main() -> int:
             dumps = work / f"w2-{n}"
             shares = {}
             for name, root in roots.items():
+                if args.profile == "after" and name != "after":
+                    continue
                 profile = work / f"{name.split()[0]}.prof"
                 measured = run_measured(ingest(root, dumps, work / f"prof-{name.split()[0]}",
                                                profile), root)
