@@ -310,3 +310,32 @@ def test_a_keyword_is_spelt_as_a_word_of_its_own_not_a_part_of_a_longer_one():
                        "Die Stadt verspricht neue Stände.", "de")
     assert spelling(found, "platz") == "Platz"
     assert spelling(found, "stadt") == "Stadt"
+
+
+def test_a_bundle_sends_a_few_summed_shards_per_group_not_a_row_per_phrase():
+    """Keyed by phrase, a run of many languages and sources sent ~200 rows an
+    article through the shuffle (benchmarks/bench_keyphrase_beam.py)."""
+    from collections import Counter
+
+    from apache_beam.transforms.window import GlobalWindow
+
+    from transforms.enrich.keyphrase_step import _CandidatesFn, _SumRowsFn
+
+    articles = _cnn_run()
+    fn = _SumRowsFn()
+    fn.start_bundle()
+    for article in articles:
+        for pair in _CandidatesFn().process(article):
+            assert not list(fn.process(pair, GlobalWindow()))
+    sent = [value.value for value in fn.finish_bundle()]
+    expected = Counter()
+    for article in articles:
+        found = candidates(article.title, article.text, article.language)
+        expected.update(document_keys(found.counts, article.language, article_source(article)))
+    summed = Counter()
+    for (language, source, _), counts in sent:
+        for phrase, count in counts.items():
+            summed[(language, source, phrase)] += count
+    assert summed == expected  # the same sums, whatever the shard
+    groups = {(language, source) for (language, source, _), _ in sent}
+    assert len(sent) <= 8 * len(groups) < len(expected) / 4

@@ -81,10 +81,18 @@ def keep_row(key: Tuple[str, str, str], count: int, articles: Dict[Tuple[str, st
     language, source, phrase = key
     if not phrase:
         return True
+    least = least_count(language, source, articles, min_count, min_share)
+    return least is not None and count >= least
+
+
+def least_count(language: str, source: str, articles: Dict[Tuple[str, str], int],
+                min_count: int = 2, min_share: float = MIN_SHARE) -> Optional[float]:
+    """The articles a phrase of this group must be held by to enter the table
+    (`keep_row`), None for a group too small to be read."""
     n = articles.get((language, source), 0)
     if n < (MIN_SOURCE_ARTICLES if source else MIN_ARTICLES):
-        return False
-    return count >= min_count and count >= min_share * n
+        return None
+    return max(min_count, min_share * n)
 
 
 class DocumentFrequencies:

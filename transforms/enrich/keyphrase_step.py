@@ -9,13 +9,15 @@ Three steps over the pure functions of `transforms.enrich.keyphrases` and
 
 1. ``FindCandidates``: each article's candidate phrases (title and the start
    of the body), kept beside the article as ``(article, candidates)``.
-2. ``DocumentRows`` and ``CountArticles``: one row per phrase, language and
-   source an article holds, summed in each bundle and then by
-   `CombinePerKey` (small rows: three short strings and a count).
-   ``KeepCommon`` keeps the phrases held by 2% or more of their language's
-   or source's articles (`keep_row`, with the article totals as a dict side
-   input), which bounds the table whatever the run's size, and
-   ``BuildTable`` makes them one `DocumentFrequencies`.
+2. ``DocumentRows`` and ``CountArticles``: the phrases an article holds,
+   counted per language and per source, summed in each bundle into one
+   ``{phrase: articles}`` dict per group and shard of its phrases
+   (`shard_of`), and those dicts summed by `CombinePerKey`: a few elements
+   per group and bundle, not one per phrase. ``KeepCommon`` keeps the
+   phrases held by 2% or more of their language's or source's articles
+   (`keep_row`, with the article totals as a dict side input), which bounds
+   the table whatever the run's size, and ``BuildTable`` makes them one
+   `DocumentFrequencies`.
 3. ``ScoreKeyphrases``: each article's candidates scored with that table as
    a side input. A language with fewer than `MIN_ARTICLES` articles in the
    run is scored on the weights in the article alone (the table damps
@@ -57,7 +59,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas.records import Article
 from transforms.core.counters import StageCounters
 from transforms.enrich.keyphrase_scores import (MIN_ARTICLES, MIN_SHARE, DocumentFrequencies,
-                                                document_keys, filter_keywords, keep_row,
+                                                document_keys, filter_keywords, least_count,
                                                 score_keyphrases, source_of)
 from transforms.enrich.keyphrases import Candidates, candidates
 
@@ -78,13 +80,18 @@ def site_names(article: Article) -> Tuple[Optional[str], ...]:
     return (article.site_name, article.source_name, article.canonical_url, article.url)
 
 
+def article_candidates(article: Article) -> Candidates:
+    """The candidates of an article's title and the start of its body."""
+    return candidates(article.title, article.text, article.language)
+
+
 class _CandidatesFn(beam.DoFn):
     def __init__(self):
         self._counters = StageCounters(STAGE)
 
     def process(self, article: Article) -> Iterable[Tuple[Article, tuple]]:
         self._counters.inc("in")
-        found = candidates(article.title, article.text, article.language)
+        found = article_candidates(article)
         if not found.counts:
             self._counters.inc("no_candidates")
         # Plain values, no NamedTuple and no frozenset: with the declared output
@@ -94,36 +101,104 @@ class _CandidatesFn(beam.DoFn):
                         found.body_start)
 
 
-class _SumRowsFn(beam.DoFn):
-    """The `document_keys` rows of a bundle's articles, summed in the bundle.
+def shard_of(phrase: str, shards: int) -> int:
+    """A phrase's shard, the same in every worker (not `hash`, which is salted
+    per process; a CRC of the phrase cost more than the rest of the
+    counting): its first letter and its length, which spread a language's
+    phrases over the shards. The article count (phrase ``""``) is in shard 0."""
+    return (ord(phrase[0]) + len(phrase)) % shards if phrase else 0
 
-    One row per phrase and article would be ~200 elements an article for
-    `CombinePerKey`; summed here first, a bundle sends each phrase once
-    (measured with ``eval_keywords.py --beam 10000``: the whole step 0.58 ms
-    CPU an article on the FnApiRunner, against 0.80-0.88 with a row each). Sums are kept per window
-    and flushed at `FLUSH_ROWS` keys, so memory stays bounded.
+
+class _SumRowsFn(beam.DoFn):
+    """The `document_keys` rows of a bundle's articles, summed in the bundle and
+    sent as one ``((language, source, shard), {phrase: articles})`` element per
+    group and shard.
+
+    Keyed by phrase, the rows were one element per distinct phrase of the
+    bundle: in a run of many languages and sources nearly every phrase is
+    distinct, so ~200 elements an article went through `CombinePerKey`
+    (``benchmarks/bench_keyphrase_beam.py``). Keyed by group and `SHARDS`
+    shards of the phrases, a bundle sends a few dicts per group, and a
+    language's phrases are still spread over `SHARDS` combiners, so no
+    worker holds all of a large language's. Sums are kept per window and
+    flushed at `FLUSH_ROWS` phrases, so memory stays bounded.
     """
     FLUSH_ROWS = 200_000
+    SHARDS = 8
 
     def start_bundle(self) -> None:
-        self._sums: Dict[object, Counter] = {}
+        self._sums: Dict[object, Dict[Tuple[str, str, int], Counter]] = {}
+        self._held = 0
 
     def process(self, pair: Tuple[Article, tuple], window=beam.DoFn.WindowParam
-                ) -> Iterable[Tuple[Tuple[str, str, str], int]]:
+                ) -> Iterable[Tuple[Tuple[str, str, int], Dict[str, int]]]:
         article, found = pair
-        sums = self._sums.setdefault(window, Counter())
-        sums.update(document_keys(Candidates(*found).counts, article.language,
-                                  article_source(article)))
-        if len(sums) >= self.FLUSH_ROWS:
+        sums = self._sums.setdefault(window, {})
+        language, source = article.language, article_source(article)
+        groups = [(language, "")] + ([(language, source)] if source else [])
+        by_shard: Dict[int, List[str]] = {0: [""]}  # "": the article itself
+        shards = self.SHARDS
+        for phrase in found[0]:
+            by_shard.setdefault(shard_of(phrase, shards), []).append(phrase)
+        for shard, phrases in by_shard.items():
+            for group in groups:
+                key = group + (shard,)
+                counts = sums.get(key)
+                if counts is None:
+                    counts = sums[key] = Counter()
+                counts.update(phrases)
+                self._held += len(phrases)
+        if self._held >= self.FLUSH_ROWS:
+            self._held = 0
             del self._sums[window]
-            yield from sums.items()
+            for key, group in sums.items():
+                yield key, dict(group)
 
     def finish_bundle(self) -> Iterable[WindowedValue]:
         for window, sums in self._sums.items():
             timestamp, windows = window.max_timestamp(), [window]
-            for row in sums.items():
-                yield WindowedValue(row, timestamp, windows)
+            for key, group in sums.items():
+                yield WindowedValue((key, dict(group)), timestamp, windows)
         self._sums = {}
+
+
+class _AddCountsFn(beam.CombineFn):
+    """Phrase counts of one group and shard, summed."""
+
+    def create_accumulator(self) -> Counter:
+        return Counter()
+
+    def add_input(self, counts: Counter, more: Dict[str, int]) -> Counter:
+        counts.update(more)
+        return counts
+
+    def merge_accumulators(self, accumulators) -> Counter:
+        merged = Counter()
+        for counts in accumulators:
+            merged.update(counts)
+        return merged
+
+    def extract_output(self, counts: Counter) -> Dict[str, int]:
+        return dict(counts)
+
+
+def kept_rows(shard: Tuple[Tuple[str, str, int], Dict[str, int]],
+              articles: Dict[Tuple[str, str], int], min_count: int, min_share: float
+              ) -> Iterable[Tuple[Tuple[str, str, str], int]]:
+    """The ``((language, source, phrase), articles)`` rows of a summed shard
+    that `keep_row` keeps (one step: the shards wait for the totals, and a
+    shard is one element where its phrases would be thousands), its test
+    made once per shard (`least_count`): a group too small to be read keeps
+    only its article count, without a look at its phrases."""
+    (language, source, _), counts = shard
+    if "" in counts:
+        yield (language, source, ""), counts[""]
+    least = least_count(language, source, articles, min_count, min_share)
+    if least is None:
+        return
+    for phrase, count in counts.items():
+        if count >= least and phrase:
+            yield (language, source, phrase), count
 
 
 class _BuildTableFn(beam.CombineFn):
@@ -218,17 +293,17 @@ class ExtractKeyphrases(beam.PTransform):
                     | "ScoreKeyphrases" >> beam.ParDo(
                         _ScoreFn(self._min_articles, self._small_runs),
                         table=NO_TABLE).with_output_types(Article))
-        rows = (found
-                | "DocumentRows" >> beam.ParDo(_SumRowsFn())
-                | "CountArticles" >> beam.CombinePerKey(sum))
+        shards = (found
+                  | "DocumentRows" >> beam.ParDo(_SumRowsFn())
+                  | "CountArticles" >> beam.CombinePerKey(_AddCountsFn()))
         # Articles per language and per source: a few rows, so a dict side input.
-        totals = (rows
-                  | "ArticleTotals" >> beam.Filter(lambda row: not row[0][2])
-                  | "TotalsByGroup" >> beam.Map(lambda row: ((row[0][0], row[0][1]), row[1])))
-        table = (rows
-                 | "KeepCommon" >> beam.Filter(
-                     lambda row, n: keep_row(row[0], row[1], n, min_count, min_share),
-                     beam.pvalue.AsDict(totals))
+        totals = (shards
+                  | "ArticleTotals" >> beam.Filter(lambda shard: "" in shard[1])
+                  | "TotalsByGroup" >> beam.Map(
+                      lambda shard: ((shard[0][0], shard[0][1]), shard[1][""])))
+        table = (shards
+                 | "KeepCommon" >> beam.FlatMap(kept_rows, beam.pvalue.AsDict(totals),
+                                                min_count, min_share)
                  | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
         return (found
                 | "ScoreKeyphrases" >> beam.ParDo(
