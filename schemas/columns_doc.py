@@ -144,6 +144,9 @@ COLUMNS: Dict[str, Dict[str, str]] = {
         "url_key": "Its URL dedup key.",
         "content_hash": "Its content hash.",
         "signature": "MinHash signature (128 little-endian uint32), for kept articles only.",
+        "shingles": "The kept article's sorted distinct shingle hashes (little-endian uint32, "
+                    "at most 4,096): a later run verifies its near candidates against them "
+                    "exactly. Empty for duplicates, longer texts and rows written by a stream.",
         "algorithm": "The version of the MinHash algorithm that made `signature`; rows of "
                      "another version are never compared.",
         "is_canonical_address": "Whether the input's own URL is its canonical address (ranks "
