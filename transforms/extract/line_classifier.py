@@ -26,6 +26,7 @@ from functools import lru_cache
 from itertools import groupby
 from typing import Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
+from transforms.extract.dump_shapes import repeats_its_headline
 from transforms.extract.dump_vocabulary import TYPICAL_DENSITY, VOCABULARY
 from transforms.extract.normalize import key_text
 
@@ -181,9 +182,7 @@ def _ends_sentence(line: str) -> bool:
 
 def is_menu_like(line: str) -> bool:
     """Under `LENGTH_LOW` characters, not a sentence: a menu entry, a link, a listed headline."""
-    if _ends_sentence(line):
-        return False
-    return len(line) < LENGTH_LOW
+    return len(line) < LENGTH_LOW and not _ends_sentence(line)
 
 
 def is_comment_header(line: str, words: Optional[List[str]] = None) -> bool:
@@ -208,6 +207,8 @@ def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
         if words and all(w.isdigit() or w in _DATE_WORDS for w in words) \
                 and any(w.isdigit() for w in words):
             return True  # a date alone: a dateline (read apart) or a teaser's
+    if repeats_its_headline(words):  # a teaser: its link text, then its title again
+        return True
     if len(line) < 300 and ("©" in line or "(c)" in line or "(C)" in line or "&copy" in line) \
             and _COPYRIGHT.search(line):
         return True

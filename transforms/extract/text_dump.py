@@ -41,6 +41,7 @@ from __future__ import annotations
 import re
 from typing import List, NamedTuple, Optional, Tuple
 
+from transforms.extract.dump_shapes import is_caption, list_after
 from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
 from transforms.extract.line_classifier import (GOOD, LENGTH_LOW, MARKED, classify_lines, guess_language,
                                                 is_comment_header, article_runs, strongly_bad)
@@ -174,7 +175,7 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
         numbers.append(line.number)
         if line.role == "text":
             value = line.value.lstrip(_BULLETS).strip() if line.value[0] in _BULLETS else line.value
-            judged.append(value or None)
+            judged.append(None if not value or is_caption(value) else value)  # a caption: marked
         else:
             judged.append(None)
     texts = [v for v in judged if v]
@@ -227,6 +228,7 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
         first, last = block
         keep = [i for r in sorted(kept, key=lambda r: r.first) for i in range(r.first, r.last + 1)
                 if classified[i].final == GOOD and judged[i]]
+        keep += list_after(judged, keep[-1]) if keep else []  # dated items the article lists
     published, authors, inferred, meta_lines = _metadata(judged, first, reference_time)
     seen = set()  # a page that repeats its article (a hidden copy) gives each paragraph once
     keep = [i for i in keep if i not in meta_lines and not (

@@ -1,0 +1,67 @@
+"""Shapes of dump lines that mean the same on every site, whatever the words.
+
+Found by the error analysis of `benchmarks/errors_textdumps.py` on the tune
+sites and checked on the held-out ones (docs/text-dumps.md): a teaser whose
+link text repeats its headline, a photo caption that ends with its credit,
+and a list of dated items (tour dates, fixtures) that the article
+introduces and that the classifier, seeing short lines without sentences,
+would take for a menu. Pure functions, called by `line_classifier` and
+`text_dump`.
+"""
+from __future__ import annotations
+
+import re
+from typing import List, Optional, Sequence
+
+# A headline this many words long or more, written twice in a row, is a link
+# whose text and title attribute (or image alt) were both saved: a teaser.
+HEADLINE_MIN_WORDS = 4
+# A caption is short; its credit closes it ("Credit: ESA", "(AP Photo/Jane Roe)").
+CAPTION_MAX_CHARS = 400
+# This many list items in a row right after the article are part of it.
+LIST_MIN_ITEMS = 5
+LIST_ITEM_MAX_CHARS = 120
+
+_CREDIT = re.compile(
+    r"(?:\b(?:photo|image|picture|illustration)s?\s*(?:credit)?\s*:|\bcredits?\s*:"
+    r"|\bphoto(?:graph)?\s+(?:by|courtesy|credit)|\bcourtesy\s+of\b"
+    r"|/\s*(?:getty(?: images)?|afp|ap|reuters|shutterstock|istock|epa)\b"
+    r"|\((?:ap|afp|reuters)\s+photo)[^.!?]{0,80}\)?\s*$", re.IGNORECASE)
+# An item: a number and a spaced dash or an "@" ("June 9 – Tampa, FL @ Arena").
+_ITEM = re.compile(r"\d.*(?:\s(?:--|[–—-])\s|\s@\s)|(?:\s(?:--|[–—-])\s|\s@\s).*\d")
+
+
+def repeats_its_headline(words: Sequence[str]) -> bool:
+    """Whether the line's first words are written again right after them."""
+    n = len(words)
+    if n < 2 * HEADLINE_MIN_WORDS:
+        return False
+    first = words[0]
+    for k in range(HEADLINE_MIN_WORDS, n // 2 + 1):
+        if words[k] == first and words[:k] == words[k:2 * k]:
+            return True
+    return False
+
+
+def is_caption(line: str) -> bool:
+    """A photo caption: a short line that ends with the photo's credit."""
+    return len(line) < CAPTION_MAX_CHARS and _CREDIT.search(line) is not None
+
+
+def is_list_item(line: str) -> bool:
+    """A line of a dated list: short, with a number and a dash or an "@"."""
+    return len(line) < LIST_ITEM_MAX_CHARS and _ITEM.search(line) is not None
+
+
+def list_after(judged: Sequence[Optional[str]], last: int) -> List[int]:
+    """The indexes of a list that follows the article's last line `last`: an
+    optional short heading ("Tour dates:"), then `LIST_MIN_ITEMS` items or
+    more in a row. Empty when no such list follows."""
+    start = last + 1
+    if start < len(judged) and judged[start] and not is_list_item(judged[start]) \
+            and len(judged[start]) < LIST_ITEM_MAX_CHARS:
+        start += 1
+    end = start
+    while end < len(judged) and judged[end] and is_list_item(judged[end]):
+        end += 1
+    return list(range(last + 1, end)) if end - start >= LIST_MIN_ITEMS else []
