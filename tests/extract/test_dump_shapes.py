@@ -5,7 +5,7 @@ items that the article introduces (tour dates, fixtures)."""
 from __future__ import annotations
 
 from tests.extract.test_line_classifier import FOOTER, HEADLINE, MENU, PARAGRAPHS, clean, page
-from transforms.extract.dump_shapes import is_caption, is_list_item, repeats_its_headline
+from transforms.extract.dump_shapes import ends_the_article, is_caption, is_list_item, repeats_its_headline
 
 DEALS = ["The best winter coat deals of the season", "Slash an extra 15% off these early sales",
          "Now half price, this kettle boils in ninety seconds", "Ten gifts for people who have everything",
@@ -42,3 +42,15 @@ def test_a_list_of_dated_items_the_article_introduces_is_kept():
         assert line in article.text
     assert "Privacy Policy" not in article.text
     assert is_list_item(TOUR[0]) and not is_list_item("Home") and not is_list_item(PARAGRAPHS[0])
+
+
+def test_a_reporting_credit_ends_the_article_and_the_bio_after_it_stays_out():
+    bio = ("Jane Roe has covered energy and the environment for the Herald since 2009, and before "
+           "that she wrote about farming for a weekly paper in the north of the county.")
+    article = clean(page(MENU, HEADLINE, PARAGRAPHS, "Jane Roe contributed to this report.", bio,
+                         FOOTER))
+    for paragraph in PARAGRAPHS:
+        assert paragraph in article.text
+    assert "contributed" not in article.text and "farming" not in article.text
+    assert ends_the_article("(Reporting by Will Dunham; Editing by Tom Brown)")
+    assert not ends_the_article(PARAGRAPHS[0])

@@ -65,3 +65,17 @@ def list_after(judged: Sequence[Optional[str]], last: int) -> List[int]:
     while end < len(judged) and judged[end] and is_list_item(judged[end]):
         end += 1
     return list(range(last + 1, end)) if end - start >= LIST_MIN_ITEMS else []
+
+
+
+_END_CREDIT = re.compile(
+    r"contributed (?:to )?(?:this|the) (?:report|story)|^\(?(?:additional )?reporting by\b"
+    r"|^\(?(?:writing|editing) by\b|\b(?:may|can) be reached at\b"
+    r"|\bfollow (?:him|her|them|us|me) on (?:twitter|facebook|instagram)"
+    r"|\b(?:email|e-mail|contact) (?:him|her|them) at\b", re.IGNORECASE)
+
+
+def ends_the_article(line: str) -> bool:
+    """A reporting credit or a way to reach the writer: written after the
+    story, so what follows it (a bio, teasers) is not the story."""
+    return len(line) < CAPTION_MAX_CHARS and _END_CREDIT.search(line) is not None

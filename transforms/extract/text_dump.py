@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from typing import List, NamedTuple, Optional, Tuple
 
-from transforms.extract.dump_shapes import is_caption, list_after
+from transforms.extract.dump_shapes import ends_the_article, is_caption, list_after
 from transforms.extract.dump_metadata import find_byline, find_date, is_date_line
 from transforms.extract.line_classifier import (GOOD, LENGTH_LOW, MARKED, classify_lines, guess_language,
                                                 is_comment_header, article_runs, strongly_bad)
@@ -199,10 +199,10 @@ def clean_segment(text: str, title: Optional[str] = None, language: Optional[str
             cut = r
             break
         boxed.update(range(r, resumes))  # a related box inside the article: its headlines only
-    # A comment's header after article text starts the thread: it ends the
-    # article as a related heading does (a thread can outweigh a short post).
-    thread = next((i for i, c in enumerate(classified) if good_seen[i] and c.barrier
-                   and c.text and is_comment_header(c.text)), None)
+    # A comment's header after article text starts the thread, and a reporting
+    # credit closes the story: each ends the article as a related heading does.
+    thread = next((i for i, c in enumerate(classified) if good_seen[i] and c.text and (
+        (c.barrier and is_comment_header(c.text)) or ends_the_article(c.text))), None)
     if thread is not None and (cut is None or thread < cut):
         cut = thread
     if boxed:
