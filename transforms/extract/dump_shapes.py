@@ -27,6 +27,9 @@ _CREDIT = re.compile(
     r"|\bphoto(?:graph)?\s+(?:by|courtesy|credit)|\bcourtesy\s+of\b"
     r"|/\s*(?:getty(?: images)?|afp|ap|reuters|shutterstock|istock|epa)\b"
     r"|\((?:ap|afp|reuters)\s+photo)[^.!?]{0,80}\)?\s*$", re.IGNORECASE)
+# Words one of which every credit holds, looked for before the regex (cheaper).
+_CREDIT_KEYS = re.compile("photo|image|picture|illustration|credit|courtesy|/")
+_CREDIT_TAIL = 120
 # An item: a number and a spaced dash or an "@" ("June 9 – Tampa, FL @ Arena").
 _ITEM = re.compile(r"\d.*(?:\s(?:--|[–—-])\s|\s@\s)|(?:\s(?:--|[–—-])\s|\s@\s).*\d")
 
@@ -36,16 +39,23 @@ def repeats_its_headline(words: Sequence[str]) -> bool:
     n = len(words)
     if n < 2 * HEADLINE_MIN_WORDS:
         return False
-    first = words[0]
-    for k in range(HEADLINE_MIN_WORDS, n // 2 + 1):
-        if words[k] == first and words[:k] == words[k:2 * k]:
+    first, k, end = words[0], HEADLINE_MIN_WORDS, n // 2 + 1
+    while True:  # each place the first word comes again, found by `index` (in C)
+        try:
+            k = words.index(first, k, end)
+        except ValueError:
+            return False
+        if words[:k] == words[k:2 * k]:
             return True
-    return False
+        k += 1
 
 
 def is_caption(line: str) -> bool:
     """A photo caption: a short line that ends with the photo's credit."""
-    return len(line) < CAPTION_MAX_CHARS and _CREDIT.search(line) is not None
+    if len(line) >= CAPTION_MAX_CHARS:
+        return False
+    tail = line[-_CREDIT_TAIL:]  # the credit closes the line: only its end is searched
+    return _CREDIT_KEYS.search(tail.lower()) is not None and _CREDIT.search(tail) is not None
 
 
 def is_list_item(line: str) -> bool:
@@ -74,8 +84,12 @@ _END_CREDIT = re.compile(
     r"|\bfollow (?:him|her|them|us|me) on (?:twitter|facebook|instagram)"
     r"|\b(?:email|e-mail|contact) (?:him|her|them) at\b", re.IGNORECASE)
 
+_END_KEYS = re.compile("contributed|reporting|writing|editing|reached|follow|mail|contact")
+
 
 def ends_the_article(line: str) -> bool:
     """A reporting credit or a way to reach the writer: written after the
     story, so what follows it (a bio, teasers) is not the story."""
-    return len(line) < CAPTION_MAX_CHARS and _END_CREDIT.search(line) is not None
+    if len(line) >= CAPTION_MAX_CHARS:
+        return False
+    return _END_KEYS.search(line.lower()) is not None and _END_CREDIT.search(line) is not None
