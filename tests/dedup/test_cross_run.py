@@ -117,6 +117,7 @@ def _share_a_band(a: str, b: str) -> bool:
                 & set(minhash.band_keys(minhash.signature(key_text(b)), params)))
 
 
+@pytest.mark.e2e  # two runs: one writes the index, the next reads it
 @pytest.mark.parametrize("known_as", ["reader", "pcollection"])
 def test_an_edited_copy_at_jaccard_0_72_of_an_earlier_runs_article_is_caught(
         fnapi_pipeline, shared_data, tmp_path, known_as):
@@ -144,6 +145,7 @@ def test_an_edited_copy_at_jaccard_0_72_of_an_earlier_runs_article_is_caught(
                 copies, tmp_path, known_as, caught)
 
 
+@pytest.mark.e2e  # two runs: one writes the index, the next reads it
 @pytest.mark.parametrize("known_as", ["reader", "pcollection"])
 def test_index_files_written_before_shingles_are_read_and_verified_by_estimate(
         fnapi_pipeline, shared_data, tmp_path, known_as):

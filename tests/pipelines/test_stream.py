@@ -219,6 +219,7 @@ def _known(article: Article, kept_id: str = None) -> IndexEntry:
                       "batch-run", article.ingested_at)
 
 
+@pytest.mark.e2e  # a whole streaming pipeline over four windows (~14 s)
 def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
     # Only a1, a4 and a5 are long enough to be shingled (near stage); the
     # others are short texts, matched by URL and content only (fewer timers).
