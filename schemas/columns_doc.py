@@ -86,7 +86,8 @@ COLUMNS: Dict[str, Dict[str, str]] = {
                                 "weight of those that agree over the weight of all usable ones "
                                 "(1.0: all agree); none for text inputs.",
         "published_offset_minutes": "The offset from UTC that the winning source wrote, in "
-                                    "minutes, when it wrote one.",
+                                    "minutes, when it wrote one; when it wrote none or `Z`, "
+                                    "the offset the page wrote on another of its times.",
         "published_rejected": "Date candidates not used, as `source:reason` (`future`, "
                               "`too_early`), e.g. `jsonld:future`.",
         "modified": "Last modification time the page states (JSON-LD `dateModified`, "

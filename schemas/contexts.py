@@ -102,6 +102,7 @@ class DedupResult(NamedTuple):
     articles: Any       # the kept `Article`s
     duplicates: Any     # a `Duplicate` for each other copy
     index_entries: Any  # `IndexEntry`s of this run, for ``_index/``
+    url_conflicts: Any  # ``("url_conflicts", "", site)``, one a refused URL claim
 
 
 class NewFilesResult(NamedTuple):

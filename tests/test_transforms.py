@@ -138,7 +138,9 @@ def test_deduplicate_by_url_then_content(fnapi_pipeline):
     ]
     with fnapi_pipeline as p:
         articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
-        unique, duplicates, _ = articles | Deduplicate()
+        dedup_out = articles | Deduplicate()
+        unique = dedup_out.articles
+        duplicates = dedup_out.duplicates
         assert_that(unique | "Kept" >> beam.Map(lambda a: a.article_id),
                     equal_to(["first", "other"]), label="Unique")
         assert_that(duplicates | "Dups" >> beam.Map(

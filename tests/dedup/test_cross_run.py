@@ -82,7 +82,7 @@ def _first_run(pipeline, texts, out: Path):
     with pipeline as p:
         docs = [_raw(doc_id, text, "day1") for doc_id, text in texts.items()]
         articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=DAY1)
-        _, _, entries = articles | Deduplicate(run_id="day1", ingested_at=DAY1)
+        entries = (articles | Deduplicate(run_id="day1", ingested_at=DAY1)).index_entries
         _ = entries | beam.combiners.ToList() | beam.Map(_write_index, str(out))
     return [e for path in sorted(out.glob("_index/*/*.parquet")) for e in read_entries(str(path))]
 
@@ -97,7 +97,7 @@ def _second_run(pipeline, copies, out: Path, known_as: str, check) -> None:
             entries = [e for path in sorted(out.glob("_index/*/*.parquet"))
                        for e in read_entries(str(path))]
             known = p | "Known" >> beam.Create(entries)
-        _, duplicates, _ = articles | Deduplicate(known, "day2", DAY2)
+        duplicates = (articles | Deduplicate(known, "day2", DAY2)).duplicates
         assert_that(duplicates | beam.Map(lambda d: (d.doc_id, d.duplicate_of, d.dup_type,
                                                      d.similarity)), check)
 
@@ -117,6 +117,7 @@ def _share_a_band(a: str, b: str) -> bool:
                 & set(minhash.band_keys(minhash.signature(key_text(b)), params)))
 
 
+@pytest.mark.e2e  # two runs: one writes the index, the next reads it
 @pytest.mark.parametrize("known_as", ["reader", "pcollection"])
 def test_an_edited_copy_at_jaccard_0_72_of_an_earlier_runs_article_is_caught(
         fnapi_pipeline, shared_data, tmp_path, known_as):
@@ -144,6 +145,7 @@ def test_an_edited_copy_at_jaccard_0_72_of_an_earlier_runs_article_is_caught(
                 copies, tmp_path, known_as, caught)
 
 
+@pytest.mark.e2e  # two runs: one writes the index, the next reads it
 @pytest.mark.parametrize("known_as", ["reader", "pcollection"])
 def test_index_files_written_before_shingles_are_read_and_verified_by_estimate(
         fnapi_pipeline, shared_data, tmp_path, known_as):

@@ -143,7 +143,10 @@ def test_deduplicate_finds_near_copies_and_leaves_teasers(fnapi_pipeline):
             _raw("other", STORY[::-1], day)]
     with fnapi_pipeline as p:
         articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
-        unique, duplicates, entries = articles | Deduplicate(run_id="r", ingested_at=INGESTED)
+        dedup_out = articles | Deduplicate(run_id="r", ingested_at=INGESTED)
+        unique = dedup_out.articles
+        duplicates = dedup_out.duplicates
+        entries = dedup_out.index_entries
         assert_that(unique | "Kept" >> beam.Map(lambda a: a.article_id),
                     equal_to(["original", "teaser", "other"]), label="Unique")
         assert_that(duplicates | "Dups" >> beam.Map(
@@ -179,8 +182,8 @@ def test_known_entries_a_slice_never_meets_still_decide_who_survives_its_url(
         articles, _ = p | beam.Create([_raw("new", STORY, day)]) | ExtractArticles(
             ingested_at=INGESTED)
         reader = beam.Create(known)
-        _, duplicates, _ = articles | Deduplicate(
-            reader if as_reader else p | "Known" >> reader, "r", INGESTED)
+        duplicates = (articles | Deduplicate(
+            reader if as_reader else p | "Known" >> reader, "r", INGESTED)).duplicates
         assert_that(duplicates | beam.Map(lambda d: (d.doc_id, d.duplicate_of, d.dup_type,
                                                      d.cluster_id)),
                     equal_to([("new", "z", "exact", "c-z")]))
@@ -250,7 +253,7 @@ def test_edited_copies_at_jaccard_0_70_to_0_76_are_found_within_a_run(fnapi_pipe
         originals[f"e{i}"] = f"o{i}"
     with fnapi_pipeline as p:
         articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
-        _, duplicates, _ = articles | Deduplicate(run_id="r", ingested_at=INGESTED)
+        duplicates = (articles | Deduplicate(run_id="r", ingested_at=INGESTED)).duplicates
         pairs = duplicates | beam.Map(lambda d: frozenset((d.doc_id, d.duplicate_of)))
 
         def enough(found):
@@ -277,8 +280,8 @@ def test_index_entries_of_an_unknown_algorithm_meet_only_by_url_and_content(fnap
         articles, _ = p | beam.Create([_raw("near", _edit(STORY, 45), day),
                                        _raw("same", STORY, day)]) | ExtractArticles(
             ingested_at=INGESTED)
-        _, duplicates, _ = articles | Deduplicate(p | "Known" >> beam.Create(known + [exact]),
-                                                  "r", INGESTED)
+        duplicates = (articles | Deduplicate(p | "Known" >> beam.Create(known + [exact]),
+                                             "r", INGESTED)).duplicates
         assert_that(duplicates | beam.Map(lambda d: (d.doc_id, d.duplicate_of, d.dup_type)),
                     equal_to([("near", "v3", "near"), ("same", "exact-old", "exact")]))
 
@@ -292,6 +295,6 @@ def test_duplicate_rows_say_how_late_and_after_whom_they_came(fnapi_pipeline):
                 source_name="Wire", url="https://wire.example/rail-budget-doubles")]
     with fnapi_pipeline as p:
         articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
-        _, duplicates, _ = articles | Deduplicate(run_id="r", ingested_at=INGESTED)
+        duplicates = (articles | Deduplicate(run_id="r", ingested_at=INGESTED)).duplicates
         assert_that(duplicates | beam.Map(lambda d: (d.doc_id, d.lag_seconds, d.kept_source)),
                     equal_to([("copy", 5400.0, "Rail Daily (raildaily.example)")]))

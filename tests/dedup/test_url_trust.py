@@ -97,11 +97,13 @@ def test_one_url_shared_by_dissimilar_bodies_keeps_both_and_counts_a_conflict(
     with fnapi_pipeline as p:
         articles, _ = p | beam.Create(docs) | ExtractArticles(ingested_at=INGESTED)
         dedup = Deduplicate(run_id="r", ingested_at=INGESTED)
-        unique, duplicates, _ = articles | dedup
+        dedup_out = articles | dedup
+        unique = dedup_out.articles
+        duplicates = dedup_out.duplicates
         assert_that(unique | "Ids" >> beam.Map(lambda x: x.article_id), equal_to(["d0", "d1"]),
                     label="BothKept")
         assert_that(duplicates, equal_to([]), label="NoDuplicates")
-        assert_that(dedup.url_conflicts, equal_to([("url_conflicts", "", "site.example")]),
+        assert_that(dedup_out.url_conflicts, equal_to([("url_conflicts", "", "site.example")]),
                     label="Conflict")
 
 

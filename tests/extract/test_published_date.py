@@ -195,3 +195,68 @@ def test_htmldate_failures_on_hostile_pages_give_no_date_and_bugs_are_not_hidden
     monkeypatch.setattr(htmldate, "find_date", raising(KeyError("bug")))
     with pytest.raises(KeyError):
         htmldate_candidate("<html></html>")
+
+
+# Page shapes from ../shared/data/html where the rule read the UTC day of a time
+# serialised in UTC ("Z", "+00:00") although the page also states the local day.
+
+def test_a_time_serialised_in_utc_agrees_with_the_local_days_around_it():
+    utc = candidate("jsonld", "2019-11-19T07:03:25+00:00")
+    assert agree(utc, candidate("url", "2019-11-18"))  # west of UTC: still the 18th there
+    assert agree(utc, candidate("url", "2019-11-19"))
+    assert not agree(utc, candidate("url", "2019-11-17"))
+    assert not agree(utc, candidate("url", "2019-11-20"))  # 07:03 + 14 h is still the 19th
+    known = candidate("meta", "2019-11-19T02:03:25-05:00")  # an offset written: as before
+    assert not agree(known, candidate("url", "2019-11-17"))
+
+
+def test_the_publishers_day_wins_over_the_utc_day_of_a_utc_serialised_time():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-11-19T07:03:25+00:00"}],
+                 meta={"article:published_time": "2019-11-19T07:03:25+00:00"})
+    chosen = published_for(html, "https://news.example/2019/11/18/story/", None, NOW,
+                           use_htmldate=False)
+    assert chosen.published_source == "url" and chosen.published == _utc(2019, 11, 18)
+    assert chosen.published_confidence == 1.0  # all three agree: they state one moment
+
+
+def test_a_utc_time_whose_utc_day_is_the_publishers_day_is_kept():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-11-19T13:16:00Z"}])
+    chosen = published_for(html, "https://news.example/2019/11/19/story/", None, NOW,
+                           use_htmldate=False)
+    assert chosen.published_source == "jsonld"
+    assert chosen.published == _utc(2019, 11, 19, 13, 16)
+
+
+def test_the_page_states_its_own_url_and_its_date():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-10-11T14:59:54Z"}],
+                 meta={"article:published_time": "2019-11-19T02:34:30Z"})
+    html = html.replace("<head>", '<head><link rel="canonical" '
+                        'href="https://news.example/2019/11/18/markets/index.html">')
+    found = candidates_from_page(html, None, use_htmldate=False)
+    assert ("url", _utc(2019, 11, 18)) in [(c.source, c.micros) for c in found]
+    chosen = choose_published(found, NOW)  # the lone JSON-LD date is a reused page's
+    assert chosen.published == _utc(2019, 11, 18) and chosen.published_source == "url"
+    og_only = _page(meta={"og:url": "https://news.example/2019/11/18/a"})
+    assert [c.source for c in candidates_from_page(og_only, None, use_htmldate=False)] == [
+        "url"]
+
+
+def test_the_sites_offset_written_on_its_modified_time_is_kept():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-11-19T03:05:46Z"}],
+                 meta={"og:updated_time": "2019-11-18T22:15:39-05:00"})
+    chosen = published_for(html, None, None, NOW, use_htmldate=False)
+    assert chosen.published_source == "jsonld"
+    assert chosen.published == _utc(2019, 11, 19, 3, 5, 46)
+    assert chosen.published_offset_minutes == -300  # 22:05 on the 18th, where it was written
+
+
+def test_a_local_time_without_offset_beside_its_utc_instant_gives_the_offset():
+    html = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-11-19T04:58:46Z"}],
+                 meta={"article:published_time": "2019-11-18 20:58:46"})
+    chosen = published_for(html, None, None, NOW, use_htmldate=False)
+    assert chosen.published == _utc(2019, 11, 19, 4, 58, 46)
+    assert chosen.published_offset_minutes == -480
+    unrelated = _page(json_ld=[{"@type": "NewsArticle", "datePublished": "2019-11-19T04:58:46Z"}],
+                      meta={"article:published_time": "2019-11-18 20:41:02"})
+    assert published_for(unrelated, None, None, NOW,
+                         use_htmldate=False).published_offset_minutes == 0

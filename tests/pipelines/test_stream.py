@@ -219,6 +219,7 @@ def _known(article: Article, kept_id: str = None) -> IndexEntry:
                       "batch-run", article.ingested_at)
 
 
+@pytest.mark.e2e  # a whole streaming pipeline over four windows (~14 s)
 def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
     # Only a1, a4 and a5 are long enough to be shingled (near stage); the
     # others are short texts, matched by URL and content only (fewer timers).
@@ -267,8 +268,11 @@ def test_an_article_is_a_duplicate_inside_the_window_and_new_after_it():
               .advance_watermark_to_infinity(tag="known"))
     with _streaming_pipeline() as p:
         streams = p | events
-        unique, duplicates, entries = streams["new"] | StreamDeduplicate(
+        dedup_out = streams["new"] | StreamDeduplicate(
             streams["known"], "stream-test", window_days=1)
+        unique = dedup_out.articles
+        duplicates = dedup_out.duplicates
+        entries = dedup_out.index_entries
         # One assertion over all three outputs: each assert_that adds steps
         # the runner goes through on every TestStream event.
         outcomes = (
@@ -306,11 +310,13 @@ def test_the_stream_keeps_dissimilar_pages_under_one_url_and_counts_the_conflict
               .advance_watermark_to_infinity())
     with _streaming_pipeline() as p:
         dedup = StreamDeduplicate(None, "stream-test", window_days=1)
-        unique, duplicates, _ = p | events | dedup
+        dedup_out = p | events | dedup
+        unique = dedup_out.articles
+        duplicates = dedup_out.duplicates
         outcomes = (
             unique | "Kept" >> beam.Map(lambda a: ("kept", a.article_id)),
             duplicates | "Duplicates" >> beam.Map(lambda d: (d.dup_type, d.doc_id)),
-            dedup.url_conflicts | "Conflicts" >> beam.Map(lambda c: ("conflict", c[2])),
+            dedup_out.url_conflicts | "Conflicts" >> beam.Map(lambda c: ("conflict", c[2])),
         ) | beam.Flatten()
         assert_that(outcomes, equal_to([("kept", "x1"), ("kept", "x2"), ("url", "x3"),
                                         ("conflict", "live.example")]))

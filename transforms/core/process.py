@@ -47,7 +47,7 @@ class ProcessDocuments(beam.PTransform):
 
     Args:
       extract, language, dedup: the configured steps (`dedup`: `Deduplicate`
-        or `StreamDeduplicate`, which set `url_conflicts` when applied).
+        or `StreamDeduplicate`).
       stamp: makes the step applied to the articles and the extraction rejects
         right after extraction (a stream stamps each row with the time it was
         read).
@@ -75,14 +75,15 @@ class ProcessDocuments(beam.PTransform):
         articles = articles | "DetectLanguage" >> self._language
         if self._dedup_stage:
             articles = articles | "DedupStage" >> beam.Reshuffle()
-        unique, duplicates, index_entries = articles | "Deduplicate" >> self._dedup
+        dedup = articles | "Deduplicate" >> self._dedup
         # Only the articles that are kept need tags cleaned and keywords extracted,
         # and only they count in the keyphrases' document frequencies: a copy
         # counted twice would damp the words of its story.
-        unique = unique | "Enrich" >> EnrichArticles()
+        unique = dedup.articles | "Enrich" >> EnrichArticles()
         unique = unique | "Keyphrases" >> ExtractKeyphrases()
-        return Processed(articles=unique, duplicates=duplicates, index_entries=index_entries,
-                         rejects=rejects, url_conflicts=self._dedup.url_conflicts)
+        return Processed(articles=unique, duplicates=dedup.duplicates,
+                         index_entries=dedup.index_entries, rejects=rejects,
+                         url_conflicts=dedup.url_conflicts)
 
 
 __all__ = ["Processed", "ProcessDocuments", "PROCESS", "RENAMED_STEPS"]

@@ -284,9 +284,9 @@ class Deduplicate(beam.PTransform):
       near: whether to run the near-duplicate stage at all.
       source_priority: source name to priority (lower is preferred; default 0).
 
-    Returns a `DedupResult`: ``articles``, ``duplicates``, ``index_entries``. After it is
-    applied, `url_conflicts` holds one ``("url_conflicts", "", site)`` a
-    conflict, counted into the run manifest.
+    Returns a `DedupResult`: ``articles``, ``duplicates``, ``index_entries`` and
+    ``url_conflicts`` (one ``("url_conflicts", "", site)`` a refused URL claim,
+    counted into the run manifest).
     """
 
     def __init__(self, known=None, run_id: str = "", ingested_at: int = 0,
@@ -300,7 +300,6 @@ class Deduplicate(beam.PTransform):
         self._params = minhash.lsh_parameters(near_threshold)
         self._near = near
         self._priority = dict(source_priority or {})
-        self.url_conflicts = None
 
     def expand(self, articles):
         keyed = articles | "DedupKeys" >> beam.ParDo(_DedupKeysFn(self._priority)).with_output_types(
@@ -342,8 +341,8 @@ class Deduplicate(beam.PTransform):
                   | "KeepFirstPerUrl" >> beam.ParDo(_DecideUrlGroupFn(self._threshold))
                   .with_output_types(DedupKey, **{DUPLICATES: _DECIDED, URL_CONFLICTS: Conflict})
                   .with_outputs(DUPLICATES, URL_CONFLICTS, main="kept"))
-        self.url_conflicts = ((keyed[URL_CONFLICTS], by_url[URL_CONFLICTS])
-                              | "AllUrlConflicts" >> beam.Flatten())
+        url_conflicts = ((keyed[URL_CONFLICTS], by_url[URL_CONFLICTS])
+                         | "AllUrlConflicts" >> beam.Flatten())
         by_content = ((by_url.kept, without_url)
                       | "UrlSurvivors" >> beam.Flatten()
                       | "KeyByContent" >> beam.Map(
@@ -364,7 +363,7 @@ class Deduplicate(beam.PTransform):
             index_entry, beam.pvalue.AsDict(decisions), self._run_id,
             self._ingested_at).with_output_types(IndexEntry)
         return DedupResult(articles=routed.unique, duplicates=routed[DUPLICATES],
-                           index_entries=entries)
+                           index_entries=entries, url_conflicts=url_conflicts)
 
     def _near_stage(self, survivors, known_keys, sketches):
         """Near-duplicate decisions for the new survivors of the exact stages."""

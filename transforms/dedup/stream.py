@@ -143,8 +143,8 @@ class StreamDeduplicate(beam.PTransform):
         stages gave no output); a shuffle makes each stage a step of its own.
 
     Returns a `DedupResult` (``articles``, ``duplicates``, ``index_entries``), each at the event time
-    of its article. After it is applied, `url_conflicts` holds one
-    ``("url_conflicts", "", site)`` a conflict, as batch's `Deduplicate`.
+    of its article, and ``url_conflicts``: one ``("url_conflicts", "", site)`` a
+    conflict, as batch's `Deduplicate`.
     """
 
     def __init__(self, known=None, run_id: str = "", window_days: float = 30,
@@ -160,7 +160,6 @@ class StreamDeduplicate(beam.PTransform):
         self._params = minhash.lsh_parameters(near_threshold)
         self._near = near
         self._priority = dict(source_priority or {})
-        self.url_conflicts = None
 
     def expand(self, articles):
         keyed = articles | "DedupKeys" >> beam.Map(lambda a, p: (a, dedup_key(a, p)),
@@ -176,8 +175,8 @@ class StreamDeduplicate(beam.PTransform):
         with_url = keyed | "HasUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is not None)
         without_url = keyed | "NoUrlKey" >> beam.Filter(lambda pair: pair[1].url_key is None)
         by_url = self._stage("Url", "url_key", "url", with_url, known, self._threshold)
-        self.url_conflicts = ((claims[URL_CONFLICTS], by_url[URL_CONFLICTS])
-                              | "AllUrlConflicts" >> beam.Flatten())
+        url_conflicts = ((claims[URL_CONFLICTS], by_url[URL_CONFLICTS])
+                         | "AllUrlConflicts" >> beam.Flatten())
         url_survivors = (self._barrier("AfterUrl", by_url.kept), without_url
                          ) | "UrlSurvivors" >> beam.Flatten()
         by_content = self._stage("Content", "content_hash", "exact", url_survivors, known)
@@ -197,7 +196,7 @@ class StreamDeduplicate(beam.PTransform):
                    | "IndexEntries" >> beam.Flatten())
         return DedupResult(articles=unique | "UniqueArticles" >> beam.Map(lambda pair: pair[0]),
                            duplicates=dups | "DuplicateRows" >> beam.Map(lambda pair: pair[0]),
-                           index_entries=entries)
+                           index_entries=entries, url_conflicts=url_conflicts)
 
     def _barrier(self, name: str, pairs):
         return pairs | f"{name}Stage" >> beam.Reshuffle() if self._separate else pairs

@@ -4,7 +4,8 @@ Readers for each place (`transforms.extract.published_date` chooses among them):
 JSON-LD (``datePublished``, ``dateCreated``, ``uploadDate``, ``dateModified``
 of the article nodes), the head's ``<meta>`` tags (``article:published_time``
 and friends, by precedence) and the body's first microdata date, htmldate
-on the whole page, a date in the URL's path, a full date in the first lines
+on the whole page, a date in the URL's path (the fetched URL's, else the
+one the page declares), a full date in the first lines
 of the text (a dateline). Each source gives at most one published and one
 modified candidate. Every value is UTC microseconds with the offset the
 source wrote kept beside it (`parse_with_offset`).
@@ -141,6 +142,18 @@ def url_date(url: Optional[str]) -> Optional[DateCandidate]:
     return None
 
 
+def declared_url(root) -> Optional[str]:
+    """The URL the page gives itself (canonical link, else ``og:url``): the one the
+    publisher dated, where the fetched URL may be a redirect or a share link."""
+    for link in root.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            return link.get("href")
+    for meta in root.iter("meta"):
+        if (meta.get("property") or meta.get("name") or "").lower() == "og:url":
+            return meta.get("content")
+    return None
+
+
 def dateline_date(text: Optional[str], head_chars: int = 300) -> Optional[DateCandidate]:
     """A full date (with its year) in the first lines of the text: a dateline."""
     head = (text or "")[:head_chars]
@@ -271,24 +284,29 @@ def candidates_from_page(html: Optional[str], url: Optional[str] = None,
                          use_htmldate: bool = True, root=None) -> List[DateCandidate]:
     """Every date the page states of itself: JSON-LD, meta, htmldate, URL, dateline.
 
+    The URL's date is the fetched URL's, else that of the URL the page
+    declares (`declared_url`).
+
     `root`: the page already parsed (`page_root`), to parse it once for
     dates and access both.
     """
     found: List[DateCandidate] = []
+    in_url = url_date(url)
     if html:
         root = root if root is not None else page_root(html)
         if root is not None:
             found += _json_ld_candidates(root) + _meta_candidates(root)
+            in_url = in_url or url_date(declared_url(root))
         if use_htmldate:
             item = htmldate_candidate(html)
             if item is not None:
                 found.append(item)
-    for item in (url_date(url), dateline_date(text)):
+    for item in (in_url, dateline_date(text)):
         if item is not None:
             found.append(item)
     return found
 
 
 __all__ = ["DateCandidate", "parse_with_offset", "candidate", "from_micros_candidate",
-           "url_date", "dateline_date", "json_ld_nodes", "htmldate_candidate", "page_root",
+           "url_date", "declared_url", "dateline_date", "json_ld_nodes", "htmldate_candidate", "page_root",
            "candidates_from_page"]
