@@ -23,6 +23,10 @@ def test_teasers_whose_link_repeats_the_headline_stay_out_after_the_article():
     assert "kettle" not in article.text and "mattress" not in article.text
     assert repeats_its_headline("the best deals of the year the best deals of the year".split())
     assert not repeats_its_headline("he said it was over and he said it again".split())
+    # A sentence repeated over a whole line (a hostile or broken dump) is text, not a teaser.
+    sentence = "The council met on Tuesday to discuss the budget and the bridge. "
+    assert not repeats_its_headline((sentence * 3).split())
+    assert not repeats_its_headline((sentence * 2 + "Residents asked about the timetable.").split())
 
 
 def test_a_caption_with_its_credit_inside_the_article_is_dropped():

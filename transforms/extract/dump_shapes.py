@@ -14,8 +14,12 @@ import re
 from typing import List, Optional, Sequence
 
 # A headline this many words long or more, written twice in a row, is a link
-# whose text and title attribute (or image alt) were both saved: a teaser.
+# whose text and title attribute (or image alt) were both saved: a teaser. A
+# headline is short, and the line ends with its second copy (a date or a few
+# words may follow): a sentence repeated over a whole line is not a teaser.
 HEADLINE_MIN_WORDS = 4
+HEADLINE_MAX_WORDS = 20
+HEADLINE_TAIL_WORDS = 3
 # A caption is short; its credit closes it ("Credit: ESA", "(AP Photo/Jane Roe)").
 CAPTION_MAX_CHARS = 400
 # This many list items in a row right after the article are part of it.
@@ -35,9 +39,9 @@ _ITEM = re.compile(r"\d.*(?:\s(?:--|[–—-])\s|\s@\s)|(?:\s(?:--|[–—-])\s|
 
 
 def repeats_its_headline(words: Sequence[str]) -> bool:
-    """Whether the line's first words are written again right after them."""
+    """Whether the line is a short headline written twice, and little else."""
     n = len(words)
-    if n < 2 * HEADLINE_MIN_WORDS:
+    if n < 2 * HEADLINE_MIN_WORDS or n > 2 * HEADLINE_MAX_WORDS + HEADLINE_TAIL_WORDS:
         return False
     first, k, end = words[0], HEADLINE_MIN_WORDS, n // 2 + 1
     while True:  # each place the first word comes again, found by `index` (in C)
@@ -45,7 +49,7 @@ def repeats_its_headline(words: Sequence[str]) -> bool:
             k = words.index(first, k, end)
         except ValueError:
             return False
-        if words[:k] == words[k:2 * k]:
+        if n - 2 * k <= HEADLINE_TAIL_WORDS and words[:k] == words[k:2 * k]:
             return True
         k += 1
 
