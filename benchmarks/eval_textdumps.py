@@ -26,6 +26,12 @@ reference body:
 - ``jusText``: jusText 3 over the same lines, each line wrapped as a
   ``<p>``, with the stop list of the page's language (install it with
   ``pip install justext``, or ``pip install -e '.[bench]'``);
+- ``trafilatura/text``: the same trafilatura extraction over the dump's
+  lines, each wrapped as a ``<p>``: an HTML extractor given exactly what
+  the dump holds (the block boundaries and their text, no tags, links or
+  classes);
+- ``trafilatura/tags``: the same over the original page with every
+  attribute taken off (tags kept: what the class names and ids carry);
 - ``trafilatura/HTML``: newsbeam's own HTML extraction
   (`transforms.extract.html_extract.extract_html`, trafilatura) on the original page.
 
@@ -253,18 +259,36 @@ _JUSTEXT_LANGUAGES = {"en": "English", "de": "German", "fr": "French", "es": "Sp
                       "ar": "Arabic", "ko": "Korean", "zh": "Chinese", "it": "Italian"}
 
 
+def lines_as_html(dump: str) -> bytes:
+    """The dump as an HTML extractor can read it: each line a ``<p>``. What
+    the dump holds and nothing more (no tags, links or classes)."""
+    from html import escape
+    return ("<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in dump.splitlines()
+                                     if line.strip()) + "</body></html>").encode("utf-8")
+
+
 def justext_text(dump: str, language: str) -> str:
     import justext
-    from html import escape
     name = _JUSTEXT_LANGUAGES.get(language, "English")
     try:
         stoplist = justext.get_stoplist(name)
     except ValueError:
         stoplist = frozenset()
-    html = "<html><body>" + "".join(f"<p>{escape(line)}</p>" for line in dump.splitlines()
-                                     if line.strip()) + "</body></html>"
-    paragraphs = justext.justext(html.encode("utf-8"), stoplist, encoding="utf-8")
+    paragraphs = justext.justext(lines_as_html(dump), stoplist, encoding="utf-8")
     return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+def without_attributes(html: bytes) -> bytes:
+    """The page with its tags kept but every attribute (class, id, href, ...)
+    taken off: how much of trafilatura's figure the attributes carry."""
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return html
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            element.attrib.clear()
+    return lxml.html.tostring(root, encoding="utf-8")
 
 
 def trafilatura_text(html: bytes) -> str:
@@ -347,6 +371,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         except ImportError:
             print("jusText is not installed (pip install justext): its column is left out")
     if not args.no_trafilatura:
+        methods["trafilatura/text"] = lambda: {p.name: trafilatura_text(lines_as_html(dumps[p.name]))
+                                               for p in pages}
+        methods["trafilatura/tags"] = lambda: {p.name: trafilatura_text(without_attributes(p.html))
+                                               for p in pages}
         methods["trafilatura/HTML"] = lambda: {p.name: trafilatura_text(p.html) for p in pages}
     results = {name: make() for name, make in methods.items()}
     sets = [("tune", [p for p in pages if p.split == "tune"]),
