@@ -59,6 +59,7 @@ LANGUAGE_SAMPLE_WORDS = 400
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?؟。！？…][\"'”’»)\]]*$")
 _SENTENCE_INSIDE = re.compile(r"[.!?؟。！？][\"'”’»)]*\s+\S")
+_DIGIT = re.compile(r"\d")  # looked for first: most short lines hold no number
 _CLAUSE = re.compile(r"[,،;؛，、]")
 _LINK_SEPARATORS = re.compile(r"\s[|»›>/·•]\s|\s\|\s?|^\W*[|»›]")
 _SEPARATOR_CHAR = re.compile(r"[|»›>/·•]")  # a regex scans a long line faster than a set
@@ -204,8 +205,7 @@ def strongly_bad(line: str, words: Optional[List[str]] = None) -> bool:
         key = " ".join(words)
         if key in _COMMENT_MARKS or _COMMENT_META.match(key):
             return True
-        if words and all(w.isdigit() or w in _DATE_WORDS for w in words) \
-                and any(w.isdigit() for w in words):
+        if _DIGIT.search(line) and all(w.isdigit() or w in _DATE_WORDS for w in words):
             return True  # a date alone: a dateline (read apart) or a teaser's
     if repeats_its_headline(words):  # a teaser: its link text, then its title again
         return True
