@@ -165,8 +165,7 @@ def test_small_runs_by_yake_are_filtered():
     article = _article("a1", "الجمعة: لبنان يرحب بالاتفاق",
                        "(CNN) -- رحب لبنان يوم الجمعة بالاتفاق. وقال مسؤول إن لبنان مستعد.",
                        "ar", url="https://arabic.cnn.com/a")
-    found = candidates(article.title, article.text, "ar")
-    (out,) = fn.process((article, tuple(found)), NO_TABLE)
+    (out,) = fn.process(article, NO_TABLE)
     assert out.keywords and all(is_clean_keyword(k, "ar", site_words(("arabic.cnn.com",)))
                                 for k in out.keywords)
 
@@ -300,7 +299,7 @@ def test_the_table_can_be_asked_for_or_left_out():
     parts = {t.full_label: {s.full_label for s in t.parts}
              for t in pipeline.transforms_stack[0].parts}
     assert "With/BuildTable" in parts["With"]
-    assert parts["Without"] == {"Without/FindCandidates", "Without/ScoreKeyphrases"}
+    assert parts["Without"] == {"Without/ScoreKeyphrases"}
     assert with_table.element_type is without.element_type
 
 
@@ -319,14 +318,13 @@ def test_a_bundle_sends_a_few_summed_shards_per_group_not_a_row_per_phrase():
 
     from apache_beam.transforms.window import GlobalWindow
 
-    from transforms.enrich.keyphrase_step import _CandidatesFn, _SumRowsFn
+    from transforms.enrich.keyphrase_step import _SumRowsFn
 
     articles = _cnn_run()
     fn = _SumRowsFn()
     fn.start_bundle()
     for article in articles:
-        for pair in _CandidatesFn().process(article):
-            assert not list(fn.process(pair, GlobalWindow()))
+        assert not list(fn.process(article, GlobalWindow()))
     sent = [value.value for value in fn.finish_bundle()]
     expected = Counter()
     for article in articles:

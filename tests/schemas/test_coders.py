@@ -28,11 +28,6 @@ EXPECTED = {
     "Process/Deduplicate/AllBands": {"None": KEYED_ROW},
     "Process/Deduplicate/RouteDuplicates": {"None": ROW, "duplicates": ROW},
     "Process/Enrich/CleanTags": {"None": ROW},
-    # (article, candidates): the candidates are plain dicts, a set, a string and an
-    # int, for Beam's coder of Python primitives (a Python-only coder, which the
-    # portable graph names pickled_python).
-    "Process/Keyphrases/FindCandidates": {"None": ("beam:coder:kv:v1",
-                                                   (ROW, "beam:coder:pickled_python:v1"))},
     "Process/Keyphrases/ScoreKeyphrases": {"None": ROW},
 }
 

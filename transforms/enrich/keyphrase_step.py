@@ -7,9 +7,8 @@
 Three steps over the pure functions of `transforms.enrich.keyphrases` and
 `transforms.enrich.keyphrase_scores`:
 
-1. ``FindCandidates``: each article's candidate phrases (title and the start
-   of the body), kept beside the article as ``(article, candidates)``.
-2. ``DocumentRows`` and ``CountArticles``: the phrases an article holds,
+1. ``DocumentRows`` and ``CountArticles``: each article's candidate phrases
+   (title and the start of the body), the phrases an article holds,
    counted per language and per source, summed in each bundle into one
    ``{phrase: articles}`` dict per group and shard of its phrases
    (`shard_of`), and those dicts summed by `CombinePerKey`: a few elements
@@ -18,8 +17,8 @@ Three steps over the pure functions of `transforms.enrich.keyphrases` and
    (`keep_row`, with the article totals as a dict side input), which bounds
    the table whatever the run's size, and ``BuildTable`` makes them one
    `DocumentFrequencies`.
-3. ``ScoreKeyphrases``: each article's candidates scored with that table as
-   a side input. A language with fewer than `MIN_ARTICLES` articles in the
+2. ``ScoreKeyphrases``: each article's candidates, found again, scored with
+   that table as a side input. A language with fewer than `MIN_ARTICLES` articles in the
    run is scored on the weights in the article alone (the table damps
    nothing there), or by YAKE, as before issue 18, with
    ``small_runs="yake"``; YAKE's keywords then go through `filter_keywords`
@@ -34,14 +33,17 @@ duplicate must not count twice in the document frequencies) and after
 In a stream (an unbounded input) there is no table: a run-wide count in the
 global window would never be complete, so no article would ever be scored.
 Each article is scored on its own weights, as a small run's are (the same
-``FindCandidates`` and ``ScoreKeyphrases``, with an empty table); the issue's
+``ScoreKeyphrases``, with an empty table); the issue's
 evaluation measured that above YAKE on both public sets too. Per-window
 tables would damp a stream's datelines as well, at the cost of holding every
 article until its window closes: not done.
 
 While the table is built, the articles wait for it, held by the runner (as
-they are for dedup's decisions): a batch run's kept articles are held whole
-once more here.
+they are for dedup's decisions), but not their candidates: those are found
+again when the article is scored. Carried beside each article, the
+candidates' token lists and weights were the largest holder of a W2 run's
+memory (``benchmarks/MEMORY_HOLDERS.md``), and encoding them cost more CPU
+than finding them twice.
 
 The table is held in memory by every worker that scores. A kept phrase is
 held by 2% of its group's articles or more, so a group has at most 50 times
@@ -85,22 +87,6 @@ def article_candidates(article: Article) -> Candidates:
     return candidates(article.title, article.text, article.language)
 
 
-class _CandidatesFn(beam.DoFn):
-    def __init__(self):
-        self._counters = StageCounters(STAGE)
-
-    def process(self, article: Article) -> Iterable[Tuple[Article, tuple]]:
-        self._counters.inc("in")
-        found = article_candidates(article)
-        if not found.counts:
-            self._counters.inc("no_candidates")
-        # Plain values, no NamedTuple and no frozenset: with the declared output
-        # type the article is row-coded and these by Beam's fast coder of
-        # primitives, not pickled, where the scoring waits for the table.
-        yield article, (found.counts, found.weights, set(found.title), found.sample,
-                        found.body_start)
-
-
 def shard_of(phrase: str, shards: int) -> int:
     """A phrase's shard, the same in every worker (not `hash`, which is salted
     per process; a CRC of the phrase cost more than the rest of the
@@ -130,15 +116,15 @@ class _SumRowsFn(beam.DoFn):
         self._sums: Dict[object, Dict[Tuple[str, str, int], Counter]] = {}
         self._held = 0
 
-    def process(self, pair: Tuple[Article, tuple], window=beam.DoFn.WindowParam
+    def process(self, article: Article, window=beam.DoFn.WindowParam
                 ) -> Iterable[Tuple[Tuple[str, str, int], Dict[str, int]]]:
-        article, found = pair
+        found = article_candidates(article).counts
         sums = self._sums.setdefault(window, {})
         language, source = article.language, article_source(article)
         groups = [(language, "")] + ([(language, source)] if source else [])
         by_shard: Dict[int, List[str]] = {0: [""]}  # "": the article itself
         shards = self.SHARDS
-        for phrase in found[0]:
+        for phrase in found:
             by_shard.setdefault(shard_of(phrase, shards), []).append(phrase)
         for shard, phrases in by_shard.items():
             for group in groups:
@@ -235,9 +221,11 @@ class _ScoreFn(beam.DoFn):
 
             self._yake = KeywordExtractor()
 
-    def process(self, pair: Tuple[Article, tuple],
-                table: DocumentFrequencies) -> Iterable[Article]:
-        article, found = pair[0], Candidates(*pair[1])
+    def process(self, article: Article, table: DocumentFrequencies) -> Iterable[Article]:
+        self._counters.inc("in")
+        found = article_candidates(article)
+        if not found.counts:
+            self._counters.inc("no_candidates")
         language = article.language
         names = site_names(article)
         if self._yake is not None and table.articles(language) < self._min_articles:
@@ -283,17 +271,15 @@ class ExtractKeyphrases(beam.PTransform):
 
     def expand(self, articles):
         min_count, min_share = self._min_count, self._min_share
-        found = articles | "FindCandidates" >> beam.ParDo(_CandidatesFn()).with_output_types(
-            beam.typehints.Tuple[Article, beam.typehints.Any])
         with_table = self._document_frequencies
         if with_table is None:
             with_table = articles.is_bounded
         if not with_table:
-            return (found
+            return (articles
                     | "ScoreKeyphrases" >> beam.ParDo(
                         _ScoreFn(self._min_articles, self._small_runs),
                         table=NO_TABLE).with_output_types(Article))
-        shards = (found
+        shards = (articles
                   | "DocumentRows" >> beam.ParDo(_SumRowsFn())
                   | "CountArticles" >> beam.CombinePerKey(_AddCountsFn()))
         # Articles per language and per source: a few rows, so a dict side input.
@@ -305,7 +291,7 @@ class ExtractKeyphrases(beam.PTransform):
                  | "KeepCommon" >> beam.FlatMap(kept_rows, beam.pvalue.AsDict(totals),
                                                 min_count, min_share)
                  | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
-        return (found
+        return (articles
                 | "ScoreKeyphrases" >> beam.ParDo(
                     _ScoreFn(self._min_articles, self._small_runs),
                     table=beam.pvalue.AsSingleton(table)).with_output_types(Article))
