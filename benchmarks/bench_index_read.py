@@ -17,7 +17,7 @@ content hash or a few LSH bands with an entry, the rest new, is matched
 against it both ways, in this process, without a runner:
 
 - per entry (what `Deduplicate` did before): `_ReadEntriesFn` makes a record
-  of every row, `_MeetingKnownFn` and, on the second read, `_SameUrlKnownFn`
+  of every row, `MeetingKnownFn` and, on the second read, `SameUrlKnownFn`
   test each one against the run's keys, with the band keys
   (`minhash.band_keys`) the code used then;
 - in Arrow (what it does now): `ReadIndex.meeting_new` and
@@ -48,7 +48,7 @@ from apache_beam.pvalue import TaggedOutput  # noqa: E402
 
 from schemas.dedup import DedupKey  # noqa: E402
 from schemas.records import IndexEntry  # noqa: E402
-from transforms.dedup import batch, minhash  # noqa: E402
+from transforms.dedup import known, minhash  # noqa: E402
 from transforms.dedup.index import (ReadIndex, _ReadEntriesFn, first_day,  # noqa: E402
                                     in_window, index_glob, read_entries)
 from transforms.dedup.rules import meeting_keys  # noqa: E402
@@ -137,7 +137,7 @@ def _old_meeting_keys(key: DedupKey, params=None) -> Iterable[str]:
 
 
 def side_input(keys: List[DedupKey], keys_of, bundle: int = 1000) -> List[List[str]]:
-    """The run's keys as `_KeysPerBundleFn` hands them over: one list a bundle."""
+    """The run's keys as `KeysPerBundleFn` hands them over: one list a bundle."""
     return [sorted({k for key in keys[i:i + bundle] for k in keys_of(key)})
             for i in range(0, len(keys), bundle)]
 
@@ -149,11 +149,11 @@ def _split(outputs) -> Tuple[list, list]:
 
 def per_entry(files: List[str], keys: List[DedupKey], params) -> Tuple[float, list, list]:
     """The old way; returns its seconds (side input excluded) and what it found."""
-    batch.meeting_keys = _old_meeting_keys
+    known.meeting_keys = _old_meeting_keys
     try:
         lists = side_input(keys, lambda k: _old_meeting_keys(k, params))
         read = _ReadEntriesFn(NOW_US, "bench")
-        first_fn, again_fn = batch._MeetingKnownFn(params), batch._SameUrlKnownFn(params)
+        first_fn, again_fn = known.MeetingKnownFn(params), known.SameUrlKnownFn(params)
         first_fn.setup()
         again_fn.setup()
         started = time.perf_counter()
@@ -167,7 +167,7 @@ def per_entry(files: List[str], keys: List[DedupKey], params) -> Tuple[float, li
                  for key in again_fn.process(entry, lists, urls)]
         return time.perf_counter() - started, first, again
     finally:
-        batch.meeting_keys = meeting_keys
+        known.meeting_keys = meeting_keys
 
 
 def in_arrow(files: List[str], keys: List[DedupKey], params) -> Tuple[float, list, list]:

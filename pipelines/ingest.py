@@ -40,6 +40,7 @@ from pipelines.validation import listed_feed_names, source_priorities, validate
 from pipelines.worker_guard import stop_children, stop_when_a_worker_dies
 from schemas.contexts import SourceOutputs
 from schemas.tables import SCHEMA_VERSION
+from transforms.core.paths import join_path, temp_dir
 from transforms.core.process import PROCESS, ProcessDocuments
 from transforms.dedup.batch import Deduplicate
 from transforms.dedup.index import ReadIndex
@@ -122,6 +123,13 @@ def write_tables(output: str, run_id: str, tables: dict) -> beam.PCollection:
             | "AllWrittenFiles" >> beam.Flatten())
 
 
+def staging_folder(opts: IngestOptions, run_id: str) -> str:
+    """Where the run's rows wait for a barrier (dedup's decisions, the keyphrase
+    table) as files, not in the runner's memory: inside ``_tmp/<run>/``, which
+    the commit removes."""
+    return join_path(temp_dir(opts.output, run_id), "staged")
+
+
 def deduplicate(opts: IngestOptions, run_id: str, started_at: int,
                 later_runs: Iterable[str]) -> Deduplicate:
     """Batch dedup, against the index of earlier runs (but for `later_runs`)."""
@@ -130,7 +138,8 @@ def deduplicate(opts: IngestOptions, run_id: str, started_at: int,
     known = ReadIndex(opts.output, run_id, started_at, opts.dedup_window_days,
                       ignore_runs=later_runs)
     return Deduplicate(known, run_id, started_at, opts.near_threshold,
-                       not opts.no_near_dedup, source_priorities(opts))
+                       not opts.no_near_dedup, source_priorities(opts),
+                       stage_dir=join_path(staging_folder(opts, run_id), "dedup"))
 
 
 def run_header(opts: IngestOptions) -> dict:
@@ -155,7 +164,8 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
     # a second pass over the files: only line hashes are shuffled.
     documents = read.documents | "SourceBoilerplate" >> RemoveSourceBoilerplate(files, run.read)
     out = documents | PROCESS >> ProcessDocuments(
-        *article_steps(opts, started_at), deduplicate(opts, run_id, started_at, later_runs))
+        *article_steps(opts, started_at), deduplicate(opts, run_id, started_at, later_runs),
+        stage_dir=join_path(staging_folder(opts, run_id), "keyphrases"))
     tables = run_tables(read, out)
     counts = counted_rows(read, tables, out) | "CountOutcomes" >> CountRunOutcomes()
     _ = p | "CommitRun" >> CommitRun(

@@ -1,7 +1,7 @@
 """The cross-run index matched in Arrow gives the entries the per-entry filters give.
 
 `transforms.dedup.index_match.match_known` and its two DoFns replace, for an
-index on disk, the filters of `transforms.dedup.batch.relevant_known` that look at one
+index on disk, the filters of `transforms.dedup.known.relevant_known` that look at one
 `IndexEntry` at a time. Both are run here on the same index files, with
 every kind of row that decides a match: URL keys, content hashes, shared
 LSH bands, signatures of an incompatible algorithm, rows without a URL key,
@@ -21,7 +21,7 @@ from schemas.records import IndexEntry
 from schemas.tables import TABLES, to_arrow
 from schemas.dedup import DedupKey
 from transforms.dedup import minhash
-from transforms.dedup.batch import _MeetingKnownFn, _SameUrlKnownFn
+from transforms.dedup.known import MeetingKnownFn, SameUrlKnownFn
 from transforms.dedup.index import DamagedIndexFile, ReadIndex, _ReadEntriesFn
 from transforms.dedup.index_match import match_known, new_keys_of
 from transforms.dedup.rules import known_key, meeting_keys
@@ -108,7 +108,7 @@ def _split(outputs):
 
 def _per_entry(paths, keys, ignore):
     read = _ReadEntriesFn(BEFORE, "t", ignore)
-    meeting, same_url = _MeetingKnownFn(PARAMS), _SameUrlKnownFn(PARAMS)
+    meeting, same_url = MeetingKnownFn(PARAMS), SameUrlKnownFn(PARAMS)
     meeting.setup()
     same_url.setup()
     first, urls = [], []

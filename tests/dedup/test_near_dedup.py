@@ -9,7 +9,8 @@ from schemas.records import IndexEntry, RawDocument
 from transforms.dedup import minhash
 from transforms.extract.dates import parse_timestamp
 from schemas.dedup import DedupKey, NearEdge
-from transforms.dedup.batch import Deduplicate, relevant_known
+from transforms.dedup.batch import Deduplicate
+from transforms.dedup.known import relevant_known
 from transforms.dedup.rules import bucket_edges, cluster_near, dedup_key
 from transforms.extract.articles import ExtractArticles
 from transforms.extract.normalize import content_hash, key_text

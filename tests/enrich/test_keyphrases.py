@@ -191,8 +191,11 @@ def _cnn_run():
     return articles
 
 
-def test_composite_on_the_fnapi_runner(fnapi_pipeline):
+@pytest.mark.parametrize("staged", [False, True], ids=["held", "staged"])
+def test_composite_on_the_fnapi_runner(fnapi_pipeline, tmp_path, staged):
+    """The same keywords whether the articles wait for the table in memory or in files."""
     towns = TOWNS
+    stage_dir = str(tmp_path / "kept") if staged else None
 
     def check(rows):
         by_id = {row.article_id: row.keywords for row in rows}
@@ -207,8 +210,9 @@ def test_composite_on_the_fnapi_runner(fnapi_pipeline):
         assert by_id["de"] == ["Brücke"] or "Brücke" in by_id["de"]
 
     with fnapi_pipeline as p:
-        out = p | beam.Create(_cnn_run()) | "Keyphrases" >> ExtractKeyphrases()
+        out = p | beam.Create(_cnn_run()) | "Keyphrases" >> ExtractKeyphrases(stage_dir=stage_dir)
         assert_that(out, check)
+    assert staged == any((tmp_path / "kept").glob("*.parquet"))
 
 
 def _seed_run(name, language):

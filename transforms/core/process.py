@@ -53,14 +53,18 @@ class ProcessDocuments(beam.PTransform):
         read).
       dedup_stage: puts dedup in a stage of its own (a shuffle first), which
         the FnApiRunner needs to fire a stream's timers.
+      stage_dir: where a batch run's kept articles wait for the keyphrase
+        table, as files (`transforms.core.staging`); the dedup step is given
+        its own.
 
     Returns a `Processed`.
     """
 
     def __init__(self, extract: ExtractArticles, language: DetectLanguage,
                  dedup: beam.PTransform, stamp: Optional[Callable[[], beam.PTransform]] = None,
-                 dedup_stage: bool = False):
+                 dedup_stage: bool = False, stage_dir: Optional[str] = None):
         super().__init__()
+        self._stage_dir = stage_dir
         self._extract = extract
         self._language = language
         self._dedup = dedup
@@ -80,7 +84,7 @@ class ProcessDocuments(beam.PTransform):
         # and only they count in the keyphrases' document frequencies: a copy
         # counted twice would damp the words of its story.
         unique = dedup.articles | "Enrich" >> EnrichArticles()
-        unique = unique | "Keyphrases" >> ExtractKeyphrases()
+        unique = unique | "Keyphrases" >> ExtractKeyphrases(stage_dir=self._stage_dir)
         return Processed(articles=unique, duplicates=dedup.duplicates,
                          index_entries=dedup.index_entries, rejects=rejects,
                          url_conflicts=dedup.url_conflicts)

@@ -28,13 +28,8 @@ Each duplicate row says how it relates to the copy kept: its delay after it
 
 Entries of earlier runs (`transforms.dedup.index`) take part in all three
 stages and always rank first: an article already published stays, and its
-cluster keeps its id when new members join. They are first joined against
-the run's own keys while they stream past (`relevant_known`): only entries
-sharing a URL key, a content hash or an LSH band with a new article, and the
-entries whose URL key one of those shares, reach the stages (and only their
-signatures the side input), so the memory grows with the run, not with the
-index. The decisions are the ones all entries would give (see
-`relevant_known`).
+cluster keeps its id when new members join. Only the entries that can change
+a decision reach the stages (`transforms.dedup.known`).
 
 Within a group the kept copy is the first by `rank`: an entry of an earlier
 run, then an explicit canonical address, then source priority, then the
@@ -43,24 +38,26 @@ lowest id, so the choice never depends on input order.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 import functools
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.window import GlobalWindows
 
 from schemas.contexts import DedupResult
 from schemas.records import Article, Duplicate, IndexEntry
 from transforms.dedup import minhash
 from transforms.core.counters import StageCounters
 from transforms.extract.normalize import key_text
+from transforms.core.paths import join_path
+from transforms.core.staging import StageRows
+from transforms.dedup.known import (SIGNATURES, KeysPerBundleFn, KnownBandsFn, band_keys_of,
+                                    relevant_known)
 from transforms.dedup.urls import site_of
 from schemas.dedup import Conflict, DedupDecision, DedupKey, NearEdge
-from transforms.dedup.rules import (DUPLICATES, SAME_URL, URL_CONFLICTS, band_entries,
-                                    bucket_edges, cluster_near, dedup_key, index_entry, known_key,
-                                    meeting_keys, refused_claim, sketch_of, split_group,
-                                    split_url_group, to_duplicate, without_shingles)
+from transforms.dedup.rules import (DUPLICATES, URL_CONFLICTS, band_entries, bucket_edges,
+                                    cluster_near, dedup_key, index_entry, refused_claim,
+                                    split_group, split_url_group, to_duplicate, without_shingles)
 
 
 def _decide(group: Tuple[str, Iterable[DedupKey]], dup_type: str):
@@ -103,7 +100,6 @@ class _RouteDuplicatesFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(DUPLICATES, to_duplicate(article, decision))
 
 
-SIGNATURES = "signatures"
 # Keys grouped by a string: typed, so that Beam encodes them with the row
 # coder instead of pickling every (key, DedupKey) pair (16 a signed article).
 _KEYED = Tuple[str, DedupKey]
@@ -112,133 +108,6 @@ _KEYED = Tuple[str, DedupKey]
 # element, and a Flatten of typed and untyped inputs transcodes every element.
 _DECIDED = Tuple[str, DedupDecision]
 _SIGNED = Tuple[str, bytes]
-
-
-class _KeysPerBundleFn(beam.DoFn):
-    """The keys of a bundle's elements (`keys_of` each), as one list a bundle.
-
-    The filters of the known index only ask whether a key is one of the
-    run's: a side input of a few lists spares the runner one element per
-    key, 18 an article (URL key, content hash, 16 bands)."""
-
-    def __init__(self, keys_of: Callable[[DedupKey], Iterable[str]]):
-        self._keys_of = keys_of
-        self._keys: Set[str] = set()
-
-    def start_bundle(self) -> None:
-        self._keys = set()
-
-    def process(self, key: DedupKey) -> None:
-        self._keys.update(self._keys_of(key))
-
-    def finish_bundle(self):
-        if self._keys:
-            yield GlobalWindows.windowed_value(list(self._keys))
-
-
-def _key_set(lists: Iterable[List[str]]) -> Set[str]:
-    return set().union(*lists)
-
-
-def _band_keys(key: DedupKey, params: minhash.LshParameters) -> List[str]:
-    return minhash.band_keys(key.signature, params)
-
-
-class _KnownBandsFn(beam.DoFn):
-    """Band entries of known keys, for the bands some new article has, and
-    the signatures of the keys that have any (tagged ``signatures``)."""
-
-    def __init__(self, params: minhash.LshParameters):
-        self._params = params
-
-    def setup(self) -> None:
-        self._source: Optional[List[str]] = None
-        self._bands: Set[str] = set()
-
-    def process(self, key: DedupKey, new_bands: List[List[str]]):
-        if self._source is not new_bands:  # the side input, made a set once per bundle
-            self._source, self._bands = new_bands, _key_set(new_bands)
-        entries = list(band_entries(key, self._bands, self._params))
-        if entries:
-            yield beam.pvalue.TaggedOutput(SIGNATURES, (key.article_id, sketch_of(key)))
-        yield from entries
-
-
-class _MeetingKnownFn(beam.DoFn):
-    """Known entries sharing a key with a new article (first read), and the
-    URL keys of those sharing a content hash (tagged ``same_url``)."""
-
-    def __init__(self, params: Optional[minhash.LshParameters] = None):
-        self._params = params
-
-    def setup(self) -> None:
-        self._source: Optional[List[str]] = None
-        self._keys: Set[str] = set()
-
-    def process(self, entry: IndexEntry, new_keys: List[List[str]]) -> Iterable[DedupKey]:
-        if self._source is not new_keys:  # the side input, made a set once per bundle
-            self._source, self._keys = new_keys, _key_set(new_keys)
-        key = known_key(entry)
-        if not any(k in self._keys for k in meeting_keys(key, self._params)):
-            return
-        yield key
-        if key.url_key is not None and f"c{key.content_hash}" in self._keys:
-            yield beam.pvalue.TaggedOutput(SAME_URL, key.url_key)
-
-
-class _SameUrlKnownFn(beam.DoFn):
-    """Known entries of the second read that the first did not take and
-    whose URL key a taken entry with a new article's content hash has."""
-
-    def __init__(self, params: Optional[minhash.LshParameters] = None):
-        self._params = params
-
-    def setup(self) -> None:
-        self._sources: Tuple = (None, None)
-        self._keys: Set[str] = set()
-        self._urls: Set[str] = set()
-
-    def process(self, entry: IndexEntry, new_keys: List[List[str]],
-                urls: List[str]) -> Iterable[DedupKey]:
-        if self._sources[0] is not new_keys or self._sources[1] is not urls:
-            self._sources, self._urls = (new_keys, urls), set(urls)
-            self._keys = _key_set(new_keys)
-        if entry.url_key is None or entry.url_key not in self._urls:
-            return
-        key = known_key(entry)
-        if not any(k in self._keys for k in meeting_keys(key, self._params)):
-            yield without_shingles(key)  # it meets no new article by band
-
-
-def relevant_known(new_keys, read_first, read_again,
-                   params: Optional[minhash.LshParameters] = None, matchers=None):
-    """The known entries that can change a decision about a new article.
-
-    A URL group decides a new article by its best known member: all known
-    entries with a new URL key are taken. A content group does so by its
-    best known member among the URL-stage survivors: all known entries with
-    a new content hash are taken, and with them every known entry of their
-    URL keys, which decides whether they survive (new articles never do:
-    known ones rank first). The near stage meets known entries by band. The
-    others meet no new article, in groups that decide nothing.
-
-    `read_first` and `read_again` are the known entries (two reads of the
-    index, so that none is held between them), `new_keys` the run's keys,
-    `params` the LSH layout. `matchers`, when given, are the two DoFns that
-    take their place (`ReadIndex.meeting_new`, `ReadIndex.of_their_urls`):
-    the reads are then index files, matched in Arrow a batch of rows at a time.
-    """
-    params = params or minhash.lsh_parameters()
-    meeting_fn, same_url_fn = matchers or (_MeetingKnownFn(params), _SameUrlKnownFn(params))
-    keys = beam.pvalue.AsList(new_keys | "MeetingKeys" >> beam.ParDo(
-        _KeysPerBundleFn(functools.partial(meeting_keys, params=params))
-    ).with_output_types(List[str]))
-    first = read_first | "KnownMeetingNew" >> beam.ParDo(
-        meeting_fn, keys).with_output_types(DedupKey, **{SAME_URL: str}).with_outputs(
-            SAME_URL, main="known")
-    same_url = read_again | "KnownOfTheirUrls" >> beam.ParDo(
-        same_url_fn, keys, beam.pvalue.AsList(first[SAME_URL])).with_output_types(DedupKey)
-    return (first.known, same_url) | "RelevantKnown" >> beam.Flatten()
 
 
 SKETCHES = "sketches"
@@ -283,6 +152,9 @@ class Deduplicate(beam.PTransform):
         layout is derived from it (`minhash.lsh_parameters`).
       near: whether to run the near-duplicate stage at all.
       source_priority: source name to priority (lower is preferred; default 0).
+      stage_dir: where the articles and their keys wait for the decisions,
+        as files (`transforms.core.staging`): a folder of the run's temporary
+        folder. None: they wait in the runner's memory (fine when small).
 
     Returns a `DedupResult`: ``articles``, ``duplicates``, ``index_entries`` and
     ``url_conflicts`` (one ``("url_conflicts", "", site)`` a refused URL claim,
@@ -291,8 +163,10 @@ class Deduplicate(beam.PTransform):
 
     def __init__(self, known=None, run_id: str = "", ingested_at: int = 0,
                  near_threshold: float = minhash.DEFAULT_THRESHOLD, near: bool = True,
-                 source_priority: Optional[Dict[str, int]] = None):
+                 source_priority: Optional[Dict[str, int]] = None,
+                 stage_dir: Optional[str] = None):
         super().__init__()
+        self._stage_dir = stage_dir
         self._known = known
         self._run_id = run_id
         self._ingested_at = ingested_at
@@ -356,14 +230,20 @@ class Deduplicate(beam.PTransform):
             decided.append(self._near_stage(by_content.kept, known_keys, keyed[SKETCHES]))
         decisions = decided | "AllDecisions" >> beam.Flatten()
 
-        routed = articles | "RouteDuplicates" >> beam.ParDo(
+        routed = self._waiting(articles, "Articles", Article) | "RouteDuplicates" >> beam.ParDo(
             _RouteDuplicatesFn(), beam.pvalue.AsDict(decisions)).with_output_types(
                 Article, **{DUPLICATES: Duplicate}).with_outputs(DUPLICATES, main="unique")
-        entries = keyed.keys | "IndexEntries" >> beam.Map(
+        entries = self._waiting(keyed.keys, "Keys", DedupKey) | "IndexEntries" >> beam.Map(
             index_entry, beam.pvalue.AsDict(decisions), self._run_id,
             self._ingested_at).with_output_types(IndexEntry)
         return DedupResult(articles=routed.unique, duplicates=routed[DUPLICATES],
                            index_entries=entries, url_conflicts=url_conflicts)
+
+    def _waiting(self, rows, name: str, row_type: type):
+        """`rows` as they wait for the decisions: in files when staged."""
+        if not self._stage_dir:
+            return rows
+        return rows | f"Stage{name}" >> StageRows(join_path(self._stage_dir, name.lower()), row_type)
 
     def _near_stage(self, survivors, known_keys, sketches):
         """Near-duplicate decisions for the new survivors of the exact stages."""
@@ -377,10 +257,10 @@ class Deduplicate(beam.PTransform):
         signature_inputs = [sketches]
         if known_keys is not None:
             band_set = new_survivors | "NewBandKeys" >> beam.ParDo(
-                _KeysPerBundleFn(functools.partial(_band_keys, params=self._params))
+                KeysPerBundleFn(functools.partial(band_keys_of, params=self._params))
             ).with_output_types(List[str])
             known_bands = known_keys | "KnownBands" >> beam.ParDo(
-                _KnownBandsFn(self._params), beam.pvalue.AsList(band_set)).with_output_types(
+                KnownBandsFn(self._params), beam.pvalue.AsList(band_set)).with_output_types(
                     _KEYED, **{SIGNATURES: _SIGNED}).with_outputs(SIGNATURES, main="bands")
             band_inputs.append(known_bands.bands)
             signature_inputs.append(known_bands[SIGNATURES])

@@ -142,7 +142,7 @@ class ReadIndex(beam.PTransform):
 
     def meeting_new(self, params: minhash.LshParameters) -> beam.DoFn:
         """A file → its entries meeting the run's keys (the side input of
-        `transforms.dedup.batch.relevant_known`), matched in Arrow."""
+        `transforms.dedup.known.relevant_known`), matched in Arrow."""
         return meeting_new_fn(self._before, self._namespace, self._ignore_runs, params)
 
     def of_their_urls(self, params: minhash.LshParameters) -> beam.DoFn:

@@ -6,7 +6,7 @@ decides, column by column (`match_known`: ``pyarrow.compute.is_in`` on the URL
 keys and content hashes, LSH band tokens of the whole signature column at
 once), which rows of an index file meet the run's keys, and makes records only
 of those. The rows are the ones the per-entry filters of
-`transforms.dedup.batch.relevant_known` would take (tests/dedup/test_index_match.py).
+`transforms.dedup.known.relevant_known` would take (tests/dedup/test_index_match.py).
 
 The ``shingles`` column (a kept article's shingle hashes, some 2 KB a row,
 three quarters of a file) is left out of the match: it is read afterwards,

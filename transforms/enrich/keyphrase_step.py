@@ -38,9 +38,10 @@ evaluation measured that above YAKE on both public sets too. Per-window
 tables would damp a stream's datelines as well, at the cost of holding every
 article until its window closes: not done.
 
-While the table is built, the articles wait for it, held by the runner (as
-they are for dedup's decisions), but not their candidates: those are found
-again when the article is scored. Carried beside each article, the
+While the table is built, the articles wait for it: in files when the step
+has a `stage_dir` (`transforms.core.staging`, as a batch run gives it), else
+held by the runner. Their candidates never wait: they are found again when
+the article is scored. Carried beside each article, the
 candidates' token lists and weights were the largest holder of a W2 run's
 memory (``benchmarks/MEMORY_HOLDERS.md``), and encoding them cost more CPU
 than finding them twice.
@@ -60,6 +61,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import Article
 from transforms.core.counters import StageCounters
+from transforms.core.staging import StageRows
 from transforms.enrich.keyphrase_scores import (MIN_ARTICLES, MIN_SHARE, DocumentFrequencies,
                                                 document_keys, filter_keywords, least_count,
                                                 score_keyphrases, source_of)
@@ -255,12 +257,15 @@ class ExtractKeyphrases(beam.PTransform):
       document_frequencies: whether to build the run's table; by default
         when the input is bounded (a batch run), not in a stream, where every
         article is scored as a small run's are.
+      stage_dir: where the articles wait for the table, as files; None: in
+        the runner's memory (fine when small).
     """
 
     def __init__(self, min_articles: int = MIN_ARTICLES, small_runs: str = "weights",
                  min_count: int = 2, min_share: float = MIN_SHARE,
-                 document_frequencies: Optional[bool] = None):
+                 document_frequencies: Optional[bool] = None, stage_dir: Optional[str] = None):
         super().__init__()
+        self._stage_dir = stage_dir
         self._document_frequencies = document_frequencies
         if small_runs not in SMALL_RUNS:
             raise ValueError(f"small_runs must be one of {SMALL_RUNS}, not {small_runs!r}")
@@ -291,7 +296,10 @@ class ExtractKeyphrases(beam.PTransform):
                  | "KeepCommon" >> beam.FlatMap(kept_rows, beam.pvalue.AsDict(totals),
                                                 min_count, min_share)
                  | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
-        return (articles
+        waiting = articles
+        if self._stage_dir:
+            waiting = articles | "StageArticles" >> StageRows(self._stage_dir, Article)
+        return (waiting
                 | "ScoreKeyphrases" >> beam.ParDo(
                     _ScoreFn(self._min_articles, self._small_runs),
                     table=beam.pvalue.AsSingleton(table)).with_output_types(Article))

@@ -1,0 +1,81 @@
+"""Articles and keys wait for dedup's decisions in staged files, and come back unchanged."""
+from __future__ import annotations
+
+import pickle
+import random
+
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas.records import RawDocument
+from tests.dedup.test_near_dedup import INGESTED, STORY, _edit
+from schemas.dedup import DedupKey
+from schemas.records import Article
+from transforms.core import staging
+from transforms.dedup.batch import Deduplicate
+from transforms.extract.articles import ExtractArticles
+from transforms.extract.dates import parse_timestamp
+
+DAY = parse_timestamp("2026-11-28T08:00:00Z")
+OTHERS = 7
+
+
+def _shuffled(text: str, seed: int) -> str:
+    """The same words in another order: no five-word window in common."""
+    words = text.split()
+    random.Random(seed).shuffle(words)
+    return " ".join(words)
+
+
+def _docs():
+    """An original, an edited copy, an exact copy elsewhere, another text at its URL, others."""
+    def raw(doc_id, text, url=None, hours=0):
+        return RawDocument(doc_id, "jsonl", "mem.jsonl", f"line:{doc_id}", "run", text.encode(),
+                           "text", url=url, published=DAY + hours * 3_600_000_000)
+    others = [raw(f"other-{i}", _shuffled(STORY, i)) for i in range(OTHERS)]
+    return [raw("original", STORY, "https://a.example/news/rail-budget"),
+            raw("edited", _edit(STORY, 45), "https://b.example/rail", hours=1),
+            raw("exact", STORY, "https://c.example/copy", hours=2),
+            raw("same-url", STORY[::-1], "https://a.example/news/rail-budget", hours=3),
+            *others]
+
+
+def _pairs(label, held, staged):
+    """(id, held row == staged row) for every id either output holds."""
+    return ({"held": held | f"{label}HeldById" >> beam.Map(lambda r: (getattr(r, "article_id", None) or r.doc_id, r)),
+             "staged": staged | f"{label}StagedById" >> beam.Map(lambda r: (getattr(r, "article_id", None) or r.doc_id, r))}
+            | f"{label}Join" >> beam.CoGroupByKey()
+            | f"{label}Same" >> beam.MapTuple(
+                lambda key, rows: (key, list(rows["held"]) == list(rows["staged"]) != [])))
+
+
+def test_staged_articles_are_routed_like_the_held_ones(fnapi_pipeline, tmp_path, monkeypatch):
+    monkeypatch.setattr(staging, "STAGE_ROWS", 3)  # several files, the last one short
+    stage_dir = tmp_path / "staged"
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create(_docs()) | ExtractArticles(ingested_at=INGESTED)
+        held = articles | "Held" >> Deduplicate(run_id="r", ingested_at=INGESTED)
+        staged = articles | "Staged" >> Deduplicate(run_id="r", ingested_at=INGESTED,
+                                                    stage_dir=str(stage_dir))
+        kept = ["original", "same-url"] + [f"other-{i}" for i in range(OTHERS)]
+        assert_that(_pairs("Articles", held.articles, staged.articles),
+                    equal_to([(k, True) for k in kept]), label="SameArticles")
+        assert_that(_pairs("Duplicates", held.duplicates, staged.duplicates),
+                    equal_to([("edited", True), ("exact", True)]), label="SameDuplicates")
+    for folder, row_type in (("articles", Article), ("keys", DedupKey)):
+        files = sorted((stage_dir / folder).glob("*.parquet"))
+        assert len(files) >= 4  # 11 rows, at most 3 a file
+        staged = [r.article_id for f in files for r in staging.read_staged(str(f), row_type)]
+        assert sorted(staged) == sorted(d.doc_id for d in _docs())  # each row staged once
+
+
+def test_a_staged_file_gives_back_the_rows_it_was_given(fnapi_pipeline, tmp_path):
+    with fnapi_pipeline as p:
+        articles, _ = p | beam.Create(_docs()[:3]) | ExtractArticles(ingested_at=INGESTED)
+        _ = articles | "Collect" >> beam.combiners.ToList() | beam.Map(
+            lambda rows: (tmp_path / "rows.pkl").write_bytes(pickle.dumps(rows)))
+    rows = pickle.loads((tmp_path / "rows.pkl").read_bytes())
+    coder = beam.coders.registry.get_coder(Article)
+    path = staging.write_staged(str(tmp_path / "one"), [coder.encode(r) for r in rows])
+    assert list(staging.read_staged(path, Article)) == rows
+    assert any(r.published is not None for r in rows) and all(r.text for r in rows)
