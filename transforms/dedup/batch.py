@@ -38,7 +38,7 @@ lowest id, so the choice never depends on input order.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 import functools
 
 import apache_beam as beam
@@ -133,9 +133,25 @@ class _DedupKeysFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(URL_CONFLICTS, conflict)
 
 
-def _verify_bucket(group: Tuple[str, Iterable[DedupKey]], threshold: float,
-                   signatures: Dict[str, bytes]) -> List[NearEdge]:
-    return bucket_edges(list(group[1]), threshold, lambda key: signatures[key.article_id])
+class _VerifyBucketsFn(beam.DoFn):
+    """The verified pairs of LSH buckets, each pair compared once a bundle
+    however many bands its members share (`bucket_edges`)."""
+
+    def __init__(self, threshold: float):
+        self._threshold = threshold
+        self._counters = StageCounters("dedup")
+
+    def start_bundle(self) -> None:
+        self._compared: Set[Tuple[str, str]] = set()
+
+    def process(self, group: Tuple[str, Iterable[DedupKey]],
+                signatures: Dict[str, bytes]) -> Iterable[NearEdge]:
+        before = len(self._compared)
+        edges = bucket_edges(list(group[1]), self._threshold,
+                             lambda key: signatures[key.article_id], self._compared)
+        self._counters.inc("near_pairs_compared", len(self._compared) - before)
+        self._counters.inc("near_edges", len(edges))
+        return edges
 
 
 class Deduplicate(beam.PTransform):
@@ -270,8 +286,8 @@ class Deduplicate(beam.PTransform):
         return (band_inputs
                 | "AllBands" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
-                | "VerifyPairs" >> beam.FlatMap(_verify_bucket, self._threshold,
-                                                beam.pvalue.AsDict(signatures)
-                                                ).with_output_types(NearEdge)
+                | "VerifyPairs" >> beam.ParDo(_VerifyBucketsFn(self._threshold),
+                                              beam.pvalue.AsDict(signatures)
+                                              ).with_output_types(NearEdge)
                 | "AllEdges" >> beam.combiners.ToList()
                 | "ClusterNear" >> beam.FlatMap(cluster_near).with_output_types(_DECIDED))

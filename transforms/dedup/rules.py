@@ -167,23 +167,27 @@ def band_entries(key: DedupKey, new_bands: Optional[Set[str]] = None,
 
 
 def bucket_edges(members: List[DedupKey], threshold: float,
-                 signature_of: Callable[[DedupKey], bytes] = sketch_of
-                 ) -> List[NearEdge]:
+                 signature_of: Callable[[DedupKey], bytes] = sketch_of,
+                 compared: Optional[Set[Tuple[str, str]]] = None) -> List[NearEdge]:
     """Verified pairs in one LSH bucket, each with at least one new member.
 
     `signature_of` finds a member's sketch (in the pipeline, in a side
     input; by default on the key itself, `sketch_of`); sketches that carry
-    their shingles are compared exactly (`minhash.similarity`)."""
+    their shingles are compared exactly (`minhash.similarity`). `compared`
+    holds the pairs already compared, in other buckets too, and is added to:
+    copies of one page share every band, and a pair compared once a band
+    was as many edges as bands (the similarity is the same in each)."""
     if not any(not m.known for m in members):
         return []
     ordered = sorted(members, key=rank)[:MAX_BUCKET_COMPARISONS]
     edges = []
-    seen = set()
+    seen = compared if compared is not None else set()
     for new in (m for m in members if not m.known):
         for other in ordered:
-            if other.article_id == new.article_id or (other.article_id, new.article_id) in seen:
+            pair = (new.article_id, other.article_id)
+            if pair[0] == pair[1] or pair in seen or (pair[1], pair[0]) in seen:
                 continue
-            seen.add((new.article_id, other.article_id))
+            seen.add(pair)
             estimate = minhash.similarity(signature_of(new), signature_of(other))
             if estimate >= threshold:
                 edges.append(NearEdge(_unsigned(new), _unsigned(other), estimate))
