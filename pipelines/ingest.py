@@ -44,7 +44,8 @@ from transforms.core.paths import join_path, temp_dir
 from transforms.core.process import PROCESS, ProcessDocuments
 from transforms.dedup.batch import Deduplicate
 from transforms.dedup.index import ReadIndex
-from transforms.extract.boilerplate import RemoveSourceBoilerplate
+from transforms.extract.boilerplate import (CountSourceBoilerplate, RemoveSourceBoilerplate,
+                                            after_counts)
 from transforms.sink.accounting import CommitRun, CountRunOutcomes, manifest_path
 from transforms.sink.commit import runs_committed_after
 from transforms.sink.conditional_writes import LeaseHeld
@@ -159,10 +160,12 @@ def build(p: beam.Pipeline, opts: IngestOptions, run_id: str, started_at: int,
     """
     run = run_context(opts, run_id, started_at)
     files, already_ingested = match_inputs(p, opts, run_id)
-    read = read_sources(p, opts, run, files)
     # Lines a source repeats across its dumps (menus, footers) are learnt from
-    # a second pass over the files: only line hashes are shuffled.
-    documents = read.documents | "SourceBoilerplate" >> RemoveSourceBoilerplate(files, run.read)
+    # a first pass over the files (only line hashes are shuffled); the files
+    # are read once they are known, so no document waits for them in memory.
+    boilerplate = files | "CountBoilerplate" >> CountSourceBoilerplate(run.read)
+    read = read_sources(p, opts, run, after_counts(files, boilerplate))
+    documents = read.documents | "SourceBoilerplate" >> RemoveSourceBoilerplate(boilerplate)
     out = documents | PROCESS >> ProcessDocuments(
         *article_steps(opts, started_at), deduplicate(opts, run_id, started_at, later_runs),
         stage_dir=join_path(staging_folder(opts, run_id), "keyphrases"))

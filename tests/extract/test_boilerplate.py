@@ -12,8 +12,9 @@ from apache_beam.testing.util import assert_that
 from pipelines import cli
 from schemas.records import RawDocument
 from tests.conftest import read_table
-from transforms.extract.boilerplate import (MIN_DUMPS, RemoveSourceBoilerplate, is_boilerplate,
-                                    line_hash, remove_lines, source_key)
+from transforms.extract.boilerplate import (MIN_DUMPS, CountSourceBoilerplate,
+                                            RemoveSourceBoilerplate, after_counts, is_boilerplate,
+                                            line_hash, remove_lines, source_key)
 from schemas.contexts import ReadContext
 from transforms.sources.read_dumps import MatchInputs, ReadDumps
 
@@ -96,8 +97,9 @@ def test_a_line_repeated_across_ten_dumps_of_one_source_is_removed(tmp_path, fna
     ctx = ReadContext("run", 0, 1 << 20)
     with fnapi_pipeline as p:
         files = p | MatchInputs([str(tmp_path / "*" / "*.txt")])
-        documents = files | ReadDumps(ctx)
-        cleaned = documents.documents | RemoveSourceBoilerplate(files, ctx)
+        boilerplate = files | CountSourceBoilerplate(ctx)
+        documents = after_counts(files, boilerplate) | ReadDumps(ctx)
+        cleaned = documents.documents | RemoveSourceBoilerplate(boilerplate)
 
         def check(docs):
             texts = {Path(d.source_uri).parent.name + "/" + Path(d.source_uri).name:

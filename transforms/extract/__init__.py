@@ -14,14 +14,16 @@ from transforms import lazy_exports
 
 _HOMES = {
     "ExtractArticles": "articles",
+    "CountSourceBoilerplate": "boilerplate",
     "RemoveSourceBoilerplate": "boilerplate",
+    "after_counts": "boilerplate",
     "candidates_from_page": "date_candidates",
     "choose_published": "published_date",
     "access_for": "access",
 }
 
-__all__ = ["ExtractArticles", "RemoveSourceBoilerplate", "candidates_from_page",
-           "choose_published", "access_for"]
+__all__ = ["ExtractArticles", "CountSourceBoilerplate", "RemoveSourceBoilerplate",
+           "after_counts", "candidates_from_page", "choose_published", "access_for"]
 
 
 __getattr__ = lazy_exports(__name__, _HOMES)
