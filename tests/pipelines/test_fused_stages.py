@@ -45,3 +45,28 @@ def test_documents_are_read_cleaned_and_extracted_in_one_stage(tmp_path, args):
     [reading] = [names for names in stages if any(n.startswith(READ) for n in names)]
     for step in ON_THE_SAME_STAGE:
         assert any(n.startswith(step) for n in reading), (step, reading)
+
+
+def coder_urns(components, coder_id: str):
+    """The urns of a coder and of its components, depth first."""
+    coder = components.coders[coder_id]
+    urns = [coder.spec.urn]
+    for component in coder.component_coder_ids:
+        urns += coder_urns(components, component)
+    return urns
+
+
+def test_near_duplicate_edges_reach_the_clustering_in_their_row_encoding(tmp_path):
+    # Pickled, every `DedupKey` of an edge carried its whole schema: 9.5 KB an
+    # edge instead of 0.5 (W1, 8,000 documents, 2 workers: 6,590 edges, one
+    # 63 MB list held by the runner and decoded by one worker).
+    argv = ["--input", str(SEEDS / "*.txt"), "--output", str(tmp_path / "out"), "--run_id", "graph"]
+    opts = PipelineOptions(argv).view_as(IngestOptions)
+    pipeline = beam.Pipeline(runner=FnApiRunner(), options=opts)
+    ingest.build(pipeline, opts, "graph", int(time.time() * 1e6))
+    components = pipeline.to_runner_api().components
+    [clustering] = [t for t in components.transforms.values()
+                    if t.unique_name == "Process/Deduplicate/ClusterNear"]
+    [edges] = clustering.inputs.values()
+    urns = coder_urns(components, components.pcollections[edges].coder_id)
+    assert "beam:coder:row:v1" in urns and "beam:coder:pickled_python:v1" not in urns, urns

@@ -289,5 +289,11 @@ class Deduplicate(beam.PTransform):
                 | "VerifyPairs" >> beam.ParDo(_VerifyBucketsFn(self._threshold),
                                               beam.pvalue.AsDict(signatures)
                                               ).with_output_types(NearEdge)
-                | "AllEdges" >> beam.combiners.ToList()
-                | "ClusterNear" >> beam.FlatMap(cluster_near).with_output_types(_DECIDED))
+                # One group of every edge, for the clustering is global. A
+                # group keeps the edges' row encoding; ToList would pickle
+                # them, each key with its whole schema (9.5 KB an edge, not 0.5).
+                | "KeyEdges" >> beam.Map(lambda edge: ("", edge)).with_output_types(
+                    Tuple[str, NearEdge])
+                | "AllEdges" >> beam.GroupByKey()
+                | "ClusterNear" >> beam.FlatMapTuple(
+                    lambda _, edges: cluster_near(edges)).with_output_types(_DECIDED))
