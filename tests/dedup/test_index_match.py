@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from apache_beam.pvalue import TaggedOutput

@@ -63,8 +63,8 @@ from schemas.records import Article
 from transforms.core.counters import StageCounters
 from transforms.core.staging import StageRows
 from transforms.enrich.keyphrase_scores import (MIN_ARTICLES, MIN_SHARE, DocumentFrequencies,
-                                                document_keys, filter_keywords, least_count,
-                                                score_keyphrases, source_of)
+                                                filter_keywords, least_count, score_keyphrases,
+                                                source_of)
 from transforms.enrich.keyphrases import Candidates, candidates
 
 STAGE = "keyphrases"
