@@ -1,7 +1,7 @@
 """Quality of the near-duplicate stage, run in memory exactly as the pipeline runs it.
 
 The stage is composed from the pipeline's own functions, without Beam:
-`transforms.extract.normalize.key_text` -> `minhash.sketch` -> `dedup.band_entries`
+`transforms.extract.normalize.key_text` -> `minhash.sketch` -> `dedup.band_refs`
 (`minhash.band_keys`, the layout `minhash.lsh_parameters` derives from the
 threshold) -> grouping by band key (the pipeline's ``GroupByBand``) ->
 `dedup.bucket_edges` per bucket, verified on the sketches (exact Jaccard, as
@@ -80,8 +80,8 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 
 from transforms.dedup import minhash  # noqa: E402
 from schemas.dedup import DedupKey
-from transforms.dedup.rules import (band_entries, bucket_edges, cluster_near, index_entry,
-                                    known_key, sketch_of)
+from transforms.dedup.rules import (band_refs, bucket_edges, cluster_near, index_entry,
+                                    known_key, member_ref, sketch_of, unsigned)
 from transforms.extract.html_extract import NoArticleText, extract_html  # noqa: E402
 from transforms.extract.normalize import content_hash_of_key, key_text  # noqa: E402
 
@@ -148,15 +148,16 @@ def cluster_keys(keys: Sequence[DedupKey], threshold: float) -> NearResult:
     """The near stage over `keys`: band buckets, verified edges, star clusters."""
     params = minhash.lsh_parameters(threshold)
     buckets: Dict[str, List[DedupKey]] = defaultdict(list)
+    members = {member_ref(key): unsigned(key) for key in keys}  # "CandidateMembers"
     for key in keys:
-        for band, member in band_entries(key, None, params):  # the pipeline's "NewBands"
-            buckets[band].append(member)
+        for band, ref in band_refs(key, None, params):  # the pipeline's "NewBands"
+            buckets[band].append(members[ref])
     # "CandidateSignatures": the sketches of the run's articles (exact Jaccard).
     signatures = {key.article_id: SKETCHES.get(key.article_id, key.signature) for key in keys}
     edges = [edge for members in buckets.values()  # "GroupByBand", then "VerifyPairs"
              for edge in bucket_edges(list(members), threshold,
                                       lambda key: signatures[key.article_id])]
-    decisions = dict(cluster_near(edges))  # "AllEdges" (ToList), then "ClusterNear"
+    decisions = dict(cluster_near(edges))  # "AllEdges" (one group), then "ClusterNear"
     index = {key.article_id: i for i, key in enumerate(keys)}
     centre, similarity = list(range(len(keys))), [1.0] * len(keys)
     for article_id, decision in decisions.items():

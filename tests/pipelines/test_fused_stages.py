@@ -1,12 +1,13 @@
-"""What the embedded runner holds in memory, read from the stages it fuses.
+"""What the embedded runner holds in memory, read from the job it would run.
 
 The FnApiRunner keeps every collection that crosses a stage boundary whole in
 memory until the stage after it runs. A raw document (a WARC record's whole
 page) must not cross one: it is read, cleaned of its source's boilerplate and
 extracted in one fused stage, so memory holds the documents of a bundle, not
-of the run. Measured before this test: W1, 8,000 WARC records, one worker,
-peaked at 5.9 GB, 1.9 GB of it the documents waiting for the boilerplate
-counts.
+of the run. Measured before the first test: W1, 8,000 WARC records, one
+worker, peaked at 5.9 GB, 1.9 GB of it the documents waiting for the
+boilerplate counts. What does cross (dedup's buckets and edges) crosses in
+its compact encoding.
 """
 from __future__ import annotations
 
@@ -25,14 +26,19 @@ READ = "ReadDumps/SplitRecords"
 ON_THE_SAME_STAGE = ("SourceBoilerplate/RemoveBoilerplate", "Process/Extract/ExtractText")
 
 
-def stage_names(tmp_path, *args: str):
-    """The transforms of each stage the FnApiRunner would run for the ingest job."""
+def ingest_graph(tmp_path, *args: str) -> beam.Pipeline:
+    """The ingest job over the seeds, built (not run) on the FnApiRunner."""
     argv = ["--input", str(SEEDS / "*.txt"), "--output", str(tmp_path / "out"),
             "--run_id", "graph", *args]
     opts = PipelineOptions(argv).view_as(IngestOptions)
     pipeline = beam.Pipeline(runner=FnApiRunner(), options=opts)
     ingest.build(pipeline, opts, "graph", int(time.time() * 1e6))
-    _, stages = FnApiRunner().create_stages(pipeline.to_runner_api())
+    return pipeline
+
+
+def stage_names(tmp_path, *args: str):
+    """The transforms of each stage the FnApiRunner would run for the ingest job."""
+    _, stages = FnApiRunner().create_stages(ingest_graph(tmp_path, *args).to_runner_api())
     return [[t.unique_name for t in stage.transforms] for stage in stages]
 
 
@@ -60,13 +66,22 @@ def test_near_duplicate_edges_reach_the_clustering_in_their_row_encoding(tmp_pat
     # Pickled, every `DedupKey` of an edge carried its whole schema: 9.5 KB an
     # edge instead of 0.5 (W1, 8,000 documents, 2 workers: 6,590 edges, one
     # 63 MB list held by the runner and decoded by one worker).
-    argv = ["--input", str(SEEDS / "*.txt"), "--output", str(tmp_path / "out"), "--run_id", "graph"]
-    opts = PipelineOptions(argv).view_as(IngestOptions)
-    pipeline = beam.Pipeline(runner=FnApiRunner(), options=opts)
-    ingest.build(pipeline, opts, "graph", int(time.time() * 1e6))
-    components = pipeline.to_runner_api().components
+    components = ingest_graph(tmp_path).to_runner_api().components
     [clustering] = [t for t in components.transforms.values()
                     if t.unique_name == "Process/Deduplicate/ClusterNear"]
     [edges] = clustering.inputs.values()
     urns = coder_urns(components, components.pcollections[edges].coder_id)
     assert "beam:coder:row:v1" in urns and "beam:coder:pickled_python:v1" not in urns, urns
+
+
+def test_lsh_buckets_group_article_references_not_their_keys(tmp_path):
+    # Each article is in 20 bands: grouped with its whole key (~300 bytes),
+    # the buckets held 65 MB in the runner on W2, 10,000 articles; the keys
+    # now wait once each in a side input and the buckets hold references.
+    components = ingest_graph(tmp_path).to_runner_api().components
+    [grouping] = [t for t in components.transforms.values()
+                  if t.unique_name == "Process/Deduplicate/GroupByBand"]
+    [entries] = grouping.inputs.values()
+    urns = coder_urns(components, components.pcollections[entries].coder_id)
+    text = "beam:coder:string_utf8:v1"
+    assert urns == ["beam:coder:kv:v1", text, text], urns

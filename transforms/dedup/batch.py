@@ -51,13 +51,14 @@ from transforms.core.counters import StageCounters
 from transforms.extract.normalize import key_text
 from transforms.core.paths import join_path
 from transforms.core.staging import StageRows
-from transforms.dedup.known import (SIGNATURES, KeysPerBundleFn, KnownBandsFn, band_keys_of,
-                                    relevant_known)
+from transforms.dedup.known import (MEMBERS, SIGNATURES, KeysPerBundleFn, KnownBandsFn,
+                                    band_keys_of, relevant_known)
 from transforms.dedup.urls import site_of
 from schemas.dedup import Conflict, DedupDecision, DedupKey, NearEdge
-from transforms.dedup.rules import (DUPLICATES, URL_CONFLICTS, band_entries, bucket_edges,
-                                    cluster_near, dedup_key, index_entry, refused_claim,
-                                    split_group, split_url_group, to_duplicate, without_shingles)
+from transforms.dedup.rules import (DUPLICATES, URL_CONFLICTS, band_refs, bucket_edges,
+                                    cluster_near, dedup_key, index_entry, member_ref,
+                                    refused_claim, split_group, split_url_group, to_duplicate,
+                                    unsigned, without_shingles)
 
 
 def _decide(group: Tuple[str, Iterable[DedupKey]], dup_type: str):
@@ -108,6 +109,8 @@ _KEYED = Tuple[str, DedupKey]
 # element, and a Flatten of typed and untyped inputs transcodes every element.
 _DECIDED = Tuple[str, DedupDecision]
 _SIGNED = Tuple[str, bytes]
+# An LSH bucket's entry: (band key, `member_ref`).
+_REFERENCED = Tuple[str, str]
 
 
 SKETCHES = "sketches"
@@ -144,10 +147,10 @@ class _VerifyBucketsFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._compared: Set[Tuple[str, str]] = set()
 
-    def process(self, group: Tuple[str, Iterable[DedupKey]],
-                signatures: Dict[str, bytes]) -> Iterable[NearEdge]:
+    def process(self, group: Tuple[str, Iterable[str]], signatures: Dict[str, bytes],
+                members: Dict[str, DedupKey]) -> Iterable[NearEdge]:
         before = len(self._compared)
-        edges = bucket_edges(list(group[1]), self._threshold,
+        edges = bucket_edges([members[ref] for ref in group[1]], self._threshold,
                              lambda key: signatures[key.article_id], self._compared)
         self._counters.inc("near_pairs_compared", len(self._compared) - before)
         self._counters.inc("near_edges", len(edges))
@@ -266,8 +269,11 @@ class Deduplicate(beam.PTransform):
         new_survivors = survivors | "NewSurvivors" >> beam.Filter(
             lambda k: not k.known and k.signature is not None).with_output_types(DedupKey)
         new_bands = new_survivors | "NewBands" >> beam.FlatMap(
-            band_entries, None, self._params).with_output_types(_KEYED)
+            band_refs, None, self._params).with_output_types(_REFERENCED)
         band_inputs = [new_bands]
+        # The buckets hold references; each member's key waits once, here.
+        member_inputs = [new_survivors | "NewMembers" >> beam.Map(
+            lambda key: (member_ref(key), unsigned(key))).with_output_types(_KEYED)]
         # Verified by sketches: exact Jaccard where both carry shingles (new
         # articles, v5 index rows), else estimated from the signatures.
         signature_inputs = [sketches]
@@ -277,17 +283,21 @@ class Deduplicate(beam.PTransform):
             ).with_output_types(List[str])
             known_bands = known_keys | "KnownBands" >> beam.ParDo(
                 KnownBandsFn(self._params), beam.pvalue.AsList(band_set)).with_output_types(
-                    _KEYED, **{SIGNATURES: _SIGNED}).with_outputs(SIGNATURES, main="bands")
+                    _REFERENCED, **{SIGNATURES: _SIGNED, MEMBERS: _KEYED}
+                ).with_outputs(SIGNATURES, MEMBERS, main="bands")
             band_inputs.append(known_bands.bands)
             signature_inputs.append(known_bands[SIGNATURES])
+            member_inputs.append(known_bands[MEMBERS])
         # Signatures are looked up in a side input, built once, rather than
         # shuffled with every band entry.
         signatures = signature_inputs | "CandidateSignatures" >> beam.Flatten()
+        members = member_inputs | "CandidateMembers" >> beam.Flatten()
         return (band_inputs
                 | "AllBands" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
                 | "VerifyPairs" >> beam.ParDo(_VerifyBucketsFn(self._threshold),
-                                              beam.pvalue.AsDict(signatures)
+                                              beam.pvalue.AsDict(signatures),
+                                              beam.pvalue.AsDict(members)
                                               ).with_output_types(NearEdge)
                 # One group of every edge, for the clustering is global. A
                 # group keeps the edges' row encoding; ToList would pickle

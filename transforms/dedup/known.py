@@ -21,10 +21,11 @@ from apache_beam.transforms.window import GlobalWindows
 from schemas.dedup import DedupKey
 from schemas.records import IndexEntry
 from transforms.dedup import minhash
-from transforms.dedup.rules import (SAME_URL, band_entries, known_key, meeting_keys, sketch_of,
-                                    without_shingles)
+from transforms.dedup.rules import (SAME_URL, band_refs, known_key, meeting_keys, member_ref,
+                                    sketch_of, unsigned, without_shingles)
 
 SIGNATURES = "signatures"
+MEMBERS = "members"
 
 
 class KeysPerBundleFn(beam.DoFn):
@@ -58,8 +59,9 @@ def band_keys_of(key: DedupKey, params: minhash.LshParameters) -> List[str]:
 
 
 class KnownBandsFn(beam.DoFn):
-    """Band entries of known keys, for the bands some new article has, and
-    the signatures of the keys that have any (tagged ``signatures``)."""
+    """Band entries of known keys, for the bands some new article has; for
+    the keys that have any, their signatures (tagged ``signatures``) and the
+    keys themselves by `member_ref` (tagged ``members``)."""
 
     def __init__(self, params: minhash.LshParameters):
         self._params = params
@@ -71,9 +73,10 @@ class KnownBandsFn(beam.DoFn):
     def process(self, key: DedupKey, new_bands: List[List[str]]):
         if self._source is not new_bands:  # the side input, made a set once per bundle
             self._source, self._bands = new_bands, _key_set(new_bands)
-        entries = list(band_entries(key, self._bands, self._params))
+        entries = list(band_refs(key, self._bands, self._params))
         if entries:
             yield beam.pvalue.TaggedOutput(SIGNATURES, (key.article_id, sketch_of(key)))
+            yield beam.pvalue.TaggedOutput(MEMBERS, (member_ref(key), unsigned(key)))
         yield from entries
 
 

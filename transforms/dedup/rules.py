@@ -153,17 +153,23 @@ def split_url_group(members: Iterable[DedupKey], threshold: float
     return kept, decisions, conflicts
 
 
-def band_entries(key: DedupKey, new_bands: Optional[Set[str]] = None,
-                 params: Optional[minhash.LshParameters] = None):
-    """(band key, key without its signature) pairs of a signed key; for known
-    keys only the bands that a new article has. The signature stays out of
-    the shuffle: it would travel once per band."""
+def member_ref(key: DedupKey) -> str:
+    """How an LSH bucket names a member: its article id, marked new or known
+    (a rerun's article and its own index entry share an id)."""
+    return ("k" if key.known else "n") + key.article_id
+
+
+def band_refs(key: DedupKey, new_bands: Optional[Set[str]] = None,
+              params: Optional[minhash.LshParameters] = None):
+    """(band key, `member_ref`) pairs of a signed key; for known keys only the
+    bands that a new article has. The key itself waits once, in the members
+    side input: in the shuffle it would travel once per band."""
     if key.signature is None:
         return
-    unsigned = _unsigned(key)
+    ref = member_ref(key)
     for band in minhash.band_keys(key.signature, params):
         if new_bands is None or band in new_bands:
-            yield band, unsigned
+            yield band, ref
 
 
 def bucket_edges(members: List[DedupKey], threshold: float,
@@ -190,11 +196,12 @@ def bucket_edges(members: List[DedupKey], threshold: float,
             seen.add(pair)
             estimate = minhash.similarity(signature_of(new), signature_of(other))
             if estimate >= threshold:
-                edges.append(NearEdge(_unsigned(new), _unsigned(other), estimate))
+                edges.append(NearEdge(unsigned(new), unsigned(other), estimate))
     return edges
 
 
-def _unsigned(key: DedupKey) -> DedupKey:
+def unsigned(key: DedupKey) -> DedupKey:
+    """A key without its signature and shingles: what a bucket and an edge need."""
     return key._replace(signature=None, shingles=None)
 
 
