@@ -73,15 +73,3 @@ def test_near_duplicate_edges_reach_the_clustering_in_their_row_encoding(tmp_pat
     urns = coder_urns(components, components.pcollections[edges].coder_id)
     assert "beam:coder:row:v1" in urns and "beam:coder:pickled_python:v1" not in urns, urns
 
-
-def test_lsh_buckets_group_article_references_not_their_keys(tmp_path):
-    # Each article is in 20 bands: grouped with its whole key (~300 bytes),
-    # the buckets held 65 MB in the runner on W2, 10,000 articles; the keys
-    # now wait once each in a side input and the buckets hold references.
-    components = ingest_graph(tmp_path).to_runner_api().components
-    [grouping] = [t for t in components.transforms.values()
-                  if t.unique_name == "Process/Deduplicate/GroupByBand"]
-    [entries] = grouping.inputs.values()
-    urns = coder_urns(components, components.pcollections[entries].coder_id)
-    text = "beam:coder:string_utf8:v1"
-    assert urns == ["beam:coder:kv:v1", text, text], urns

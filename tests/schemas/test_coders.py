@@ -17,7 +17,11 @@ from pipelines.options import IngestOptions
 from tests.conftest import SEEDS
 
 ROW = "beam:coder:row:v1"
-KEYED_ROW = ("beam:coder:kv:v1", ("beam:coder:string_utf8:v1", ROW))
+TEXT = "beam:coder:string_utf8:v1"
+KEYED_ROW = ("beam:coder:kv:v1", (TEXT, ROW))
+# An LSH bucket's entry is (band, member reference): each article is in 20
+# bands, and its key (~300 bytes) waits once, in CandidateMembers.
+KEYED_TEXT = ("beam:coder:kv:v1", (TEXT, TEXT))
 # Transform -> {output tag: expected coder}; None is the main output.
 EXPECTED = {
     "ReadDumps/SplitRecords": {"None": ROW, "rejects": ROW, "duplicates": ROW},
@@ -25,7 +29,8 @@ EXPECTED = {
     "Process/DetectLanguage/IdentifyLanguage": {"None": ROW},
     "Process/Deduplicate/DedupKeys": {"None": ROW},
     "Process/Deduplicate/NewAndKnownKeys": {"None": ROW},
-    "Process/Deduplicate/AllBands": {"None": KEYED_ROW},
+    "Process/Deduplicate/AllBands": {"None": KEYED_TEXT},
+    "Process/Deduplicate/CandidateMembers": {"None": KEYED_ROW},
     "Process/Deduplicate/RouteDuplicates": {"None": ROW, "duplicates": ROW},
     "Process/Enrich/CleanTags": {"None": ROW},
     "Process/Keyphrases/ScoreKeyphrases": {"None": ROW},
