@@ -18,7 +18,8 @@ Workloads: ``python -c "import workloads; workloads.write_html_warcs(Path(D), N)
 (W1) or ``write_text_dumps`` (W2), from this folder. Prints one line a stage
 with a peak at least --min_mb above the run's first: seconds since start,
 tree peak during the stage, the largest processes, the runner's buffered MB
-after it, and the stage's first transforms.
+after it (list buffers; groups keep their values decoded and show in the
+peak), and the stage's first transforms.
 """
 from __future__ import annotations
 
@@ -61,13 +62,13 @@ def tree_rss() -> Dict[int, float]:
 
 
 def buffered_mb(context) -> float:
-    """MB of encoded elements the runner holds between stages."""
+    """MB of encoded elements the runner holds between stages, in its list
+    buffers. A group's buffer is not counted: it keeps its values decoded, as
+    Python objects, and shows in the tree's peak instead."""
     total = 0
     for buffer in context.pcoll_buffers.values():
         if isinstance(buffer, execution.ListBuffer):
             total += sum(map(len, buffer._inputs))
-        elif isinstance(buffer, execution.GroupingBuffer):
-            total += sum(len(k) + sum(map(len, v)) for k, v in buffer._table.items())
     return total / 2 ** 20
 
 
