@@ -186,7 +186,8 @@ class _RemoveBoilerplateFn(beam.DoFn):
         text = doc.payload.decode("utf-8", errors="replace")
         cleaned, removed = remove_lines(text, frozenset(hashes))
         if not removed:
-            if line_hashes(text) and line_hashes(text) <= set(hashes):
+            own = line_hashes(text)
+            if own and own <= set(hashes):
                 self._counters.inc("kept:all_lines_shared")
             yield doc
             return
