@@ -316,6 +316,7 @@ def cost_per_5kb(dumps: Iterable[str]) -> float:
     for _ in range(COST_ROUNDS):  # the least CPU time of a few rounds: others share the cores
         dump_lines._head_may_have_role.cache_clear()  # no round profits from another's cache
         dump_lines._folded.cache_clear()
+        dump_lines._role_of.cache_clear()
         started = time.process_time()
         for dump in dumps:
             for segment in split_page(dump).segments:

@@ -116,25 +116,37 @@ def classify_line(number: int, raw: str) -> Line:
     line = raw.strip()
     if not line:
         return Line(number, "blank", "")
+    return Line(number, *_role_of(line))
+
+
+# A dump's lines are classified two or three times in one worker (the page split,
+# the segment cleaning, the boilerplate hashes), one dump after another: a
+# memo of a few dumps' lines serves the later passes.
+LINE_MEMO = 4096
+
+
+@lru_cache(maxsize=LINE_MEMO)
+def _role_of(line: str) -> Tuple[str, str]:
+    """(role, value) of a stripped, non-blank line: see `classify_line`."""
     if not _may_have_role(line):
-        return Line(number, "text", line)
+        return "text", line
     labelled = _COLON.split(line, 1)
     if len(labelled) == 2:
         label_key, _ = _line_key(labelled[0])  # a head key is too long to match
         for role in ("source", "keywords", "read_also"):
             if label_key in PHRASE_KEYS[role]:
-                return Line(number, role, labelled[1].strip())
+                return role, labelled[1].strip()
     key, whole = _line_key(line)
     if not whole:  # longer than any phrase: only a "read more" start can match
         if len(line) <= BOILERPLATE_LINE_MAX_CHARS and _READ_MORE.match(key):
-            return Line(number, "read_more", "")
-        return Line(number, "text", line)
+            return "read_more", ""
+        return "text", line
     if key in PHRASE_KEYS["read_also"]:
-        return Line(number, "read_also", "")
+        return "read_also", ""
     if key in PHRASE_KEYS["related"]:
-        return Line(number, "related", "")
+        return "related", ""
     if key in PHRASE_KEYS["comments"] or _COUNT.sub("", key) in PHRASE_KEYS["comments"]:
-        return Line(number, "comments", "")
+        return "comments", ""
     if len(line) <= BOILERPLATE_LINE_MAX_CHARS and _READ_MORE.match(key):
-        return Line(number, "read_more", "")
-    return Line(number, "text", line)
+        return "read_more", ""
+    return "text", line
