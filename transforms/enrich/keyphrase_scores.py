@@ -135,9 +135,10 @@ class DocumentFrequencies:
             for key in {(language, ""), (language, source)}:
                 counters.setdefault(key, Counter()).update(phrases)
                 articles[key] = articles.get(key, 0) + 1
-        tables = {key: {p: c for p, c in counter.items()
-                        if keep_row((key[0], key[1], p), c, articles, min_count)}
-                  for key, counter in counters.items()}
+        tables = {}
+        for key, counter in counters.items():  # `keep_row`'s bound, once per group
+            least = least_count(key[0], key[1], articles, min_count)
+            tables[key] = {} if least is None else {p: c for p, c in counter.items() if c >= least}
         return cls(tables, articles)
 
     def articles(self, language: str, source: str = "") -> int:
