@@ -66,3 +66,37 @@ def test_the_example_writes_the_tables(dumps):
     run_example(code.replace('RUN_ID = "example-1"', 'RUN_ID = "example-2"'))
     assert read_table(out, "articles") == []
     assert len(read_table(out, "duplicates")) == inputs - len(rejects)
+
+
+@pytest.mark.e2e
+def test_the_example_commits_by_the_runs_protocol(dumps):
+    """The page teaches the commit a run of the command makes: a manifest that
+    checks every input ended in one table, and a commit that a crash half-way
+    through leaves finished by whoever takes the output next."""
+    from transforms.sink import commit as protocol
+
+    inputs = sum(1 for path in (dumps / "dumps").iterdir()
+                 for line in path.read_text("utf-8").splitlines() if line.strip())
+    code = example_code()
+
+    def stop_at_first_rename(number, what):
+        if what.startswith("rename"):
+            raise RuntimeError("stopped half-way through the commit")
+
+    protocol.FAULT_HOOK = stop_at_first_rename
+    try:
+        with pytest.raises(Exception, match="stopped half-way"):
+            run_example(code)
+    finally:
+        protocol.FAULT_HOOK = None
+    out = dumps / "out"
+    assert list((out / "_runs" / "_intents").glob("*.json")), "the intent was written first"
+    assert not (out / "_runs" / "_lease").exists(), "the example gives its lease back"
+
+    protocol.recover(str(out))
+    manifest = json.loads((out / "_runs" / "example-1.json").read_text("utf-8"))
+    assert manifest["status"] == "succeeded"
+    assert manifest["invariant"]["holds"]
+    rows = sum(len(read_table(out, table)) for table in ("articles", "duplicates", "rejects"))
+    assert rows == inputs
+    assert not (out / "_tmp" / "example-1").exists()
