@@ -18,7 +18,6 @@ be: ``dt`` a real date, ``lang`` a 2-3 letter code, ``und`` otherwise.
 """
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 from datetime import date
@@ -45,7 +44,6 @@ PENDING_BYTES = 64 << 20
 ROW_OVERHEAD_BYTES = 600
 _LANG = re.compile(r"^[a-z]{2,3}$")
 
-_log = logging.getLogger(__name__)
 
 
 def safe_language(code: Optional[str]) -> str:
@@ -229,24 +227,6 @@ def existing_run_files(output: str, run_id: str) -> List[str]:
     return found
 
 
-def commit_files(output: str, run_id: str, written: Iterable[WrittenFile]) -> List[str]:
-    """Replaces the run's earlier files with the newly written ones.
-
-    Returns the final paths. Destination folders are created first: on a
-    local disk a rename into a missing folder fails.
-    """
-    moves = plan_commit(output, run_id, written)
-    stale = existing_run_files(output, run_id)
-    if stale:
-        _log.info("replacing %d files of an earlier attempt of run %s", len(stale), run_id)
-        FileSystems.delete(stale)
-    for _, destination in moves:
-        ensure_parent(destination)
-    if moves:
-        FileSystems.rename([m[0] for m in moves], [m[1] for m in moves])
-    return [m[1] for m in moves]
-
-
 # The tables a reader opens; each exists after every run, with its schema.
 READER_TABLES = ("articles", "duplicates", "rejects")
 
@@ -306,5 +286,5 @@ def write_empty_tables(output: str, run_id: str, started_at: int,
     return [b for _, b in pairs]
 
 
-__all__ = ["WriteTable", "commit_files", "write_empty_tables", "empty_table_moves", "safe_language", "safe_date", "article_partition",
+__all__ = ["WriteTable", "write_empty_tables", "empty_table_moves", "safe_language", "safe_date", "article_partition",
            "ingest_partition", "SCHEMA_VERSION"]
