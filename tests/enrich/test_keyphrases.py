@@ -341,3 +341,62 @@ def test_a_bundle_sends_a_few_summed_shards_per_group_not_a_row_per_phrase():
     assert summed == expected  # the same sums, whatever the shard
     groups = {(language, source) for (language, source, _), _ in sent}
     assert len(sent) <= 8 * len(groups) < len(expected) / 4
+
+
+def test_a_staged_run_counts_its_phrases_in_files_not_in_a_shuffle(tmp_path):
+    """Summed in the runner, the counts held every distinct phrase of the run
+    (12 million (group, phrase) entries at 100,000 W2 articles), and grew
+    with it. Staged, each bundle writes its sums to files per shard; only the
+    file names are grouped, and one shard's files are summed at a time."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    p = beam.Pipeline(runner=FnApiRunner())
+    _ = (p | beam.Create(_cnn_run())
+         | "Keyphrases" >> ExtractKeyphrases(stage_dir=str(tmp_path / "kept")))
+    components = p.to_runner_api().components
+
+    def coder(coder_id):
+        found = components.coders[coder_id]
+        parts = tuple(coder(c) for c in found.component_coder_ids)
+        return (found.spec.urn, parts) if parts else found.spec.urn
+
+    counting = [t for t in components.transforms.values()
+                if t.unique_name.startswith("Keyphrases/CountArticles")
+                and t.spec.urn == "beam:transform:group_by_key:v1"]
+    assert counting
+    for transform in counting:
+        for pc in transform.inputs.values():
+            assert coder(components.pcollections[pc].coder_id) == (
+                "beam:coder:kv:v1", ("beam:coder:varint:v1", "beam:coder:string_utf8:v1"))
+
+
+@pytest.mark.parametrize("flush_rows", [200_000, 40])
+def test_staged_and_held_counts_give_the_same_keywords(fnapi_pipeline, tmp_path, monkeypatch,
+                                                       flush_rows):
+    """Summed from files shard by shard, the table is the one summed in memory."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from transforms.enrich import keyphrase_step
+
+    monkeypatch.setattr(keyphrase_step._SumRowsFn, "FLUSH_ROWS", flush_rows)
+    articles = _cnn_run() + [
+        _article(f"b{i}", f"{TOWNS[i % 10]} {TOWNS[(i + 3) % 10]} talks", f"Talks between "
+                 f"{TOWNS[i % 10]} and {TOWNS[(i + 3) % 10]} went on. " * 3,
+                 url=f"https://news{i % 3}.example/b{i}") for i in range(70)]
+    import json
+
+    def write(rows, path):
+        path.write_text(json.dumps(sorted(rows)), "utf-8")
+
+    for staged in (False, True):
+        stage_dir = str(tmp_path / "kept") if staged else None
+        with beam.Pipeline(runner=FnApiRunner()) as p:
+            out = (p | beam.Create(articles)
+                   | "Keyphrases" >> ExtractKeyphrases(stage_dir=stage_dir))
+            _ = (out | beam.Map(lambda a: (a.article_id, a.keywords))
+                 | beam.combiners.ToList()
+                 | beam.Map(write, tmp_path / f"staged-{staged}.json"))
+    held = json.loads((tmp_path / "staged-False.json").read_text("utf-8"))
+    staged = json.loads((tmp_path / "staged-True.json").read_text("utf-8"))
+    assert staged == held
+    assert len(staged) == len(articles) and sum(1 for _, keywords in staged if keywords) > 120

@@ -16,7 +16,10 @@ Three steps over the pure functions of `transforms.enrich.keyphrases` and
    phrases held by 2% or more of their language's or source's articles
    (`keep_row`, with the article totals as a dict side input), which bounds
    the table whatever the run's size, and ``BuildTable`` makes them one
-   `DocumentFrequencies`.
+   `DocumentFrequencies`. With a `stage_dir` (a batch run) the bundles' sums
+   go to Parquet files per shard instead (`_StageCountsFn`): only the file
+   names are grouped, and ``KeepCommon`` sums one shard's files at a time in
+   Arrow, so no step holds the run's distinct phrases, which grow with it.
 2. ``ScoreKeyphrases``: each article's candidates, found again, scored with
    that table as a side input. A language with fewer than `MIN_ARTICLES` articles in the
    run is scored on the weights in the article alone (the table damps
@@ -53,14 +56,21 @@ language and source, whatever the run's size.
 """
 from __future__ import annotations
 
+import io
+import uuid
 from collections import Counter
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.records import Article
 from transforms.core.counters import StageCounters
+from transforms.core.paths import ensure_parent, join_path
 from transforms.core.staging import StageRows
 from transforms.enrich.keyphrase_scores import (MIN_ARTICLES, MIN_SHARE, DocumentFrequencies,
                                                 filter_keywords, least_count, score_keyphrases,
@@ -168,6 +178,99 @@ class _AddCountsFn(beam.CombineFn):
 
     def extract_output(self, counts: Counter) -> Dict[str, int]:
         return dict(counts)
+
+
+# Shards of a staged run's count files: one shard's files are summed at a time,
+# so the most a worker holds is about 1/`COUNT_SHARDS` of the run's distinct phrases.
+COUNT_SHARDS = 32
+_COUNTS_SCHEMA = pa.schema([("language", pa.string()), ("source", pa.string()),
+                            ("phrase", pa.string()), ("articles", pa.int64())])
+
+
+class _StageCountsFn(_SumRowsFn):
+    """`_SumRowsFn`'s sums, written to a Parquet file per shard at each flush:
+    emits ``(shard, path)``, and the article counts (phrase ``""``) as
+    ``((language, source), articles)`` on the ``totals`` output.
+
+    Summed by `CombinePerKey`, the sums were held whole by the runner: every
+    distinct phrase of the run (12 million (group, phrase) entries for
+    100,000 W2 articles, where the table keeps about a thousand), and the
+    runner keeps a group's values decoded. In files, only their names are
+    grouped.
+    """
+    SHARDS = COUNT_SHARDS
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self._folder = folder
+
+    def process(self, article: Article, window=beam.DoFn.WindowParam):
+        yield from self._written(super().process(article, window))
+
+    def finish_bundle(self):
+        for value in super().finish_bundle():
+            for out in self._written([value.value]):
+                if isinstance(out, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(
+                        out.tag, WindowedValue(out.value, value.timestamp, value.windows))
+                else:
+                    yield WindowedValue(out, value.timestamp, value.windows)
+
+    def _written(self, sums):
+        by_shard: Dict[int, List[Tuple[str, str, Dict[str, int]]]] = {}
+        for (language, source, shard), counts in sums:
+            if "" in counts:
+                yield beam.pvalue.TaggedOutput("totals", ((language, source), counts[""]))
+            by_shard.setdefault(shard, []).append((language, source, counts))
+        for shard, groups in sorted(by_shard.items()):
+            yield shard, write_counts(join_path(self._folder, f"{shard:03d}"), groups)
+
+
+def write_counts(folder: str, groups: List[Tuple[str, str, Dict[str, int]]]) -> str:
+    """One count file: a row per (language, source, phrase) of `groups`."""
+    columns: Tuple[List, List, List, List] = ([], [], [], [])
+    for language, source, counts in groups:
+        for phrase, count in counts.items():
+            if phrase:
+                columns[0].append(language)
+                columns[1].append(source)
+                columns[2].append(phrase)
+                columns[3].append(count)
+    table = pa.table(dict(zip(_COUNTS_SCHEMA.names, columns)), schema=_COUNTS_SCHEMA)
+    path = join_path(folder, f"{uuid.uuid4().hex}.parquet")
+    ensure_parent(path)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    with FileSystems.create(path) as handle:
+        handle.write(buffer.getvalue())
+    return path
+
+
+def kept_rows_of_files(shard: Tuple[int, Iterable[str]], articles: Dict[Tuple[str, str], int],
+                       min_count: int, min_share: float
+                       ) -> Iterable[Tuple[Tuple[str, str, str], int]]:
+    """`kept_rows` of one shard's count files: summed in Arrow, then bounded
+    (`least_count`) group by group."""
+    _, paths = shard
+    tables = []
+    for path in paths:
+        with FileSystems.open(path) as handle:
+            tables.append(pq.read_table(io.BytesIO(handle.read())))
+    if not tables:
+        return
+    summed = (pa.concat_tables(tables)
+              .group_by(["language", "source", "phrase"])
+              .aggregate([("articles", "sum")]))
+    summed = summed.filter(pc.greater_equal(summed.column("articles_sum"), min_count))
+    leasts: Dict[Tuple[str, str], Optional[float]] = {}
+    for language, source, phrase, count in zip(*(summed.column(name).to_pylist() for name in (
+            "language", "source", "phrase", "articles_sum"))):
+        group = (language, source)
+        if group not in leasts:
+            leasts[group] = least_count(language, source, articles, min_count, min_share)
+        least = leasts[group]
+        if least is not None and count >= least:
+            yield (language, source, phrase), count
 
 
 def kept_rows(shard: Tuple[Tuple[str, str, int], Dict[str, int]],
@@ -284,6 +387,20 @@ class ExtractKeyphrases(beam.PTransform):
                     | "ScoreKeyphrases" >> beam.ParDo(
                         _ScoreFn(self._min_articles, self._small_runs),
                         table=NO_TABLE).with_output_types(Article))
+        if self._stage_dir:
+            table = self._table_from_files(articles, min_count, min_share)
+        else:
+            table = self._table_in_memory(articles, min_count, min_share)
+        waiting = articles
+        if self._stage_dir:
+            waiting = articles | "StageArticles" >> StageRows(self._stage_dir, Article)
+        return (waiting
+                | "ScoreKeyphrases" >> beam.ParDo(
+                    _ScoreFn(self._min_articles, self._small_runs),
+                    table=beam.pvalue.AsSingleton(table)).with_output_types(Article))
+
+    @staticmethod
+    def _table_in_memory(articles, min_count: int, min_share: float):
         shards = (articles
                   | "DocumentRows" >> beam.ParDo(_SumRowsFn())
                   | "CountArticles" >> beam.CombinePerKey(_AddCountsFn()))
@@ -292,14 +409,27 @@ class ExtractKeyphrases(beam.PTransform):
                   | "ArticleTotals" >> beam.Filter(lambda shard: "" in shard[1])
                   | "TotalsByGroup" >> beam.Map(
                       lambda shard: ((shard[0][0], shard[0][1]), shard[1][""])))
-        table = (shards
-                 | "KeepCommon" >> beam.FlatMap(kept_rows, beam.pvalue.AsDict(totals),
-                                                min_count, min_share)
-                 | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
-        waiting = articles
-        if self._stage_dir:
-            waiting = articles | "StageArticles" >> StageRows(self._stage_dir, Article)
-        return (waiting
-                | "ScoreKeyphrases" >> beam.ParDo(
-                    _ScoreFn(self._min_articles, self._small_runs),
-                    table=beam.pvalue.AsSingleton(table)).with_output_types(Article))
+        return (shards
+                | "KeepCommon" >> beam.FlatMap(kept_rows, beam.pvalue.AsDict(totals),
+                                               min_count, min_share)
+                | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
+
+    def _table_from_files(self, articles, min_count: int, min_share: float):
+        written = (articles
+                   | "DocumentRows" >> beam.ParDo(
+                       _StageCountsFn(join_path(self._stage_dir, "counts"))).with_outputs(
+                           "totals", main="files"))
+        # Typed, so that the names go through the shuffle as (varint, string).
+        files = written.files | "FileNames" >> beam.Map(tuple).with_output_types(Tuple[int, str])
+        totals = (written.totals
+                  | "TotalKeys" >> beam.Map(tuple).with_output_types(Tuple[Tuple[str, str], int])
+                  | "ArticleTotals" >> beam.CombinePerKey(sum))
+        kept = (files
+                | "CountArticles" >> beam.GroupByKey()
+                | "KeepCommon" >> beam.FlatMap(kept_rows_of_files, beam.pvalue.AsDict(totals),
+                                               min_count, min_share))
+        article_rows = totals | "TotalsAsRows" >> beam.Map(
+            lambda total: ((total[0][0], total[0][1], ""), total[1]))
+        return ((kept, article_rows)
+                | "AllRows" >> beam.Flatten()
+                | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
