@@ -246,11 +246,14 @@ def write_counts(folder: str, groups: List[Tuple[str, str, Dict[str, int]]]) -> 
     return path
 
 
-def kept_rows_of_files(shard: Tuple[int, Iterable[str]], articles: Dict[Tuple[str, str], int],
-                       min_count: int, min_share: float
-                       ) -> Iterable[Tuple[Tuple[str, str, str], int]]:
-    """`kept_rows` of one shard's count files: summed in Arrow, then bounded
-    (`least_count`) group by group."""
+def kept_groups_of_files(shard: Tuple[int, Iterable[str]], articles: Dict[Tuple[str, str], int],
+                         min_count: int, min_share: float
+                         ) -> Iterable[Tuple[Tuple[str, str], Dict[str, int]]]:
+    """What `kept_rows` keeps of one shard's count files, as one
+    ``((language, source), {phrase: articles})`` element a group: summed in
+    Arrow, then bounded (`least_count`) group by group. A group's phrases
+    travel as one dict: a row a phrase cost twice the memory, held twice
+    (as rows, then as the table)."""
     _, paths = shard
     tables = []
     for path in paths:
@@ -263,6 +266,7 @@ def kept_rows_of_files(shard: Tuple[int, Iterable[str]], articles: Dict[Tuple[st
               .aggregate([("articles", "sum")]))
     summed = summed.filter(pc.greater_equal(summed.column("articles_sum"), min_count))
     leasts: Dict[Tuple[str, str], Optional[float]] = {}
+    kept: Dict[Tuple[str, str], Dict[str, int]] = {}
     for language, source, phrase, count in zip(*(summed.column(name).to_pylist() for name in (
             "language", "source", "phrase", "articles_sum"))):
         group = (language, source)
@@ -270,7 +274,38 @@ def kept_rows_of_files(shard: Tuple[int, Iterable[str]], articles: Dict[Tuple[st
             leasts[group] = least_count(language, source, articles, min_count, min_share)
         least = leasts[group]
         if least is not None and count >= least:
-            yield (language, source, phrase), count
+            kept.setdefault(group, {})[phrase] = count
+    yield from kept.items()
+
+
+class _MergeTablesFn(beam.CombineFn):
+    """Kept groups (``(group, {phrase: articles})``) and article totals
+    (``(group, articles)``) -> one `DocumentFrequencies`."""
+
+    def create_accumulator(self) -> Tuple[Dict, Dict]:
+        return {}, {}
+
+    def add_input(self, accumulator, element):
+        tables, articles = accumulator
+        group, value = element
+        if isinstance(value, dict):
+            tables.setdefault(group, {}).update(value)  # a group's shards hold other phrases
+        else:
+            articles[group] = articles.get(group, 0) + value
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        tables, articles = {}, {}
+        for more_tables, more_articles in accumulators:
+            for group, phrases in more_tables.items():
+                tables.setdefault(group, {}).update(phrases)
+            for group, count in more_articles.items():
+                articles[group] = articles.get(group, 0) + count
+        return tables, articles
+
+    def extract_output(self, accumulator) -> DocumentFrequencies:
+        tables, articles = accumulator
+        return DocumentFrequencies(tables, articles)
 
 
 def kept_rows(shard: Tuple[Tuple[str, str, int], Dict[str, int]],
@@ -426,10 +461,8 @@ class ExtractKeyphrases(beam.PTransform):
                   | "ArticleTotals" >> beam.CombinePerKey(sum))
         kept = (files
                 | "CountArticles" >> beam.GroupByKey()
-                | "KeepCommon" >> beam.FlatMap(kept_rows_of_files, beam.pvalue.AsDict(totals),
+                | "KeepCommon" >> beam.FlatMap(kept_groups_of_files, beam.pvalue.AsDict(totals),
                                                min_count, min_share))
-        article_rows = totals | "TotalsAsRows" >> beam.Map(
-            lambda total: ((total[0][0], total[0][1], ""), total[1]))
-        return ((kept, article_rows)
-                | "AllRows" >> beam.Flatten()
-                | "BuildTable" >> beam.CombineGlobally(_BuildTableFn()))
+        return ((kept, totals)
+                | "AllGroups" >> beam.Flatten()
+                | "BuildTable" >> beam.CombineGlobally(_MergeTablesFn()))
