@@ -343,42 +343,61 @@ def test_a_bundle_sends_a_few_summed_shards_per_group_not_a_row_per_phrase():
     assert len(sent) <= 8 * len(groups) < len(expected) / 4
 
 
-def test_a_staged_run_counts_its_phrases_in_files_not_in_a_shuffle(tmp_path):
+def test_a_staged_run_counts_its_phrases_in_files_not_in_a_shuffle(tmp_path, monkeypatch):
     """Summed in the runner, the counts held every distinct phrase of the run
     (12 million (group, phrase) entries at 100,000 W2 articles), and grew
-    with it. Staged, each bundle writes its sums to files per shard; only the
-    file names are grouped, and one shard's files are summed at a time."""
+    with it. Staged, a bundle writes its sums to files per shard and sends
+    their names; only a small bundle's sums (under MIN_FILE_ROWS) travel."""
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.transforms.window import GlobalWindow
+
+    from transforms.enrich.keyphrase_step import _StageCountsFn
+
+    def outputs(min_file_rows):
+        monkeypatch.setattr(_StageCountsFn, "MIN_FILE_ROWS", min_file_rows)
+        fn = _StageCountsFn(str(tmp_path / f"counts-{min_file_rows}"))
+        fn.start_bundle()
+        out = [o for article in _cnn_run() for o in fn.process(article, GlobalWindow())]
+        out += list(fn.finish_bundle())
+        tags = {}
+        for o in out:
+            tag = o.tag if isinstance(o, beam.pvalue.TaggedOutput) else "files"
+            tags.setdefault(tag, []).append(o.value if isinstance(
+                o, beam.pvalue.TaggedOutput) else o)
+        return tags
+
+    large = outputs(10)
+    assert set(large) == {"files", "totals"}
+    assert all(isinstance(shard, int) and path.endswith(".parquet")
+               for shard, path in (v.value for v in large["files"]))
+    assert list((tmp_path / "counts-10").rglob("*.parquet"))
+    small = outputs(10 ** 9)
+    assert set(small) == {"sums", "totals"}
 
     p = beam.Pipeline(runner=FnApiRunner())
     _ = (p | beam.Create(_cnn_run())
          | "Keyphrases" >> ExtractKeyphrases(stage_dir=str(tmp_path / "kept")))
     components = p.to_runner_api().components
-
-    def coder(coder_id):
-        found = components.coders[coder_id]
-        parts = tuple(coder(c) for c in found.component_coder_ids)
-        return (found.spec.urn, parts) if parts else found.spec.urn
-
-    counting = [t for t in components.transforms.values()
-                if t.unique_name.startswith("Keyphrases/CountArticles")
-                and t.spec.urn == "beam:transform:group_by_key:v1"]
-    assert counting
-    for transform in counting:
-        for pc in transform.inputs.values():
-            assert coder(components.pcollections[pc].coder_id) == (
-                "beam:coder:kv:v1", ("beam:coder:varint:v1", "beam:coder:string_utf8:v1"))
+    names = [t for t in components.transforms.values()
+             if t.unique_name == "Keyphrases/FileNames"]
+    assert names
+    for pc in names[0].outputs.values():
+        found = components.coders[components.pcollections[pc].coder_id]
+        parts = tuple(components.coders[c].spec.urn for c in found.component_coder_ids)
+        assert (found.spec.urn, parts) == (
+            "beam:coder:kv:v1", ("beam:coder:varint:v1", "beam:coder:string_utf8:v1"))
 
 
-@pytest.mark.parametrize("flush_rows", [200_000, 40])
+@pytest.mark.parametrize("flush_rows, min_file_rows", [(200_000, 20_000), (40, 1), (40, 60)])
 def test_staged_and_held_counts_give_the_same_keywords(fnapi_pipeline, tmp_path, monkeypatch,
-                                                       flush_rows):
+                                                       flush_rows, min_file_rows):
     """Summed from files shard by shard, the table is the one summed in memory."""
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
     from transforms.enrich import keyphrase_step
 
     monkeypatch.setattr(keyphrase_step._SumRowsFn, "FLUSH_ROWS", flush_rows)
+    monkeypatch.setattr(keyphrase_step._StageCountsFn, "MIN_FILE_ROWS", min_file_rows)
     articles = _cnn_run() + [
         _article(f"b{i}", f"{TOWNS[i % 10]} {TOWNS[(i + 3) % 10]} talks", f"Talks between "
                  f"{TOWNS[i % 10]} and {TOWNS[(i + 3) % 10]} went on. " * 3,

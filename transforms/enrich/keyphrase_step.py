@@ -188,17 +188,22 @@ _COUNTS_SCHEMA = pa.schema([("language", pa.string()), ("source", pa.string()),
 
 
 class _StageCountsFn(_SumRowsFn):
-    """`_SumRowsFn`'s sums, written to a Parquet file per shard at each flush:
-    emits ``(shard, path)``, and the article counts (phrase ``""``) as
-    ``((language, source), articles)`` on the ``totals`` output.
+    """`_SumRowsFn`'s sums, written to a Parquet file per shard at each flush of
+    `MIN_FILE_ROWS` rows or more: emits ``(shard, path)``; a smaller flush
+    (a small bundle's) goes on the ``sums`` output as ``(shard, (language,
+    source, {phrase: articles}))``; the article counts (phrase ``""``) go on
+    ``totals`` as ``((language, source), articles)``.
 
     Summed by `CombinePerKey`, the sums were held whole by the runner: every
     distinct phrase of the run (12 million (group, phrase) entries for
-    100,000 W2 articles, where the table keeps about a thousand), and the
-    runner keeps a group's values decoded. In files, only their names are
-    grouped.
+    100,000 W2 articles), and the runner keeps a group's values decoded. In
+    files, only their names are grouped. The local runner gives a stage's
+    input to a worker as one bundle, which flushes at `FLUSH_ROWS`; a runner
+    that cuts small bundles would write a file a shard for a few articles,
+    which costs more than the shuffle (`bench_keyphrase_beam.py --staged`).
     """
     SHARDS = COUNT_SHARDS
+    MIN_FILE_ROWS = 20_000
 
     def __init__(self, folder: str):
         super().__init__()
@@ -208,26 +213,37 @@ class _StageCountsFn(_SumRowsFn):
         yield from self._written(super().process(article, window))
 
     def finish_bundle(self):
+        by_window: Dict[Tuple, List] = {}  # a flush is judged whole: one window's sums
         for value in super().finish_bundle():
-            for out in self._written([value.value]):
+            by_window.setdefault((value.timestamp, tuple(value.windows)), []).append(value.value)
+        for (timestamp, windows), sums in by_window.items():
+            for out in self._written(sums):
                 if isinstance(out, beam.pvalue.TaggedOutput):
                     yield beam.pvalue.TaggedOutput(
-                        out.tag, WindowedValue(out.value, value.timestamp, value.windows))
+                        out.tag, WindowedValue(out.value, timestamp, windows))
                 else:
-                    yield WindowedValue(out, value.timestamp, value.windows)
+                    yield WindowedValue(out, timestamp, windows)
 
     def _written(self, sums):
         by_shard: Dict[int, List[Tuple[str, str, Dict[str, int]]]] = {}
+        rows = 0
         for (language, source, shard), counts in sums:
             if "" in counts:
                 yield beam.pvalue.TaggedOutput("totals", ((language, source), counts[""]))
+                counts = {p: c for p, c in counts.items() if p}
             by_shard.setdefault(shard, []).append((language, source, counts))
+            rows += len(counts)
         for shard, groups in sorted(by_shard.items()):
-            yield shard, write_counts(join_path(self._folder, f"{shard:03d}"), groups)
+            if rows >= self.MIN_FILE_ROWS:
+                yield shard, write_counts(join_path(self._folder, f"{shard:03d}"), groups)
+            else:
+                for group in groups:
+                    if group[2]:
+                        yield beam.pvalue.TaggedOutput("sums", (shard, group))
 
 
-def write_counts(folder: str, groups: List[Tuple[str, str, Dict[str, int]]]) -> str:
-    """One count file: a row per (language, source, phrase) of `groups`."""
+def counts_table(groups: Iterable[Tuple[str, str, Dict[str, int]]]) -> pa.Table:
+    """A row per (language, source, phrase) of `groups` (the article counts left out)."""
     columns: Tuple[List, List, List, List] = ([], [], [], [])
     for language, source, counts in groups:
         for phrase, count in counts.items():
@@ -236,7 +252,12 @@ def write_counts(folder: str, groups: List[Tuple[str, str, Dict[str, int]]]) -> 
                 columns[1].append(source)
                 columns[2].append(phrase)
                 columns[3].append(count)
-    table = pa.table(dict(zip(_COUNTS_SCHEMA.names, columns)), schema=_COUNTS_SCHEMA)
+    return pa.table(dict(zip(_COUNTS_SCHEMA.names, columns)), schema=_COUNTS_SCHEMA)
+
+
+def write_counts(folder: str, groups: List[Tuple[str, str, Dict[str, int]]]) -> str:
+    """One count file of `groups` (`counts_table`) under `folder`; returns its path."""
+    table = counts_table(groups)
     path = join_path(folder, f"{uuid.uuid4().hex}.parquet")
     ensure_parent(path)
     buffer = io.BytesIO()
@@ -246,19 +267,22 @@ def write_counts(folder: str, groups: List[Tuple[str, str, Dict[str, int]]]) -> 
     return path
 
 
-def kept_groups_of_files(shard: Tuple[int, Iterable[str]], articles: Dict[Tuple[str, str], int],
-                         min_count: int, min_share: float
+def kept_groups_of_shard(shard: Tuple[int, Dict[str, Iterable]],
+                         articles: Dict[Tuple[str, str], int], min_count: int, min_share: float
                          ) -> Iterable[Tuple[Tuple[str, str], Dict[str, int]]]:
-    """What `kept_rows` keeps of one shard's count files, as one
-    ``((language, source), {phrase: articles})`` element a group: summed in
-    Arrow, then bounded (`least_count`) group by group. A group's phrases
-    travel as one dict: a row a phrase cost twice the memory, held twice
-    (as rows, then as the table)."""
-    _, paths = shard
+    """What `kept_rows` keeps of one shard (its count ``files`` and the
+    ``sums`` of small bundles), as one ``((language, source), {phrase:
+    articles})`` element a group: summed in Arrow, then bounded
+    (`least_count`) group by group. A group's phrases travel as one dict: a
+    row a phrase cost twice the memory, held twice (as rows, then as the table)."""
+    _, parts = shard
     tables = []
-    for path in paths:
+    for path in parts.get("files", ()):
         with FileSystems.open(path) as handle:
             tables.append(pq.read_table(io.BytesIO(handle.read())))
+    small = list(parts.get("sums", ()))
+    if small:
+        tables.append(counts_table(small))
     if not tables:
         return
     summed = (pa.concat_tables(tables)
@@ -453,15 +477,15 @@ class ExtractKeyphrases(beam.PTransform):
         written = (articles
                    | "DocumentRows" >> beam.ParDo(
                        _StageCountsFn(join_path(self._stage_dir, "counts"))).with_outputs(
-                           "totals", main="files"))
+                           "totals", "sums", main="files"))
         # Typed, so that the names go through the shuffle as (varint, string).
         files = written.files | "FileNames" >> beam.Map(tuple).with_output_types(Tuple[int, str])
         totals = (written.totals
                   | "TotalKeys" >> beam.Map(tuple).with_output_types(Tuple[Tuple[str, str], int])
                   | "ArticleTotals" >> beam.CombinePerKey(sum))
-        kept = (files
-                | "CountArticles" >> beam.GroupByKey()
-                | "KeepCommon" >> beam.FlatMap(kept_groups_of_files, beam.pvalue.AsDict(totals),
+        kept = ({"files": files, "sums": written.sums}
+                | "CountArticles" >> beam.CoGroupByKey()
+                | "KeepCommon" >> beam.FlatMap(kept_groups_of_shard, beam.pvalue.AsDict(totals),
                                                min_count, min_share))
         return ((kept, totals)
                 | "AllGroups" >> beam.Flatten()
