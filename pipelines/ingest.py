@@ -32,7 +32,7 @@ from apache_beam.runners.runner import PipelineResult
 from pipelines.options import (CommonOptions, IngestOptions, OptionsError, command_help,
                                default_run_id, options_in_effect, wants_help)
 from pipelines.runs import (RunContext, article_steps, counted_rows, first_run_id,
-                            forget_signals, format_summary, interrupt, local_runner,
+                            forget_signals, format_summary, interrupt, local_pipeline,
                             read_manifest, received_signal, run_context, run_tables,
                             started_run, take_lease, versions)
 from pipelines.slices import SliceFailed, run_in_slices
@@ -211,7 +211,7 @@ def launch_options(options: PipelineOptions) -> Tuple[PipelineResult, IngestOpti
     lease, inherited = take_lease(opts, run_id)
     try:
         read_state_first(opts, run_id)
-        p = beam.Pipeline(runner=local_runner(options), options=options)
+        p = local_pipeline(options)
         build(p, opts, run_id, int(started * 1e6), runs_committed_after(opts.output, run_id),
               lease.token)
         result = p.run()

@@ -1,7 +1,7 @@
 """What every run of a pipeline shares, batch, sliced or streaming.
 
 The runner (`local_runner`: the FnApiRunner where the DirectRunner is asked
-for), the versions and the summary a run prints (`versions`,
+for; `local_pipeline`, a pipeline on it), the versions and the summary a run prints (`versions`,
 `format_summary`, `read_manifest`), the output's lease (`take_lease`, which a
 sliced run hands to its slices through `INHERITED_LEASE`) and the signals
 that interrupt a run (`interrupt`, `received_signal`, `started_run`).
@@ -22,6 +22,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.allocator import return_freed_memory
 from pipelines.options import CommonOptions, IngestOptions
 from pipelines.validation import detection_languages, fetch_config
 from schemas.contexts import FeedsContext, ReadContext, SourceOutputs
@@ -139,6 +140,16 @@ def local_runner(options: PipelineOptions):
     if name in (None, "DirectRunner", "direct"):
         return FnApiRunner()
     return None
+
+
+def local_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """A pipeline on `local_runner`. A local run (the FnApiRunner) first sets
+    its allocator to give freed memory back (`pipelines.allocator`): its
+    runner process passes every stage's data between the workers."""
+    runner = local_runner(options)
+    if runner is not None:
+        return_freed_memory()
+    return beam.Pipeline(runner=runner, options=options)
 
 
 # A sliced run's launcher holds the lease for its slices, each run in a

@@ -34,7 +34,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipelines.options import (CommonOptions, OptionsError, StreamOptions, command_help,
                                options_in_effect, wants_help)
 from pipelines.runs import (RunContext, article_steps, counted_rows, format_summary,
-                            local_runner, run_context, run_tables, versions)
+                            local_pipeline, local_runner, run_context, run_tables, versions)
 from pipelines.validation import listed_feed_names, source_priorities, validate_stream
 from schemas.contexts import SourceOutputs
 from schemas.tables import SCHEMA_VERSION
@@ -211,7 +211,7 @@ def run(argv: Optional[Sequence[str]] = None):
     dry_run = str(options.view_as(TestOptions).dry_run).lower() in ("true", "1")
     if not dry_run:
         mark_stream_temp(opts.output, run_id)  # batch runs' recovery leaves this _tmp/ alone
-    p = beam.Pipeline(runner=local_runner(options), options=options)
+    p = local_pipeline(options)
     header = build(p, opts, stream, run_id, started)
     if local_runner(options) is None and not dry_run:
         # A managed runner's stream may never stop: its empty tables get their files now.

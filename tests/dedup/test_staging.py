@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from typing import Tuple
 
 import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
@@ -67,6 +68,10 @@ def test_staged_articles_are_routed_like_the_held_ones(fnapi_pipeline, tmp_path,
         assert len(files) >= 4  # 11 rows, at most 3 a file
         staged = [r.article_id for f in files for r in staging.read_staged(str(f), row_type)]
         assert sorted(staged) == sorted(d.doc_id for d in _docs())  # each row staged once
+    # The near stage verified "edited" by the sketches it read from files.
+    sketched = [article_id for f in (stage_dir / "sketches").glob("*.parquet")
+                for article_id, _ in staging.read_staged(str(f), Tuple[str, bytes])]
+    assert sorted(sketched) == sorted(d.doc_id for d in _docs())
 
 
 def test_a_staged_file_gives_back_the_rows_it_was_given(fnapi_pipeline, tmp_path):

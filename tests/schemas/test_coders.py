@@ -31,6 +31,10 @@ EXPECTED = {
     "Process/Deduplicate/NewAndKnownKeys": {"None": ROW},
     "Process/Deduplicate/AllBands": {"None": KEYED_TEXT},
     "Process/Deduplicate/CandidateMembers": {"None": KEYED_ROW},
+    # The sketches (up to 16 KB an article) wait in staged files: the side
+    # input holds their names (W1, 2 workers: the runner passed every sketch
+    # through its memory several times, and each worker held them twice).
+    "Process/Deduplicate/CandidateSignatures": {"None": TEXT},
     "Process/Deduplicate/RouteDuplicates": {"None": ROW, "duplicates": ROW},
     "Process/Enrich/CleanTags": {"None": ROW},
     "Process/Keyphrases/ScoreKeyphrases": {"None": ROW},

@@ -117,4 +117,32 @@ class StageRows(beam.PTransform):
                 | "ReadStaged" >> beam.FlatMap(read_staged, row_type).with_output_types(row_type))
 
 
-__all__ = ["STAGE_ROWS", "StageRows", "read_staged", "write_staged"]
+class StageForSideInput(beam.PTransform):
+    """Rows -> the names of the files under `folder` that hold them.
+
+    For a side input that is read whole (`read_all_staged`): only the names
+    cross the runner. On the FnApiRunner with worker processes a side input's
+    bytes pass through the runner process several times (the stage's output,
+    its decoded and re-encoded state, one reply to each worker) and are held
+    decoded in each worker's cache beside the dict built from them.
+    """
+
+    def __init__(self, folder: str, row_type: type):
+        super().__init__()
+        self._folder = folder
+        self._row_type = row_type
+
+    def expand(self, rows):
+        what = self.label.rsplit("/", 1)[-1].lower() if self.label else "rows"
+        return rows | "WriteStaged" >> beam.ParDo(
+            _WriteStagedFn(self._folder, self._row_type, what)).with_output_types(str)
+
+
+def read_all_staged(paths: Iterable[str], row_type: type) -> Iterator:
+    """The rows of every file of `paths`, in the order of their sorted names."""
+    for path in sorted(paths):
+        yield from read_staged(path, row_type)
+
+
+__all__ = ["STAGE_ROWS", "StageForSideInput", "StageRows", "read_all_staged", "read_staged",
+           "write_staged"]

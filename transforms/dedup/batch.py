@@ -50,7 +50,7 @@ from transforms.dedup import minhash
 from transforms.core.counters import StageCounters
 from transforms.extract.normalize import key_text
 from transforms.core.paths import join_path
-from transforms.core.staging import StageRows
+from transforms.core.staging import StageForSideInput, StageRows, read_all_staged
 from transforms.dedup.known import (MEMBERS, SIGNATURES, KeysPerBundleFn, KnownBandsFn,
                                     band_keys_of, relevant_known)
 from transforms.dedup.urls import site_of
@@ -143,18 +143,29 @@ class _VerifyBucketsFn(beam.DoFn):
     def __init__(self, threshold: float):
         self._threshold = threshold
         self._counters = StageCounters("dedup")
+        self._staged: Tuple[Tuple[str, ...], Dict[str, bytes]] = ((), {})
 
     def start_bundle(self) -> None:
         self._compared: Set[Tuple[str, str]] = set()
 
-    def process(self, group: Tuple[str, Iterable[str]], signatures: Dict[str, bytes],
+    def process(self, group: Tuple[str, Iterable[str]], signatures,
                 members: Dict[str, DedupKey]) -> Iterable[NearEdge]:
+        """`signatures`: a dict by article id, or the names of the staged
+        files that hold them (read once a worker, kept while they are the same)."""
+        if not isinstance(signatures, dict):
+            signatures = self._read_staged(signatures)
         before = len(self._compared)
         edges = bucket_edges([members[ref] for ref in group[1]], self._threshold,
                              lambda key: signatures[key.article_id], self._compared)
         self._counters.inc("near_pairs_compared", len(self._compared) - before)
         self._counters.inc("near_edges", len(edges))
         return edges
+
+    def _read_staged(self, names: Iterable[str]) -> Dict[str, bytes]:
+        names = tuple(sorted(names))
+        if self._staged[0] != names:
+            self._staged = (names, dict(read_all_staged(names, _SIGNED)))
+        return self._staged[1]
 
 
 class Deduplicate(beam.PTransform):
@@ -264,6 +275,14 @@ class Deduplicate(beam.PTransform):
             return rows
         return rows | f"Stage{name}" >> StageRows(join_path(self._stage_dir, name.lower()), row_type)
 
+    def _sketches(self, sketches, name: str):
+        """(article id, sketch) pairs, or when staged the names of their files:
+        the sketches (up to 16 KB an article) stay out of the runner."""
+        if not self._stage_dir:
+            return sketches
+        return sketches | f"Stage{name}" >> StageForSideInput(
+            join_path(self._stage_dir, name.lower()), _SIGNED)
+
     def _near_stage(self, survivors, known_keys, sketches):
         """Near-duplicate decisions for the new survivors of the exact stages."""
         new_survivors = survivors | "NewSurvivors" >> beam.Filter(
@@ -276,7 +295,7 @@ class Deduplicate(beam.PTransform):
             lambda key: (member_ref(key), unsigned(key))).with_output_types(_KEYED)]
         # Verified by sketches: exact Jaccard where both carry shingles (new
         # articles, v5 index rows), else estimated from the signatures.
-        signature_inputs = [sketches]
+        signature_inputs = [self._sketches(sketches, "Sketches")]
         if known_keys is not None:
             band_set = new_survivors | "NewBandKeys" >> beam.ParDo(
                 KeysPerBundleFn(functools.partial(band_keys_of, params=self._params))
@@ -286,17 +305,18 @@ class Deduplicate(beam.PTransform):
                     _REFERENCED, **{SIGNATURES: _SIGNED, MEMBERS: _KEYED}
                 ).with_outputs(SIGNATURES, MEMBERS, main="bands")
             band_inputs.append(known_bands.bands)
-            signature_inputs.append(known_bands[SIGNATURES])
+            signature_inputs.append(self._sketches(known_bands[SIGNATURES], "KnownSketches"))
             member_inputs.append(known_bands[MEMBERS])
         # Signatures are looked up in a side input, built once, rather than
-        # shuffled with every band entry.
+        # shuffled with every band entry; staged, it holds file names.
         signatures = signature_inputs | "CandidateSignatures" >> beam.Flatten()
+        as_side_input = beam.pvalue.AsList if self._stage_dir else beam.pvalue.AsDict
         members = member_inputs | "CandidateMembers" >> beam.Flatten()
         return (band_inputs
                 | "AllBands" >> beam.Flatten()
                 | "GroupByBand" >> beam.GroupByKey()
                 | "VerifyPairs" >> beam.ParDo(_VerifyBucketsFn(self._threshold),
-                                              beam.pvalue.AsDict(signatures),
+                                              as_side_input(signatures),
                                               beam.pvalue.AsDict(members)
                                               ).with_output_types(NearEdge)
                 # One group of every edge, for the clustering is global. A
