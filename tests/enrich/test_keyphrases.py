@@ -322,7 +322,7 @@ def test_a_bundle_sends_a_few_summed_shards_per_group_not_a_row_per_phrase():
 
     from apache_beam.transforms.window import GlobalWindow
 
-    from transforms.enrich.keyphrase_step import _SumRowsFn
+    from transforms.enrich.keyphrase_counts import _SumRowsFn
 
     articles = _cnn_run()
     fn = _SumRowsFn()
@@ -351,7 +351,7 @@ def test_a_staged_run_counts_its_phrases_in_files_not_in_a_shuffle(tmp_path, mon
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     from apache_beam.transforms.window import GlobalWindow
 
-    from transforms.enrich.keyphrase_step import _StageCountsFn
+    from transforms.enrich.keyphrase_counts import _StageCountsFn
 
     def outputs(min_file_rows):
         monkeypatch.setattr(_StageCountsFn, "MIN_FILE_ROWS", min_file_rows)
@@ -394,10 +394,10 @@ def test_staged_and_held_counts_give_the_same_keywords(fnapi_pipeline, tmp_path,
     """Summed from files shard by shard, the table is the one summed in memory."""
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
-    from transforms.enrich import keyphrase_step
+    from transforms.enrich import keyphrase_counts
 
-    monkeypatch.setattr(keyphrase_step._SumRowsFn, "FLUSH_ROWS", flush_rows)
-    monkeypatch.setattr(keyphrase_step._StageCountsFn, "MIN_FILE_ROWS", min_file_rows)
+    monkeypatch.setattr(keyphrase_counts._SumRowsFn, "FLUSH_ROWS", flush_rows)
+    monkeypatch.setattr(keyphrase_counts._StageCountsFn, "MIN_FILE_ROWS", min_file_rows)
     articles = _cnn_run() + [
         _article(f"b{i}", f"{TOWNS[i % 10]} {TOWNS[(i + 3) % 10]} talks", f"Talks between "
                  f"{TOWNS[i % 10]} and {TOWNS[(i + 3) % 10]} went on. " * 3,
