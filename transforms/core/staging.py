@@ -92,6 +92,14 @@ class _WriteStagedFn(beam.DoFn):
         return path
 
 
+def write_names(transform: beam.PTransform, rows, folder: str, row_type: type):
+    """Applies ``WriteStaged`` inside `transform`: the rows written, their file
+    names out (counted under the transform's own label)."""
+    what = transform.label.rsplit("/", 1)[-1].lower() if transform.label else "rows"
+    return rows | "WriteStaged" >> beam.ParDo(
+        _WriteStagedFn(folder, row_type, what)).with_output_types(str)
+
+
 class StageRows(beam.PTransform):
     """The same rows, carried across the next barrier as files under `folder`.
 
@@ -108,11 +116,8 @@ class StageRows(beam.PTransform):
         self._row_type = row_type
 
     def expand(self, rows):
-        what = self.label.rsplit("/", 1)[-1].lower() if self.label else "rows"
         row_type = self._row_type
-        return (rows
-                | "WriteStaged" >> beam.ParDo(
-                    _WriteStagedFn(self._folder, row_type, what)).with_output_types(str)
+        return (write_names(self, rows, self._folder, row_type)
                 | "SpreadFiles" >> beam.Reshuffle()
                 | "ReadStaged" >> beam.FlatMap(read_staged, row_type).with_output_types(row_type))
 
@@ -133,9 +138,7 @@ class StageForSideInput(beam.PTransform):
         self._row_type = row_type
 
     def expand(self, rows):
-        what = self.label.rsplit("/", 1)[-1].lower() if self.label else "rows"
-        return rows | "WriteStaged" >> beam.ParDo(
-            _WriteStagedFn(self._folder, self._row_type, what)).with_output_types(str)
+        return write_names(self, rows, self._folder, self._row_type)
 
 
 def read_all_staged(paths: Iterable[str], row_type: type) -> Iterator:
