@@ -345,7 +345,7 @@ def test_a_bundle_sends_a_few_summed_shards_per_group_not_a_row_per_phrase():
 
 def test_a_staged_run_counts_its_phrases_in_files_not_in_a_shuffle(tmp_path, monkeypatch):
     """Summed in the runner, the counts held every distinct phrase of the run
-    (12 million (group, phrase) entries at 100,000 W2 articles), and grew
+    (10.4 million (group, phrase) entries at 100,000 W2 articles), and grew
     with it. Staged, a bundle writes its sums to files per shard and sends
     their names; only a small bundle's sums (under MIN_FILE_ROWS) travel."""
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner

@@ -138,9 +138,9 @@ class _StageCountsFn(_SumRowsFn):
     ``totals`` as ``((language, source), articles)``.
 
     Summed by `CombinePerKey`, the sums were held whole by the runner: every
-    distinct phrase of the run (12 million (group, phrase) entries for
-    100,000 W2 articles), and the runner keeps a group's values decoded. In
-    files, only their names are grouped. The local runner gives a stage's
+    distinct phrase of the run (10.4 million (group, phrase) entries for
+    100,000 W2 articles, `benchmarks/count_phrases.py`), and the runner keeps
+    a group's values decoded. In files, only their names are grouped. The local runner gives a stage's
     input to a worker as one bundle, which flushes at `FLUSH_ROWS`; a runner
     that cuts small bundles would write a file a shard for a few articles,
     which costs more than the shuffle (`bench_keyphrase_beam.py --staged`).
@@ -186,15 +186,15 @@ class _StageCountsFn(_SumRowsFn):
 
 
 def counts_table(groups: Iterable[Tuple[str, str, Dict[str, int]]]) -> pa.Table:
-    """A row per (language, source, phrase) of `groups` (the article counts left out)."""
+    """A row per (language, source, phrase) of `groups` (whose article counts,
+    phrase ``""``, `_StageCountsFn` has taken out)."""
     columns: Tuple[List, List, List, List] = ([], [], [], [])
     for language, source, counts in groups:
         for phrase, count in counts.items():
-            if phrase:
-                columns[0].append(language)
-                columns[1].append(source)
-                columns[2].append(phrase)
-                columns[3].append(count)
+            columns[0].append(language)
+            columns[1].append(source)
+            columns[2].append(phrase)
+            columns[3].append(count)
     return pa.table(dict(zip(_COUNTS_SCHEMA.names, columns)), schema=_COUNTS_SCHEMA)
 
 
