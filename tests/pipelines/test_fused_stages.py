@@ -72,4 +72,3 @@ def test_near_duplicate_edges_reach_the_clustering_in_their_row_encoding(tmp_pat
     [edges] = clustering.inputs.values()
     urns = coder_urns(components, components.pcollections[edges].coder_id)
     assert "beam:coder:row:v1" in urns and "beam:coder:pickled_python:v1" not in urns, urns
-
