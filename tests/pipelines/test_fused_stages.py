@@ -62,13 +62,16 @@ def coder_urns(components, coder_id: str):
     return urns
 
 
-def test_near_duplicate_edges_reach_the_clustering_in_their_row_encoding(tmp_path):
+def test_near_duplicate_edges_reach_the_clustering_as_plain_references(tmp_path):
     # Pickled, every `DedupKey` of an edge carried its whole schema: 9.5 KB an
     # edge instead of 0.5 (W1, 8,000 documents, 2 workers: 6,590 edges, one
-    # 63 MB list held by the runner and decoded by one worker).
+    # 63 MB list held by the runner and decoded by one worker). Row-coded,
+    # the FnApiRunner still held the group's edges decoded, both keys each
+    # (W1, 20,000 documents: 81,563 edges): the group holds (new ref, other
+    # ref, similarity), and the keys wait once, in the members side input.
     components = ingest_graph(tmp_path).to_runner_api().components
-    [clustering] = [t for t in components.transforms.values()
-                    if t.unique_name == "Process/Deduplicate/ClusterNear"]
-    [edges] = clustering.inputs.values()
+    [group] = [t for t in components.transforms.values()
+               if t.unique_name == "Process/Deduplicate/AllEdges"]
+    [edges] = group.inputs.values()
     urns = coder_urns(components, components.pcollections[edges].coder_id)
-    assert "beam:coder:row:v1" in urns and "beam:coder:pickled_python:v1" not in urns, urns
+    assert "beam:coder:row:v1" not in urns and "beam:coder:pickled_python:v1" not in urns, urns

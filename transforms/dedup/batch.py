@@ -111,6 +111,18 @@ _DECIDED = Tuple[str, DedupDecision]
 _SIGNED = Tuple[str, bytes]
 # An LSH bucket's entry: (band key, `member_ref`).
 _REFERENCED = Tuple[str, str]
+# A verified pair: (new `member_ref`, other `member_ref`, similarity).
+_PAIR = Tuple[str, str, float]
+
+
+def _cluster(group: Tuple[str, Iterable[Tuple[str, str, float]]], members: Dict[str, DedupKey]):
+    """`cluster_near` over the run's verified pairs, their keys looked up by
+    reference. The FnApiRunner holds a group's values decoded, and W1's
+    copies of a page are pairs of one another (81,563 edges at 20,000
+    documents): edges carrying both members' keys held 1.4-5 KB each in the
+    runner, references about 0.2 KB; the keys wait once, in `members`."""
+    return cluster_near(NearEdge(members[new], members[other], similarity)
+                        for new, other, similarity in group[1])
 
 
 SKETCHES = "sketches"
@@ -149,9 +161,10 @@ class _VerifyBucketsFn(beam.DoFn):
         self._compared: Set[Tuple[str, str]] = set()
 
     def process(self, group: Tuple[str, Iterable[str]], signatures,
-                members: Dict[str, DedupKey]) -> Iterable[NearEdge]:
+                members: Dict[str, DedupKey]) -> Iterable[Tuple[str, str, float]]:
         """`signatures`: a dict by article id, or the names of the staged
-        files that hold them (read once a worker, kept while they are the same)."""
+        files that hold them (read once a worker, kept while they are the same).
+        Yields each edge as `(new ref, other ref, similarity)`, see `_cluster`."""
         if not isinstance(signatures, dict):
             signatures = self._read_staged(signatures)
         before = len(self._compared)
@@ -159,7 +172,7 @@ class _VerifyBucketsFn(beam.DoFn):
                              lambda key: signatures[key.article_id], self._compared)
         self._counters.inc("near_pairs_compared", len(self._compared) - before)
         self._counters.inc("near_edges", len(edges))
-        return edges
+        return [(member_ref(e.new), member_ref(e.other), e.similarity) for e in edges]
 
     def _read_staged(self, names: Iterable[str]) -> Dict[str, bytes]:
         names = tuple(sorted(names))
@@ -318,12 +331,12 @@ class Deduplicate(beam.PTransform):
                 | "VerifyPairs" >> beam.ParDo(_VerifyBucketsFn(self._threshold),
                                               as_side_input(signatures),
                                               beam.pvalue.AsDict(members)
-                                              ).with_output_types(NearEdge)
+                                              ).with_output_types(_PAIR)
                 # One group of every edge, for the clustering is global. A
-                # group keeps the edges' row encoding; ToList would pickle
-                # them, each key with its whole schema (9.5 KB an edge, not 0.5).
+                # group keeps the edges' plain encoding; ToList would pickle
+                # them. The group holds references, not keys: see `_cluster`.
                 | "KeyEdges" >> beam.Map(lambda edge: ("", edge)).with_output_types(
-                    Tuple[str, NearEdge])
+                    Tuple[str, _PAIR])
                 | "AllEdges" >> beam.GroupByKey()
-                | "ClusterNear" >> beam.FlatMapTuple(
-                    lambda _, edges: cluster_near(edges)).with_output_types(_DECIDED))
+                | "ClusterNear" >> beam.FlatMap(
+                    _cluster, beam.pvalue.AsDict(members)).with_output_types(_DECIDED))
