@@ -72,6 +72,39 @@ def test_staged_articles_are_routed_like_the_held_ones(fnapi_pipeline, tmp_path,
     sketched = [article_id for f in (stage_dir / "sketches").glob("*.parquet")
                 for article_id, _ in staging.read_staged(str(f), Tuple[str, bytes])]
     assert sorted(sketched) == sorted(d.doc_id for d in _docs())
+    # Its buckets were grouped in files: every signed article's bands, once.
+    assert list((stage_dir / "bands").glob("*.parquet"))
+
+
+def test_staged_buckets_are_grouped_in_files_not_in_the_runner(tmp_path):
+    """Held by the runner, the bucket entries were every signed article's 20
+    bands decoded (65 MB at 10,000 W2 articles, ~330 bytes an entry), and
+    nearly every bucket has one member. Staged, only (shard, row group) is
+    grouped, and only buckets of two members or more come out."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from transforms.dedup import buckets
+
+    p = beam.Pipeline(runner=FnApiRunner())
+    articles, _ = p | beam.Create(_docs()) | ExtractArticles(ingested_at=INGESTED)
+    _ = articles | "Dedup" >> Deduplicate(run_id="r", ingested_at=INGESTED,
+                                          stage_dir=str(tmp_path / "staged"))
+    components = p.to_runner_api().components
+    groups = [t for t in components.transforms.values()
+              if t.spec.urn == "beam:transform:group_by_key:v1"
+              and t.unique_name.startswith("Dedup/GroupByBand")]
+    assert len(groups) == 1
+    (entries,) = groups[0].inputs.values()
+    coder = components.coders[components.pcollections[entries].coder_id]
+    assert components.coders[coder.component_coder_ids[0]].spec.urn == "beam:coder:varint:v1"
+
+    one = buckets.write_entries(str(tmp_path / "b"), [("20x5-00-00aa", "n1"), ("20x5-01-00ab", "n1"),
+                                                      ("20x5-00-00aa", "k2")])
+    two = buckets.write_entries(str(tmp_path / "b"), [("20x5-00-00aa", "n3"), ("20x5-02-00ab", "n3")])
+    by_shard = {}
+    for shard, part in [*one, *two]:
+        by_shard.setdefault(shard, []).append(part)
+    found = [b for shard in by_shard.items() for b in buckets.buckets_of_shard(shard)]
+    assert found == [("20x5-00-00aa", ["k2", "n1", "n3"])]
 
 
 def test_a_staged_file_gives_back_the_rows_it_was_given(fnapi_pipeline, tmp_path):

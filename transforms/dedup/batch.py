@@ -47,6 +47,7 @@ from apache_beam.metrics import Metrics
 from schemas.contexts import DedupResult
 from schemas.records import Article, Duplicate, IndexEntry
 from transforms.dedup import minhash
+from transforms.dedup.buckets import GroupBandsInFiles
 from transforms.core.counters import StageCounters
 from transforms.extract.normalize import key_text
 from transforms.core.paths import join_path
@@ -296,6 +297,14 @@ class Deduplicate(beam.PTransform):
         return sketches | f"Stage{name}" >> StageForSideInput(
             join_path(self._stage_dir, name.lower()), _SIGNED)
 
+    def _group_bands(self) -> beam.PTransform:
+        """The LSH buckets: grouped in files when staged (`GroupBandsInFiles`:
+        the runner held every band entry of the run, 20 an article), else by
+        the runner."""
+        if not self._stage_dir:
+            return beam.GroupByKey()
+        return GroupBandsInFiles(join_path(self._stage_dir, "bands"))
+
     def _near_stage(self, survivors, known_keys, sketches):
         """Near-duplicate decisions for the new survivors of the exact stages."""
         new_survivors = survivors | "NewSurvivors" >> beam.Filter(
@@ -327,7 +336,7 @@ class Deduplicate(beam.PTransform):
         members = member_inputs | "CandidateMembers" >> beam.Flatten()
         return (band_inputs
                 | "AllBands" >> beam.Flatten()
-                | "GroupByBand" >> beam.GroupByKey()
+                | "GroupByBand" >> self._group_bands()
                 | "VerifyPairs" >> beam.ParDo(_VerifyBucketsFn(self._threshold),
                                               as_side_input(signatures),
                                               beam.pvalue.AsDict(members)
